@@ -1,0 +1,1 @@
+//! Turns k6's CSV metric output into a [`crate::ShardResult`].

@@ -1,0 +1,26 @@
+//! Exact, mergeable aggregates of k6 metrics.
+//!
+//! Every shard of a grid run turns its k6 metric stream into a [`MetricSet`]:
+//! one [`Aggregate`] per metric and tag set, plus a per-second [`Timeline`].
+//! The grid merges the shards' sets with [`MetricSet::merge`], which is exact:
+//! counters and rates add, trends merge HDR histograms (never averaged
+//! percentiles), gauges keep the latest value.
+//!
+//! Values are fixed-point integers in millionths ([`VALUE_SCALE`]). k6 writes
+//! its CSV output with six decimals, so this is lossless for what k6 emits and
+//! makes every sum exact and merge order irrelevant.
+//!
+//! This crate does no I/O: it is fed bytes and returns values.
+
+mod aggregate;
+mod codec;
+pub mod ingest;
+mod set;
+mod tags;
+mod timeline;
+
+pub use aggregate::{Aggregate, VALUE_SCALE};
+pub use codec::{decode_shard_result, encode_shard_result, DecodeError, FORMAT_VERSION};
+pub use set::{MetricEntry, MetricKind, MetricSet, ShardResult, ValueKind};
+pub use tags::TagSet;
+pub use timeline::{Second, Timeline};
