@@ -56,6 +56,7 @@ struct WireMetric {
     series: Vec<(TagSet, WireAggregate)>,
     overflow: Option<WireAggregate>,
     selectors: Vec<(TagSet, WireAggregate)>,
+    collapsed: bool,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -102,6 +103,7 @@ pub fn encode_shard_result(result: &ShardResult) -> Vec<u8> {
                 series: encode_map(&entry.series, &mut serializer),
                 overflow: entry.overflow.as_ref().map(|a| encode_aggregate(a, &mut serializer)),
                 selectors: encode_map(&entry.selectors, &mut serializer),
+                collapsed: entry.collapsed,
             })
             .collect(),
         seconds: result
@@ -149,6 +151,7 @@ pub fn decode_shard_result(bytes: &[u8]) -> Result<ShardResult, DecodeError> {
         let mut entry = MetricEntry::new(metric.kind, metric.contains);
         entry.series = decode_map(metric.series, &mut deserializer)?;
         entry.selectors = decode_map(metric.selectors, &mut deserializer)?;
+        entry.collapsed = metric.collapsed;
         entry.overflow = metric.overflow.map(|a| decode_aggregate(a, &mut deserializer)).transpose()?;
         metrics.insert(metric.name, entry);
     }

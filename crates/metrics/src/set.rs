@@ -83,11 +83,22 @@ pub struct MetricEntry {
     /// Exact aggregates for the sub-metrics thresholds name, keyed by filter.
     /// Kept apart from `series` so that the cap never makes them inexact.
     pub selectors: BTreeMap<TagSet, Aggregate>,
+    /// True when this metric's samples were kept without their tags (one
+    /// tag-less series), to save memory on trends nobody breaks down. Only
+    /// `selectors` can answer sub-metric questions then.
+    pub collapsed: bool,
 }
 
 impl MetricEntry {
     pub fn new(kind: Option<MetricKind>, contains: ValueKind) -> Self {
-        MetricEntry { kind, contains, series: BTreeMap::new(), overflow: None, selectors: BTreeMap::new() }
+        MetricEntry {
+            kind,
+            contains,
+            series: BTreeMap::new(),
+            overflow: None,
+            selectors: BTreeMap::new(),
+            collapsed: false,
+        }
     }
 
     /// Whether aggregates of this metric need a histogram.
@@ -106,13 +117,17 @@ impl MetricEntry {
 
     /// The sub-metric `filter` selects, and whether it is exact. It is exact
     /// when a selector for that filter was kept, or when no tag set overflowed
-    /// the cardinality cap.
-    pub fn submetric(&self, filter: &TagSet) -> (Aggregate, bool) {
+    /// the cardinality cap. `None` when the metric was kept without tags and
+    /// no selector was asked for before the run.
+    pub fn submetric(&self, filter: &TagSet) -> Option<(Aggregate, bool)> {
         if filter.is_empty() {
-            return (self.total(), true);
+            return Some((self.total(), true));
         }
         if let Some(selected) = self.selectors.get(filter) {
-            return (selected.clone(), true);
+            return Some((selected.clone(), true));
+        }
+        if self.collapsed {
+            return None;
         }
         let mut selected = Aggregate::new(false);
         for (tags, aggregate) in &self.series {
@@ -120,7 +135,7 @@ impl MetricEntry {
                 selected.merge(aggregate);
             }
         }
-        (selected, self.overflow.is_none())
+        Some((selected, self.overflow.is_none()))
     }
 
     /// Aggregates grouped by the value of one tag (e.g. `name` for a
@@ -152,6 +167,7 @@ impl MetricEntry {
             self.kind = other.kind;
             self.contains = other.contains;
         }
+        self.collapsed |= other.collapsed;
         merge_maps(&mut self.series, &other.series);
         merge_maps(&mut self.selectors, &other.selectors);
         if let Some(theirs) = &other.overflow {
@@ -242,7 +258,7 @@ mod tests {
             (&[("name", "login"), ("status", "500")], &[30.0]),
             (&[("name", "home"), ("status", "200")], &[1.0]),
         ]);
-        let (login, exact) = entry.submetric(&TagSet::from_pairs([("name", "login")]));
+        let (login, exact) = entry.submetric(&TagSet::from_pairs([("name", "login")])).unwrap();
         assert!(exact);
         assert_eq!(login.count(), 3);
         assert_eq!(login.max(), Some(30.0));
@@ -257,6 +273,8 @@ mod tests {
         overflow.record_f64(2.0, 0);
         entry.overflow = Some(overflow);
         assert_eq!(entry.total().count(), 2);
-        assert!(!entry.submetric(&TagSet::from_pairs([("name", "a")])).1);
+        assert!(!entry.submetric(&TagSet::from_pairs([("name", "a")])).unwrap().1);
+        entry.collapsed = true;
+        assert!(entry.submetric(&TagSet::from_pairs([("name", "a")])).is_none());
     }
 }
