@@ -1,0 +1,42 @@
+//! Where each object of a run lives. See DESIGN.md, "The store".
+
+pub const RUNS: &str = "runs";
+
+pub fn run_dir(run_id: &str) -> String {
+    format!("{RUNS}/{run_id}")
+}
+pub fn manifest(run_id: &str) -> String {
+    format!("{RUNS}/{run_id}/manifest.json")
+}
+pub fn archive(run_id: &str) -> String {
+    format!("{RUNS}/{run_id}/archive.tar")
+}
+pub fn setup_data(run_id: &str) -> String {
+    format!("{RUNS}/{run_id}/setup.json")
+}
+pub fn heartbeat(run_id: &str) -> String {
+    format!("{RUNS}/{run_id}/heartbeat")
+}
+pub fn go(run_id: &str) -> String {
+    format!("{RUNS}/{run_id}/go")
+}
+/// Written by the orchestrator (or the leader) to make every shard stop early.
+pub fn stop(run_id: &str) -> String {
+    format!("{RUNS}/{run_id}/stop")
+}
+pub fn summary(run_id: &str) -> String {
+    format!("{RUNS}/{run_id}/summary.json")
+}
+pub fn shard_ready(run_id: &str, shard: u32) -> String {
+    format!("{RUNS}/{run_id}/shards/{shard}/ready")
+}
+pub fn shard_result(run_id: &str, shard: u32) -> String {
+    format!("{RUNS}/{run_id}/shards/{shard}/result")
+}
+pub fn shard_status(run_id: &str, shard: u32) -> String {
+    format!("{RUNS}/{run_id}/shards/{shard}/status")
+}
+/// The shard's latest in-flight aggregates, for live grid-wide thresholds.
+pub fn shard_live(run_id: &str, shard: u32) -> String {
+    format!("{RUNS}/{run_id}/shards/{shard}/live")
+}
