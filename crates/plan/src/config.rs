@@ -1,0 +1,135 @@
+//! `loadgrid.toml`: the lowest configuration layer.
+//!
+//! ```toml
+//! store = ".loadgrid"            # or s3://bucket/prefix
+//! k6 = "/usr/local/bin/k6"
+//!
+//! [run]
+//! shards = 4
+//! env = { BASE_URL = "https://staging.example.com" }
+//! tags = { team = "checkout" }
+//! grace = "30s"                  # deadline slack past the script's total duration
+//!
+//! [thresholds]
+//! "http_req_duration{name:login}" = ["p(95)<300"]
+//! http_req_failed = [{ threshold = "rate<0.01", abortOnFail = true }]
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+pub const FILE_NAME: &str = "loadgrid.toml";
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub store: Option<String>,
+    pub k6: Option<PathBuf>,
+    #[serde(default)]
+    pub run: RunSection,
+    /// Same shape as k6's `options.thresholds`.
+    #[serde(default)]
+    pub thresholds: BTreeMap<String, serde_json::Value>,
+    /// Where the file was read from, for messages.
+    #[serde(skip)]
+    pub path: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunSection {
+    pub shards: Option<u32>,
+    pub vus: Option<u64>,
+    pub duration: Option<String>,
+    pub iterations: Option<u64>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    /// Extra k6 system tags to keep beyond loadgrid's lean default set.
+    #[serde(default)]
+    pub system_tags: Vec<String>,
+    pub grace: Option<String>,
+    pub allow_partial: Option<bool>,
+    pub max_series_per_metric: Option<usize>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file `{path}`: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("invalid config file `{path}`:\n{message}")]
+    Parse { path: PathBuf, message: String },
+}
+
+impl FileConfig {
+    /// Finds `loadgrid.toml` in `start` or the nearest parent directory.
+    pub fn find(start: &Path) -> Option<PathBuf> {
+        start.ancestors().map(|dir| dir.join(FILE_NAME)).find(|candidate| candidate.is_file())
+    }
+
+    /// Reads a config file. A file that exists but cannot be read or parsed
+    /// is an error, never silently ignored.
+    pub fn load(path: &Path) -> Result<FileConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
+        let mut config = Self::parse(&text).map_err(|message| ConfigError::Parse { path: path.into(), message })?;
+        config.path = Some(path.to_owned());
+        Ok(config)
+    }
+
+    pub fn parse(text: &str) -> Result<FileConfig, String> {
+        // toml's messages carry the line, a source snippet and a caret.
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+
+    /// The thresholds table in k6's JSON shape.
+    pub fn thresholds_json(&self) -> serde_json::Value {
+        serde_json::Value::Object(self.thresholds.clone().into_iter().collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_every_section() {
+        let config = FileConfig::parse(
+            r#"
+store = "out/store"
+[run]
+shards = 3
+env = { BASE_URL = "http://127.0.0.1:8089" }
+[thresholds]
+"http_req_duration{name:login}" = ["p(95)<300", { threshold = "avg<100", abortOnFail = true }]
+"#,
+        )
+        .unwrap();
+        assert_eq!(config.run.shards, Some(3));
+        assert_eq!(config.store.as_deref(), Some("out/store"));
+        assert_eq!(config.thresholds_json()["http_req_duration{name:login}"][1]["abortOnFail"], true);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_types_point_at_the_line() {
+        let error = FileConfig::parse("[run]\nshards = \"four\"\n").unwrap_err();
+        assert!(error.contains("line 2"), "{error}");
+        let error = FileConfig::parse("[run]\nshardz = 4\n").unwrap_err();
+        assert!(error.contains("shardz"), "{error}");
+    }
+
+    #[test]
+    fn found_in_a_parent_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(FILE_NAME), "").unwrap();
+        let nested = dir.path().join("a/b");
+        std::fs::create_dir_all(&nested).unwrap();
+        assert_eq!(FileConfig::find(&nested), Some(dir.path().join(FILE_NAME)));
+    }
+}

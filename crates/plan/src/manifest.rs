@@ -1,0 +1,108 @@
+//! `runs/<id>/manifest.json`: the validated plan, as every agent reads it.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// Bump on any incompatible change; agents refuse manifests they don't know.
+pub const MANIFEST_SCHEMA: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub schema: u32,
+    pub run_id: String,
+    pub test_name: String,
+    /// The script as the user named it.
+    pub script: String,
+    /// RFC 3339, UTC.
+    pub created_at: String,
+    pub backend: String,
+    pub shards: u32,
+    /// `segments[i]` is shard i's `--execution-segment`.
+    pub segments: Vec<String>,
+    pub segment_sequence: String,
+    pub k6_version: String,
+    pub env: BTreeMap<String, String>,
+    pub tags: BTreeMap<String, String>,
+    /// k6 system tags every shard keeps (`--system-tags`).
+    pub system_tags: Vec<String>,
+    pub thresholds: Vec<ThresholdRecord>,
+    /// Sub-metrics thresholds name; agents keep exact aggregates for them.
+    pub selectors: Vec<(String, loadgrid_metrics::TagSet)>,
+    pub total_duration_ms: u64,
+    pub max_vus: u64,
+    pub setup_timeout_ms: u64,
+    pub teardown_timeout_ms: u64,
+    pub timing: Timing,
+    pub max_series_per_metric: usize,
+    pub allow_partial: bool,
+    pub warnings: Vec<String>,
+}
+
+/// A threshold as text, so that `loadgrid results` parses it again exactly
+/// as the run did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ThresholdRecord {
+    /// `metric` or `metric{tag:value}`.
+    pub metric: String,
+    pub expression: String,
+    pub abort_on_fail: bool,
+    pub delay_abort_eval_ms: Option<u64>,
+    /// `script`, `config` or `flag`.
+    pub origin: String,
+}
+
+/// Clocks of the run. Local and object-store backends want different ones:
+/// polling S3 every 20 ms would cost money and gain nothing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Timing {
+    /// How often agents poll the store for barrier markers.
+    pub poll_interval_ms: u64,
+    /// How far in the future the leader sets the start time.
+    pub start_lead_ms: u64,
+    /// How often agents publish live aggregates and print a snapshot line.
+    pub live_interval_ms: u64,
+    /// Slack past k6's total duration before an agent stops its shard hard.
+    pub grace_ms: u64,
+    /// Agents stop when the orchestrator's heartbeat is older than this;
+    /// `None` for detached runs.
+    pub heartbeat_timeout_ms: Option<u64>,
+    /// How long an agent waits for the other shards at the barrier.
+    pub barrier_timeout_ms: u64,
+}
+
+impl Timing {
+    pub fn local() -> Timing {
+        Timing {
+            poll_interval_ms: 20,
+            start_lead_ms: 250,
+            live_interval_ms: 1000,
+            grace_ms: 30_000,
+            heartbeat_timeout_ms: Some(15_000),
+            barrier_timeout_ms: 120_000,
+        }
+    }
+}
+
+impl Manifest {
+    /// How long a shard may run after its start before it is stopped hard.
+    pub fn run_deadline(&self) -> Duration {
+        Duration::from_millis(self.total_duration_ms + self.timing.grace_ms)
+    }
+
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec_pretty(self).expect("manifest serializes")
+    }
+
+    pub fn from_json(bytes: &[u8]) -> Result<Manifest, String> {
+        let manifest: Manifest = serde_json::from_slice(bytes).map_err(|e| format!("unreadable manifest: {e}"))?;
+        if manifest.schema != MANIFEST_SCHEMA {
+            return Err(format!(
+                "manifest schema {} is not supported by this loadgrid (it reads {MANIFEST_SCHEMA})",
+                manifest.schema
+            ));
+        }
+        Ok(manifest)
+    }
+}
