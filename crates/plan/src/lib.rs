@@ -14,6 +14,7 @@ pub mod config;
 pub mod duration;
 pub mod inspect;
 pub mod manifest;
+pub mod records;
 pub mod split;
 
 pub use config::{ConfigError, FileConfig};

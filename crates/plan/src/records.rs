@@ -1,0 +1,88 @@
+//! The small JSON records shards and the orchestrator exchange through the
+//! store while a run is under way: the barrier, stop requests, the
+//! heartbeat, and how each shard ended.
+
+use serde::{Deserialize, Serialize};
+
+/// `shards/<i>/ready`: the shard's k6 is paused with setup data loaded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Ready {
+    pub shard: u32,
+    pub at_ms: i64,
+}
+
+/// `go`: when every shard resumes. Written once, by the leader.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Go {
+    pub start_at_ms: i64,
+    pub written_at_ms: i64,
+}
+
+/// `heartbeat`: the orchestrator is alive. Agents stop when it goes stale.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Heartbeat {
+    pub at_ms: i64,
+}
+
+/// Why every shard must stop early.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopReason {
+    /// A threshold with `abortOnFail` crossed on the grid's merged data.
+    AbortOnFail,
+    /// The user interrupted the run (Ctrl-C, SIGTERM, `loadgrid stop`).
+    Interrupted,
+    /// A shard failed; running on would give a partial, misleading result.
+    ShardFailed,
+    /// The script called `test.abort()` on some shard.
+    TestAbort,
+}
+
+/// `stop`: written by the orchestrator or a shard; every agent obeys it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Stop {
+    pub reason: StopReason,
+    pub detail: String,
+    pub at_ms: i64,
+}
+
+/// How a shard's run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ShardOutcome {
+    /// k6 ran the test to its end.
+    Completed,
+    /// Stopped early on request (a `stop` record, a signal, a stale
+    /// heartbeat or the deadline); what was measured is kept.
+    Stopped,
+    /// k6 or the agent failed.
+    Failed,
+}
+
+/// `shards/<i>/status`: the source of truth for how a shard ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShardStatus {
+    pub shard: u32,
+    pub outcome: ShardOutcome,
+    /// Why it stopped or failed, for people.
+    pub reason: Option<String>,
+    pub k6_exit_code: Option<i32>,
+    /// The last lines k6 wrote to stderr, when it failed.
+    pub k6_stderr_tail: Vec<String>,
+    pub started_at_ms: i64,
+    pub resumed_at_ms: Option<i64>,
+    pub ended_at_ms: i64,
+    /// Whether `result` was written.
+    pub has_result: bool,
+    pub samples: u64,
+    pub rejected_lines: u64,
+    /// Metrics whose tag-set cap was hit, with the samples that overflowed.
+    pub overflowed_metrics: Vec<(String, u64)>,
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}
