@@ -1,1 +1,358 @@
-//! loadgrid agent
+//! `loadgrid agent`: the process that runs one shard.
+//!
+//! It is started by a backend (a child process locally, an ECS task on AWS)
+//! and meets the other shards only in the store:
+//!
+//! 1. read the manifest, fetch the archive, start k6 `--paused`;
+//! 2. **setup once**: the leader (shard 0) runs `setup()` through k6's REST
+//!    API and stores its data; every other shard loads that data into its k6;
+//! 3. **barrier**: each shard writes `ready`; the leader writes `go` once
+//!    (a conditional put) with a start time slightly ahead; every shard
+//!    sleeps until then and resumes k6;
+//! 4. **run**: k6's CSV output streams into aggregates; a snapshot line is
+//!    printed and live aggregates are published every interval; a `stop`
+//!    record, a stale heartbeat, the deadline or a signal stop the shard;
+//! 5. **teardown once**: the leader runs `teardown()` after every shard
+//!    has finished;
+//! 6. **collect**: `result` (aggregates) then `status` (how it ended).
+
+mod barrier;
+mod k6_process;
+mod snapshot;
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use loadgrid_k6::rest::{self, Client};
+use loadgrid_metrics::ingest::{CsvIngest, IngestConfig};
+use loadgrid_metrics::{encode_shard_result, ShardResult};
+use loadgrid_plan::records::{now_ms, Heartbeat, ShardOutcome, ShardStatus, Stop, StopReason};
+use loadgrid_plan::Manifest;
+use loadgrid_store::{layout, Store};
+
+use crate::k6_process::{K6Process, K6RunArgs};
+
+/// How long k6 may take to initialise its VUs before the shard fails.
+const INIT_TIMEOUT: Duration = Duration::from_secs(180);
+/// How long k6 gets to end gracefully after a stop before it is killed.
+const STOP_GRACE: Duration = Duration::from_secs(30);
+const STATUS_POLL: Duration = Duration::from_millis(200);
+
+pub struct AgentConfig {
+    pub store: Store,
+    pub run_id: String,
+    pub shard: u32,
+    pub k6: PathBuf,
+    /// `host:port` for this shard's k6 REST API.
+    pub k6_address: String,
+    pub work_dir: PathBuf,
+}
+
+/// Why the run phase ended.
+#[derive(Debug, Clone, PartialEq)]
+enum RunEnd {
+    Completed,
+    Stopped(String),
+    Failed(String),
+}
+
+/// Runs one shard to the end and returns the agent's exit code: 0 when the
+/// shard's status was written (whatever it says), 1 when even that failed.
+pub async fn run(config: AgentConfig, mut interrupted: tokio::sync::watch::Receiver<bool>) -> i32 {
+    let started_at_ms = now_ms();
+    match run_shard(&config, &mut interrupted, started_at_ms).await {
+        Ok(()) => 0,
+        Err(error) => {
+            eprintln!("loadgrid agent: shard {}: {error:#}", config.shard);
+            let status = ShardStatus {
+                shard: config.shard,
+                outcome: ShardOutcome::Failed,
+                reason: Some(format!("{error:#}")),
+                k6_exit_code: None,
+                k6_stderr_tail: Vec::new(),
+                started_at_ms,
+                resumed_at_ms: None,
+                ended_at_ms: now_ms(),
+                has_result: false,
+                samples: 0,
+                rejected_lines: 0,
+                overflowed_metrics: Vec::new(),
+            };
+            if write_status_if_absent(&config, &status).await.is_err() {
+                return 1;
+            }
+            0
+        }
+    }
+}
+
+async fn run_shard(
+    config: &AgentConfig,
+    interrupted: &mut tokio::sync::watch::Receiver<bool>,
+    started_at_ms: i64,
+) -> anyhow::Result<()> {
+    let store = &config.store;
+    let run_id = &config.run_id;
+    let manifest_bytes = store
+        .get(&layout::manifest(run_id))
+        .await?
+        .with_context(|| format!("run `{run_id}` has no manifest in store `{}`", store.url()))?;
+    let manifest = Manifest::from_json(&manifest_bytes).map_err(anyhow::Error::msg)?;
+    let segment = manifest
+        .segments
+        .get(config.shard as usize)
+        .with_context(|| format!("shard {} is outside the run's {} shards", config.shard, manifest.shards))?;
+
+    std::fs::create_dir_all(&config.work_dir)
+        .with_context(|| format!("cannot create work directory `{}`", config.work_dir.display()))?;
+    let archive = config.work_dir.join(format!("archive-{}.tar", config.shard));
+    if !store.get_to_file(&layout::archive(run_id), &archive).await? {
+        anyhow::bail!("run `{run_id}` has no archive in the store");
+    }
+
+    let ingest = Arc::new(Mutex::new(CsvIngest::new(IngestConfig {
+        shard: config.shard,
+        selectors: manifest.selectors.clone(),
+        max_series_per_metric: manifest.max_series_per_metric,
+        ..IngestConfig::default()
+    })));
+    let mut k6 = K6Process::spawn(
+        K6RunArgs {
+            k6: &config.k6,
+            archive: &archive,
+            address: &config.k6_address,
+            segment,
+            segment_sequence: &manifest.segment_sequence,
+            shard: config.shard,
+            system_tags: &manifest.system_tags,
+        },
+        Arc::clone(&ingest),
+    )
+    .context("cannot start k6")?;
+    let client = Client::new(&config.k6_address);
+
+    let mut shard = Shard { config, manifest: &manifest, client: &client, k6: &mut k6, interrupted };
+    let outcome = shard.drive(&ingest).await;
+    let resumed_at_ms = outcome.as_ref().ok().and_then(|(_, resumed)| *resumed);
+    let run_end = match outcome {
+        Ok((end, _)) => end,
+        Err(error) => RunEnd::Failed(format!("{error:#}")),
+    };
+    if let RunEnd::Failed(reason) = &run_end {
+        // Running on without this shard would measure a different test.
+        request_stop(store, run_id, StopReason::ShardFailed, &format!("shard {} failed: {reason}", config.shard)).await;
+    }
+
+    // Custom metrics' types are only known to k6 once observed.
+    if let Ok(kinds) = client.metric_kinds().await {
+        let mut ingest = ingest.lock().expect("ingest lock");
+        for (name, kind, contains) in kinds {
+            ingest.set_metric_kind(&name, kind, contains);
+        }
+    }
+    if config.shard == 0 && !matches!(run_end, RunEnd::Failed(_)) {
+        barrier::teardown_after_all_shards(store, &manifest, &client).await;
+    }
+    k6.interrupt();
+    let exit_code = match tokio::time::timeout(STOP_GRACE, k6.wait()).await {
+        Ok(code) => code,
+        Err(_) => {
+            k6.kill();
+            k6.wait().await
+        }
+    };
+    let stderr_tail = k6.stderr_tail();
+    let ingest_thread = k6.ingest_thread;
+    tokio::task::spawn_blocking(move || ingest_thread.join()).await.ok();
+    let ingest = Arc::try_unwrap(ingest).map_err(|_| anyhow::anyhow!("metric pipe still open"))?;
+    let ingest = ingest.into_inner().expect("ingest lock");
+    let overflowed_metrics = ingest.overflowed_metrics();
+    let result: ShardResult = ingest.into_result();
+
+    let run_end = match (run_end, exit_code) {
+        (RunEnd::Completed, 108) => RunEnd::Stopped("the script called test.abort()".into()),
+        (end, _) => end,
+    };
+    if exit_code == 108 {
+        request_stop(store, run_id, StopReason::TestAbort, &format!("shard {} called test.abort()", config.shard))
+            .await;
+    }
+    store.put(&layout::shard_result(run_id, config.shard), encode_shard_result(&result)).await?;
+    let (outcome, reason) = match run_end {
+        RunEnd::Completed => (ShardOutcome::Completed, None),
+        RunEnd::Stopped(reason) => (ShardOutcome::Stopped, Some(reason)),
+        RunEnd::Failed(reason) => (ShardOutcome::Failed, Some(reason)),
+    };
+    let status = ShardStatus {
+        shard: config.shard,
+        outcome,
+        reason,
+        k6_exit_code: Some(exit_code),
+        k6_stderr_tail: if outcome == ShardOutcome::Failed { stderr_tail } else { Vec::new() },
+        started_at_ms,
+        resumed_at_ms,
+        ended_at_ms: now_ms(),
+        has_result: true,
+        samples: result.samples,
+        rejected_lines: result.rejected_lines,
+        overflowed_metrics,
+    };
+    write_status_if_absent(config, &status).await?;
+    Ok(())
+}
+
+async fn write_status_if_absent(config: &AgentConfig, status: &ShardStatus) -> anyhow::Result<()> {
+    let bytes = serde_json::to_vec_pretty(status)?;
+    config.store.put_if_absent(&layout::shard_status(&config.run_id, config.shard), bytes).await?;
+    Ok(())
+}
+
+/// Writes the run's `stop` record unless one exists: the first reason wins.
+pub async fn request_stop(store: &Store, run_id: &str, reason: StopReason, detail: &str) {
+    let stop = Stop { reason, detail: detail.to_owned(), at_ms: now_ms() };
+    let bytes = serde_json::to_vec(&stop).expect("stop record serializes");
+    if let Err(error) = store.put_if_absent(&layout::stop(run_id), bytes).await {
+        eprintln!("loadgrid agent: cannot write stop record: {error}");
+    }
+}
+
+pub async fn read_stop(store: &Store, run_id: &str) -> Option<Stop> {
+    let bytes = store.get(&layout::stop(run_id)).await.ok()??;
+    serde_json::from_slice(&bytes).ok()
+}
+
+struct Shard<'a> {
+    config: &'a AgentConfig,
+    manifest: &'a Manifest,
+    client: &'a Client,
+    k6: &'a mut K6Process,
+    interrupted: &'a mut tokio::sync::watch::Receiver<bool>,
+}
+
+impl Shard<'_> {
+    /// Barrier then run. Returns how the run ended and when k6 resumed.
+    async fn drive(&mut self, ingest: &Arc<Mutex<CsvIngest>>) -> anyhow::Result<(RunEnd, Option<i64>)> {
+        self.wait_until_paused().await?;
+        let start_at_ms = match barrier::meet(self.config, self.manifest, self.client, self.interrupted).await? {
+            barrier::Met::Go(start_at_ms) => start_at_ms,
+            barrier::Met::Stopped(reason) => return Ok((RunEnd::Stopped(reason), None)),
+        };
+        sleep_until_ms(start_at_ms).await;
+        self.client.resume().await.context("cannot resume k6")?;
+        let resumed_at_ms = now_ms();
+        eprintln!(
+            "loadgrid agent: shard {} resumed at {resumed_at_ms} ({} ms after the agreed start)",
+            self.config.shard,
+            resumed_at_ms - start_at_ms
+        );
+        let end = self.watch_run(ingest, Instant::now()).await;
+        Ok((end, Some(resumed_at_ms)))
+    }
+
+    async fn wait_until_paused(&mut self) -> anyhow::Result<()> {
+        let deadline = Instant::now() + INIT_TIMEOUT;
+        loop {
+            if let Some(code) = self.k6.try_exit_code() {
+                anyhow::bail!("k6 exited with code {code} before it was ready: {}", self.k6.stderr_tail().join("\n"));
+            }
+            if let Ok(status) = self.client.status().await {
+                if status.status >= rest::STATUS_PAUSED {
+                    return Ok(());
+                }
+            }
+            if Instant::now() > deadline {
+                anyhow::bail!("k6 did not get ready within {}s", INIT_TIMEOUT.as_secs());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Watches k6 until the test ends, publishing live numbers and obeying
+    /// stop records, the heartbeat, the deadline and signals.
+    async fn watch_run(&mut self, ingest: &Arc<Mutex<CsvIngest>>, resumed: Instant) -> RunEnd {
+        let store = &self.config.store;
+        let run_id = &self.config.run_id;
+        let timing = &self.manifest.timing;
+        let live_interval = Duration::from_millis(timing.live_interval_ms.max(100));
+        let control_interval = Duration::from_millis(timing.poll_interval_ms.max(250));
+        let deadline = resumed + self.manifest.run_deadline();
+        let mut next_live = Instant::now() + live_interval;
+        let mut next_control = Instant::now();
+        let mut stop_reason: Option<String> = None;
+        let mut stop_sent_at: Option<Instant> = None;
+        loop {
+            if self.k6.try_exit_code().is_some() {
+                break;
+            }
+            match self.client.status().await {
+                Ok(status) if status.status >= rest::STATUS_ENDED => break,
+                _ => {}
+            }
+            let now = Instant::now();
+            if now >= next_live {
+                next_live = now + live_interval;
+                let (line, live) = {
+                    let ingest = ingest.lock().expect("ingest lock");
+                    let snapshot = ingest.snapshot((live_interval.as_secs() as u32).max(1));
+                    (snapshot::emf_line(run_id, self.config.shard, &snapshot), ingest.live_result())
+                };
+                println!("{line}");
+                let _ = store.put(&layout::shard_live(run_id, self.config.shard), encode_shard_result(&live)).await;
+            }
+            if stop_reason.is_none() && now >= next_control {
+                next_control = now + control_interval;
+                stop_reason = self.should_stop(now >= deadline).await;
+            }
+            if stop_reason.is_none() && *self.interrupted.borrow() {
+                stop_reason = Some("the agent was interrupted".into());
+            }
+            if let Some(reason) = &stop_reason {
+                if stop_sent_at.is_none() {
+                    eprintln!("loadgrid agent: shard {} stopping: {reason}", self.config.shard);
+                    let _ = self.client.stop().await;
+                    stop_sent_at = Some(Instant::now());
+                } else if stop_sent_at.is_some_and(|at| at.elapsed() > STOP_GRACE) {
+                    self.k6.kill();
+                    break;
+                }
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(STATUS_POLL) => {}
+                _ = self.interrupted.changed() => {}
+            }
+        }
+        match stop_reason {
+            Some(reason) => RunEnd::Stopped(reason),
+            None if self.k6.try_exit_code().is_some_and(|code| code != 0 && code != 108) => {
+                RunEnd::Failed(format!("k6 exited with code {}", self.k6.try_exit_code().unwrap_or(-1)))
+            }
+            None => RunEnd::Completed,
+        }
+    }
+
+    async fn should_stop(&self, past_deadline: bool) -> Option<String> {
+        if past_deadline {
+            return Some(format!(
+                "the shard ran past its deadline ({} s: k6's total duration plus grace)",
+                self.manifest.run_deadline().as_secs()
+            ));
+        }
+        if let Some(stop) = read_stop(&self.config.store, &self.config.run_id).await {
+            return Some(stop.detail);
+        }
+        let timeout = self.manifest.timing.heartbeat_timeout_ms?;
+        let heartbeat = self.config.store.get(&layout::heartbeat(&self.config.run_id)).await.ok()??;
+        let heartbeat: Heartbeat = serde_json::from_slice(&heartbeat).ok()?;
+        let age = now_ms() - heartbeat.at_ms;
+        (age > timeout as i64).then(|| format!("the orchestrator's heartbeat is {} s old", age / 1000))
+    }
+}
+
+async fn sleep_until_ms(at_ms: i64) {
+    let wait = at_ms - now_ms();
+    if wait > 0 {
+        tokio::time::sleep(Duration::from_millis(wait as u64)).await;
+    }
+}

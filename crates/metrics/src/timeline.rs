@@ -2,7 +2,7 @@ use std::collections::BTreeMap;
 
 use hdrhistogram::Histogram;
 
-use crate::aggregate::new_histogram;
+use crate::aggregate::{new_histogram, HISTOGRAM_MAX};
 
 /// Significant digits of the per-second latency histograms. Two digits keep
 /// a second's histogram to a few KiB; chart percentiles are within 1%.
@@ -39,6 +39,14 @@ impl Second {
         }
     }
 
+    /// Adds one `http_req_duration` sample, in millionths of a millisecond.
+    pub(crate) fn record_latency(&mut self, value: i64) {
+        self.latency
+            .get_or_insert_with(|| new_histogram(SECOND_SIGFIG))
+            .record(value.clamp(0, HISTOGRAM_MAX as i64) as u64)
+            .expect("auto-resizing histogram accepts clamped values");
+    }
+
     /// Latency percentile (0–100) of this second in milliseconds.
     pub fn latency_percentile(&self, pct: f64) -> Option<f64> {
         let histogram = self.latency.as_ref().filter(|h| !h.is_empty())?;
@@ -63,12 +71,7 @@ impl Timeline {
     }
 
     pub fn record_latency(&mut self, unix_second: i64, value: i64) {
-        let second = self.second_mut(unix_second);
-        second
-            .latency
-            .get_or_insert_with(|| new_histogram(SECOND_SIGFIG))
-            .record(value.max(0) as u64)
-            .expect("auto-resizing histogram accepts any non-negative value");
+        self.second_mut(unix_second).record_latency(value);
     }
 
     /// Fills the VU gauges of seconds that had no sample with the previous
@@ -97,7 +100,7 @@ impl Timeline {
         }
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = (i64, &Second)> {
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = (i64, &Second)> {
         self.seconds.iter().map(|(k, v)| (*k, v))
     }
 

@@ -1,0 +1,152 @@
+//! Setup once, then the synchronized start, all through the store.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use loadgrid_k6::rest::Client;
+use loadgrid_plan::records::{now_ms, Go, Ready};
+use loadgrid_plan::Manifest;
+use loadgrid_store::{layout, Store};
+
+use crate::{read_stop, AgentConfig};
+
+pub enum Met {
+    /// Resume at this wall-clock time (ms since the epoch).
+    Go(i64),
+    /// The run was stopped before it started.
+    Stopped(String),
+}
+
+/// Loads setup data into this shard's k6, marks the shard ready, and waits
+/// for the start time. The leader runs `setup()` and writes `go`.
+pub async fn meet(
+    config: &AgentConfig,
+    manifest: &Manifest,
+    client: &Client,
+    interrupted: &mut tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<Met> {
+    let store = &config.store;
+    let run_id = &config.run_id;
+    let poll = Duration::from_millis(manifest.timing.poll_interval_ms.max(5));
+    let deadline = Instant::now()
+        + Duration::from_millis(manifest.timing.barrier_timeout_ms + manifest.setup_timeout_ms);
+    let waiting = Waiting { store, run_id, poll, deadline };
+
+    if config.shard == 0 {
+        let data = client.run_setup().await.context("setup() failed")?;
+        store.put(&layout::setup_data(run_id), serde_json::to_vec(&data)?).await?;
+    } else {
+        let Some(bytes) = waiting.until("the leader's setup() data", interrupted, || async {
+            store.get(&layout::setup_data(run_id)).await.ok().flatten()
+        })
+        .await?
+        else {
+            return Ok(Met::Stopped(stopped_reason(store, run_id).await));
+        };
+        let data: serde_json::Value = serde_json::from_slice(&bytes).context("unreadable setup data")?;
+        client.set_setup_data(&data).await.context("cannot load setup data into k6")?;
+    }
+
+    let ready = Ready { shard: config.shard, at_ms: now_ms() };
+    store.put(&layout::shard_ready(run_id, config.shard), serde_json::to_vec(&ready)?).await?;
+
+    if config.shard == 0 {
+        let shards = manifest.shards as usize;
+        let all_ready = waiting
+            .until("every shard's ready marker", interrupted, || async {
+                let keys = store.list_keys(&format!("{}/shards", layout::run_dir(run_id))).await.ok()?;
+                (keys.iter().filter(|k| k.ends_with("/ready")).count() >= shards).then_some(())
+            })
+            .await?;
+        if all_ready.is_none() {
+            return Ok(Met::Stopped(stopped_reason(store, run_id).await));
+        }
+        let now = now_ms();
+        let go = Go { start_at_ms: now + manifest.timing.start_lead_ms as i64, written_at_ms: now };
+        store.put_if_absent(&layout::go(run_id), serde_json::to_vec(&go)?).await?;
+    }
+
+    let go = waiting
+        .until("the leader's go", interrupted, || async {
+            let bytes = store.get(&layout::go(run_id)).await.ok()??;
+            serde_json::from_slice::<Go>(&bytes).ok()
+        })
+        .await?;
+    match go {
+        Some(go) => Ok(Met::Go(go.start_at_ms)),
+        None => Ok(Met::Stopped(stopped_reason(store, run_id).await)),
+    }
+}
+
+async fn stopped_reason(store: &Store, run_id: &str) -> String {
+    match read_stop(store, run_id).await {
+        Some(stop) => stop.detail,
+        None => "the agent was interrupted".into(),
+    }
+}
+
+struct Waiting<'a> {
+    store: &'a Store,
+    run_id: &'a str,
+    poll: Duration,
+    deadline: Instant,
+}
+
+impl Waiting<'_> {
+    /// Polls `check` until it yields a value. `None` when the run was
+    /// stopped or the agent interrupted meanwhile; an error at the deadline.
+    async fn until<T, F, Fut>(
+        &self,
+        what: &str,
+        interrupted: &mut tokio::sync::watch::Receiver<bool>,
+        mut check: F,
+    ) -> anyhow::Result<Option<T>>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Option<T>>,
+    {
+        let mut polls = 0u64;
+        loop {
+            if let Some(value) = check().await {
+                return Ok(Some(value));
+            }
+            if *interrupted.borrow() {
+                return Ok(None);
+            }
+            // The stop record is read less often than the barrier markers.
+            polls += 1;
+            if polls % 10 == 0 && read_stop(self.store, self.run_id).await.is_some() {
+                return Ok(None);
+            }
+            if Instant::now() > self.deadline {
+                anyhow::bail!("timed out waiting for {what}: another shard never got ready");
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(self.poll) => {}
+                _ = interrupted.changed() => {}
+            }
+        }
+    }
+}
+
+/// Runs `teardown()` once for the grid, after every other shard has ended.
+pub async fn teardown_after_all_shards(store: &Store, manifest: &Manifest, client: &Client) {
+    let run_id = &manifest.run_id;
+    let deadline = Instant::now() + Duration::from_millis(manifest.teardown_timeout_ms + manifest.timing.grace_ms);
+    let poll = Duration::from_millis(manifest.timing.poll_interval_ms.max(5));
+    loop {
+        let mut ended = 1; // the leader itself
+        for shard in 1..manifest.shards {
+            if store.exists(&layout::shard_status(run_id, shard)).await.unwrap_or(false) {
+                ended += 1;
+            }
+        }
+        if ended >= manifest.shards || Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(poll).await;
+    }
+    if let Err(error) = client.run_teardown().await {
+        eprintln!("loadgrid agent: teardown() failed: {error}");
+    }
+}

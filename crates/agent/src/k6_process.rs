@@ -1,0 +1,157 @@
+//! One k6 process: started paused, its metric output on a pipe, its stderr
+//! echoed and remembered, and never outliving the agent.
+
+use std::collections::VecDeque;
+use std::io::Read;
+use std::path::Path;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+
+use loadgrid_metrics::ingest::CsvIngest;
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// The file descriptor k6 writes its CSV metric output to.
+const METRICS_FD: i32 = 3;
+const STDERR_TAIL_LINES: usize = 20;
+const PIPE_READ_CHUNK: usize = 256 * 1024;
+
+pub struct K6Process {
+    child: Child,
+    pub stderr_tail: Arc<Mutex<VecDeque<String>>>,
+    /// Ends when k6 closes its output: at exit.
+    pub ingest_thread: std::thread::JoinHandle<()>,
+}
+
+pub struct K6RunArgs<'a> {
+    pub k6: &'a Path,
+    pub archive: &'a Path,
+    pub address: &'a str,
+    pub segment: &'a str,
+    pub segment_sequence: &'a str,
+    pub shard: u32,
+    pub system_tags: &'a [String],
+}
+
+impl K6Process {
+    /// Starts k6 paused, with setup and teardown left to the grid and
+    /// thresholds left to the grid's merged data.
+    pub fn spawn(args: K6RunArgs<'_>, ingest: Arc<Mutex<CsvIngest>>) -> std::io::Result<K6Process> {
+        let (reader, writer) = std::io::pipe()?;
+        let mut command = Command::new(args.k6);
+        command
+            .arg("run")
+            .args(["--paused", "--no-setup", "--no-teardown", "--linger", "--no-thresholds", "--no-summary"])
+            .args(["--no-usage-report", "--quiet", "--address", args.address])
+            .args(["--out", &format!("csv=/dev/fd/{METRICS_FD}")])
+            .args(["--execution-segment", args.segment])
+            .args(["--execution-segment-sequence", args.segment_sequence])
+            .args(["--tag", &format!("shard={}", args.shard)])
+            .args(["--system-tags", &args.system_tags.join(",")])
+            .arg(args.archive)
+            .env("K6_CSV_TIME_FORMAT", "unix_micro")
+            .env("K6_NO_COLOR", "true")
+            .stdin(Stdio::null())
+            .stdout(Stdio::inherit())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        attach_metrics_pipe_and_parent_death_signal(&mut command, writer);
+        let mut child = command.spawn()?;
+        // The write end now lives only in k6 (it was moved into the closure
+        // and the closure was dropped with the command), so EOF means k6 exited.
+        drop(command);
+
+        let stderr_tail = Arc::new(Mutex::new(VecDeque::new()));
+        if let Some(stderr) = child.stderr.take() {
+            let tail = Arc::clone(&stderr_tail);
+            tokio::spawn(async move {
+                let mut lines = BufReader::new(stderr).lines();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    eprintln!("k6: {line}");
+                    let mut tail = tail.lock().expect("stderr tail lock");
+                    if tail.len() == STDERR_TAIL_LINES {
+                        tail.pop_front();
+                    }
+                    tail.push_back(line);
+                }
+            });
+        }
+        let ingest_thread = std::thread::Builder::new().name("ingest".into()).spawn(move || {
+            pump_metrics(reader, &ingest);
+        })?;
+        Ok(K6Process { child, stderr_tail, ingest_thread })
+    }
+
+    pub fn pid(&self) -> Option<Pid> {
+        self.child.id().map(|id| Pid::from_raw(id as i32))
+    }
+
+    /// SIGINT: k6 ends the test gracefully, or leaves `--linger`.
+    pub fn interrupt(&self) {
+        if let Some(pid) = self.pid() {
+            let _ = kill(pid, Signal::SIGINT);
+        }
+    }
+
+    pub fn kill(&mut self) {
+        let _ = self.child.start_kill();
+    }
+
+    /// The exit code once k6 has exited, without waiting.
+    pub fn try_exit_code(&mut self) -> Option<i32> {
+        match self.child.try_wait() {
+            Ok(Some(status)) => Some(exit_code(status)),
+            _ => None,
+        }
+    }
+
+    pub async fn wait(&mut self) -> i32 {
+        match self.child.wait().await {
+            Ok(status) => exit_code(status),
+            Err(_) => -1,
+        }
+    }
+
+    pub fn stderr_tail(&self) -> Vec<String> {
+        self.stderr_tail.lock().expect("stderr tail lock").iter().cloned().collect()
+    }
+}
+
+fn exit_code(status: std::process::ExitStatus) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
+}
+
+fn pump_metrics(mut reader: std::io::PipeReader, ingest: &Mutex<CsvIngest>) {
+    let mut buffer = vec![0u8; PIPE_READ_CHUNK];
+    loop {
+        match reader.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(read) => ingest.lock().expect("ingest lock").feed(&buffer[..read]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
+        }
+    }
+    ingest.lock().expect("ingest lock").finish_input();
+}
+
+/// Gives k6 the pipe's write end as fd 3 and asks the kernel to kill k6
+/// if the agent dies, so that no k6 outlives its agent whatever happens.
+#[allow(unsafe_code)]
+fn attach_metrics_pipe_and_parent_death_signal(command: &mut Command, writer: std::io::PipeWriter) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: the closure runs in the forked child before exec and calls
+    // only async-signal-safe functions (dup2, prctl). `writer` is kept alive
+    // by the closure until the command is dropped, after spawn.
+    unsafe {
+        command.pre_exec(move || {
+            if libc::dup2(writer.as_raw_fd(), METRICS_FD) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from)?;
+            Ok(())
+        });
+    }
+}

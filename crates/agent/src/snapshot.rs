@@ -1,0 +1,34 @@
+//! The periodic snapshot line: readable in a terminal, and CloudWatch
+//! Embedded Metric Format, so that on ECS the log line is also a metric.
+
+use loadgrid_metrics::ingest::Snapshot;
+use loadgrid_plan::records::now_ms;
+use serde_json::json;
+
+pub fn emf_line(run_id: &str, shard: u32, snapshot: &Snapshot) -> String {
+    json!({
+        "_aws": {
+            "Timestamp": now_ms(),
+            "CloudWatchMetrics": [{
+                "Namespace": "loadgrid",
+                "Dimensions": [["run_id"]],
+                "Metrics": [
+                    {"Name": "rps", "Unit": "Count/Second"},
+                    {"Name": "p95_ms", "Unit": "Milliseconds"},
+                    {"Name": "error_rate", "Unit": "None"},
+                    {"Name": "vus", "Unit": "Count"}
+                ]
+            }]
+        },
+        "run_id": run_id,
+        "shard": shard,
+        "rps": snapshot.rps,
+        "p95_ms": snapshot.p95_ms,
+        "error_rate": snapshot.error_rate,
+        "vus": snapshot.vus,
+        "requests": snapshot.requests,
+        "failed_requests": snapshot.failed_requests,
+        "iterations": snapshot.iterations,
+    })
+    .to_string()
+}

@@ -1,0 +1,50 @@
+//! One module per subcommand.
+
+pub mod agent;
+pub mod demo;
+pub mod results;
+pub mod run;
+pub mod runs;
+pub mod target;
+
+use clap::CommandFactory;
+use tokio::sync::watch;
+
+use crate::cli::{Cli, Command, GlobalArgs};
+use crate::settings::Settings;
+
+pub async fn dispatch(command: Command, global: GlobalArgs) -> anyhow::Result<i32> {
+    let settings = Settings::load(global)?;
+    match command {
+        Command::Run(args) => run::run(&settings, &args).await,
+        Command::Demo(args) => demo::run(&settings, &args).await,
+        Command::Runs(args) => runs::run(&settings, &args).await,
+        Command::Results(args) => results::run(&settings, &args).await,
+        Command::Agent(_) | Command::Target(_) | Command::Completions { .. } => {
+            unreachable!("handled before the runtime starts")
+        }
+    }
+}
+
+pub fn completions(shell: clap_complete::Shell) -> anyhow::Result<i32> {
+    clap_complete::generate(shell, &mut Cli::command(), "loadgrid", &mut std::io::stdout());
+    Ok(0)
+}
+
+/// Counts SIGINT and SIGTERM (what a cancelled CI job sends).
+pub fn signal_counter() -> anyhow::Result<watch::Receiver<u32>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (sender, receiver) = watch::channel(0u32);
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
+            }
+            sender.send_modify(|count| *count += 1);
+        }
+    });
+    Ok(receiver)
+}

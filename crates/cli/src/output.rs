@@ -1,0 +1,45 @@
+//! What goes to the terminal: summaries, errors, progress mode. Respects
+//! `NO_COLOR` and non-terminals.
+
+use std::io::IsTerminal;
+
+use loadgrid_grid::gate::{EXIT_FAILED, EXIT_INPUT};
+use loadgrid_grid::watch::ProgressMode;
+use loadgrid_grid::InputError;
+use loadgrid_report::{render_terminal, RunSummary, Style};
+
+pub fn color_stdout() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal()
+}
+
+pub fn progress_mode(quiet: bool) -> ProgressMode {
+    if quiet {
+        ProgressMode::Quiet
+    } else if std::io::stderr().is_terminal() && std::env::var_os("CI").is_none() {
+        ProgressMode::Live
+    } else {
+        ProgressMode::Plain
+    }
+}
+
+/// Prints a summary (text or JSON) and returns the run's exit code.
+pub fn print_summary(summary: &RunSummary, json: bool) -> anyhow::Result<i32> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(summary)?);
+    } else {
+        let width = console::Term::stdout().size_checked().map_or(120, |(_, w)| w as usize);
+        print!("{}", render_terminal(summary, &Style { color: color_stdout(), width }));
+    }
+    Ok(summary.exit_code)
+}
+
+/// Prints the whole error chain once, ripgrep-style, and picks the exit
+/// code: 2 for bad input (nothing was launched), 1 otherwise.
+pub fn report_error(error: &anyhow::Error) -> i32 {
+    eprintln!("error: {error:#}");
+    if error.chain().any(|cause| cause.downcast_ref::<InputError>().is_some()) {
+        EXIT_INPUT
+    } else {
+        EXIT_FAILED
+    }
+}

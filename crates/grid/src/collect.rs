@@ -1,0 +1,71 @@
+//! **collect** and **merge**: every shard's `status` and `result` from the
+//! store, merged into one grid-wide metric set.
+
+use anyhow::Context;
+use loadgrid_metrics::{decode_shard_result, MetricSet, ShardResult};
+use loadgrid_plan::records::{ShardStatus, Stop};
+use loadgrid_plan::Manifest;
+use loadgrid_store::{layout, Store};
+
+use crate::InputError;
+
+pub struct Collected {
+    pub manifest: Manifest,
+    /// Indexed by shard; `None` when the shard never reported.
+    pub statuses: Vec<Option<ShardStatus>>,
+    pub results: Vec<Option<ShardResult>>,
+    pub merged: MetricSet,
+    pub stop: Option<Stop>,
+}
+
+pub async fn read_manifest(store: &Store, run_id: &str) -> anyhow::Result<Manifest> {
+    if !crate::run_id::is_valid(run_id) {
+        return Err(InputError::new(format!("`{run_id}` is not a run id; `loadgrid runs` lists them")));
+    }
+    let bytes = store.get(&layout::manifest(run_id)).await?.ok_or_else(|| {
+        InputError::new(format!("no run `{run_id}` in store `{}`; `loadgrid runs` lists the stored runs", store.url()))
+    })?;
+    Manifest::from_json(&bytes).map_err(|e| InputError::new(format!("run `{run_id}`: {e}")))
+}
+
+/// Reads and merges a run. A corrupt shard result is an error that names
+/// the shard and the file, never a panic or a silently smaller total.
+pub async fn collect(store: &Store, run_id: &str) -> anyhow::Result<Collected> {
+    let manifest = read_manifest(store, run_id).await?;
+    let mut statuses = Vec::new();
+    let mut results = Vec::new();
+    let mut merged = MetricSet::new();
+    for shard in 0..manifest.shards {
+        let status_key = layout::shard_status(run_id, shard);
+        let status = match store.get(&status_key).await? {
+            Some(bytes) => Some(serde_json::from_slice::<ShardStatus>(&bytes).map_err(|e| {
+                InputError::new(format!(
+                    "shard {shard}'s status `{status_key}` in store `{}` is corrupt ({e}); the run cannot be judged",
+                    store.url()
+                ))
+            })?),
+            None => None,
+        };
+        let result_key = layout::shard_result(run_id, shard);
+        let result = match store.get(&result_key).await.context("reading shard results")? {
+            Some(bytes) => {
+                let result = decode_shard_result(&bytes).map_err(|e| {
+                    InputError::new(format!(
+                        "shard {shard}'s result `{result_key}` in store `{}`: {e}; the run cannot be merged exactly",
+                        store.url()
+                    ))
+                })?;
+                merged.merge(&result.metrics);
+                Some(result)
+            }
+            None => None,
+        };
+        statuses.push(status);
+        results.push(result);
+    }
+    let stop = match store.get(&layout::stop(run_id)).await? {
+        Some(bytes) => serde_json::from_slice(&bytes).ok(),
+        None => None,
+    };
+    Ok(Collected { manifest, statuses, results, merged, stop })
+}

@@ -1,0 +1,230 @@
+//! **plan** and **bundle**: from a request to a manifest and an archive,
+//! with every check done before anything is launched or stored.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use loadgrid_k6::{Overrides, K6};
+use loadgrid_plan::manifest::{Timing, MANIFEST_SCHEMA};
+use loadgrid_plan::{inspect, split, Manifest, ThresholdRecord};
+use loadgrid_thresholds::{Origin, Threshold};
+use time::OffsetDateTime;
+
+use crate::{run_id, InputError};
+
+/// System tags every shard keeps: what sub-metric thresholds and the
+/// endpoint breakdown need. Dropping `url` and friends keeps series few and
+/// costs k6 less to write.
+pub const BASE_SYSTEM_TAGS: &[&str] = &["name", "method", "status", "scenario", "expected_response", "check", "group"];
+
+/// Every system tag k6 knows; a threshold naming one of these adds it.
+const K6_SYSTEM_TAGS: &[&str] = &[
+    "proto",
+    "subproto",
+    "status",
+    "method",
+    "url",
+    "name",
+    "group",
+    "check",
+    "error",
+    "error_code",
+    "tls_version",
+    "scenario",
+    "service",
+    "expected_response",
+    "vu",
+    "iter",
+    "ip",
+    "ocsp_status",
+];
+
+/// A run as asked for, all configuration layers resolved.
+#[derive(Debug, Clone)]
+pub struct RunRequest {
+    pub script: PathBuf,
+    pub test_name: Option<String>,
+    pub shards: u32,
+    pub overrides: Overrides,
+    /// From config and flags; the script's own come from `k6 inspect`.
+    pub thresholds: Vec<Threshold>,
+    pub extra_system_tags: Vec<String>,
+    pub timing: Timing,
+    pub allow_partial: bool,
+    pub max_series_per_metric: usize,
+    pub backend: String,
+}
+
+/// A validated run, ready to store and launch.
+pub struct Prepared {
+    pub manifest: Manifest,
+    pub thresholds: Vec<Threshold>,
+    /// The k6 archive, in a temporary directory that lives as long as this.
+    pub archive: PathBuf,
+    _work: tempfile::TempDir,
+}
+
+/// Validates the request and builds the archive. Errors are [`InputError`]s
+/// (exit code 2) unless k6 itself cannot be run.
+pub async fn prepare(request: &RunRequest, k6: &K6) -> anyhow::Result<Prepared> {
+    if request.shards == 0 {
+        return Err(InputError::new("`--shards` must be at least 1"));
+    }
+    check_script(&request.script)?;
+    for threshold in &request.thresholds {
+        threshold.validate_static().map_err(|e| InputError::new(e.render()))?;
+    }
+
+    let work = tempfile::Builder::new().prefix("loadgrid-plan-").tempdir()?;
+    let archive = work.path().join("archive.tar");
+    k6.archive(&request.script, &archive, &request.overrides).await.map_err(|e| InputError::new(e.to_string()))?;
+    let inspected = k6.inspect(&archive).await.map_err(|e| InputError::new(e.to_string()))?;
+    let options = inspect::parse(&inspected).map_err(InputError::new)?;
+
+    let mut thresholds = loadgrid_thresholds::from_k6_options(&options.thresholds)
+        .map_err(|e| InputError::new(format!("in the script's options.thresholds: {}", e.render())))?;
+    for threshold in &thresholds {
+        threshold.validate_static().map_err(|e| InputError::new(e.render()))?;
+    }
+    thresholds.extend(request.thresholds.iter().cloned());
+
+    let report = split::check(&options, request.shards);
+    if !report.errors.is_empty() {
+        return Err(InputError::new(report.errors.join("\n")));
+    }
+    let (segments, segment_sequence) = split::segments(request.shards);
+    let now = OffsetDateTime::now_utc();
+    let manifest = Manifest {
+        schema: MANIFEST_SCHEMA,
+        run_id: run_id::new_run_id(now),
+        test_name: request.test_name.clone().unwrap_or_else(|| test_name_of(&request.script)),
+        script: request.script.display().to_string(),
+        created_at: run_id::rfc3339(now),
+        backend: request.backend.clone(),
+        shards: request.shards,
+        segments,
+        segment_sequence,
+        k6_version: k6.version.clone(),
+        env: request.overrides.env.iter().cloned().collect::<BTreeMap<_, _>>(),
+        tags: request.overrides.tags.iter().cloned().collect::<BTreeMap<_, _>>(),
+        system_tags: system_tags(&thresholds, &request.extra_system_tags),
+        thresholds: thresholds.iter().map(record_of).collect(),
+        selectors: loadgrid_thresholds::selectors(&thresholds),
+        total_duration_ms: options.total_duration.as_millis() as u64,
+        max_vus: options.max_vus,
+        setup_timeout_ms: options.setup_timeout.as_millis() as u64,
+        teardown_timeout_ms: options.teardown_timeout.as_millis() as u64,
+        timing: request.timing.clone(),
+        max_series_per_metric: request.max_series_per_metric,
+        allow_partial: request.allow_partial,
+        warnings: report.warnings,
+    };
+    Ok(Prepared { manifest, thresholds, archive, _work: work })
+}
+
+fn check_script(script: &Path) -> anyhow::Result<()> {
+    match std::fs::metadata(script) {
+        Ok(meta) if meta.is_file() => Ok(()),
+        Ok(_) => Err(InputError::new(format!("script `{}` is not a file", script.display()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(InputError::new(format!(
+            "script `{}` not found; give the path of a k6 script (.js) or archive (.tar)",
+            script.display()
+        ))),
+        Err(e) => Err(InputError::new(format!("cannot read script `{}`: {e}", script.display()))),
+    }
+}
+
+/// `tests/checkout.js` → `checkout`.
+pub fn test_name_of(script: &Path) -> String {
+    script.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "test".into())
+}
+
+fn system_tags(thresholds: &[Threshold], extra: &[String]) -> Vec<String> {
+    let mut tags: BTreeSet<String> = BASE_SYSTEM_TAGS.iter().map(|t| t.to_string()).collect();
+    for key in loadgrid_thresholds::referenced_tag_keys(thresholds) {
+        if K6_SYSTEM_TAGS.contains(&key.as_str()) {
+            tags.insert(key);
+        }
+    }
+    tags.extend(extra.iter().cloned());
+    tags.into_iter().collect()
+}
+
+pub fn record_of(threshold: &Threshold) -> ThresholdRecord {
+    ThresholdRecord {
+        metric: threshold.key(),
+        expression: threshold.source.clone(),
+        abort_on_fail: threshold.abort_on_fail,
+        delay_abort_eval_ms: threshold.delay_abort_eval.map(|d| d.as_millis() as u64),
+        origin: threshold.origin.as_str().to_owned(),
+    }
+}
+
+/// Parses the manifest's thresholds back, exactly as the run used them.
+pub fn thresholds_of(manifest: &Manifest) -> anyhow::Result<Vec<Threshold>> {
+    manifest
+        .thresholds
+        .iter()
+        .map(|record| {
+            let origin = match record.origin.as_str() {
+                "script" => Origin::Script,
+                "config" => Origin::Config,
+                _ => Origin::Flag,
+            };
+            let mut threshold = Threshold::new(&record.metric, &record.expression, origin)
+                .map_err(|e| anyhow::anyhow!("stored threshold: {}", e.render()))?;
+            threshold.abort_on_fail = record.abort_on_fail;
+            threshold.delay_abort_eval = record.delay_abort_eval_ms.map(Duration::from_millis);
+            Ok(threshold)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thresholds_round_trip_through_the_manifest_records() {
+        let mut threshold = Threshold::new("http_req_duration{name:login}", "p(95)<300", Origin::Config).unwrap();
+        threshold.abort_on_fail = true;
+        threshold.delay_abort_eval = Some(Duration::from_secs(5));
+        let record = record_of(&threshold);
+        let manifest_like = Manifest {
+            schema: MANIFEST_SCHEMA,
+            run_id: "r".into(),
+            test_name: "t".into(),
+            script: "t.js".into(),
+            created_at: String::new(),
+            backend: "local".into(),
+            shards: 1,
+            segments: vec!["0:1".into()],
+            segment_sequence: "0,1".into(),
+            k6_version: "1.1.0".into(),
+            env: BTreeMap::new(),
+            tags: BTreeMap::new(),
+            system_tags: vec![],
+            thresholds: vec![record],
+            selectors: vec![],
+            total_duration_ms: 0,
+            max_vus: 1,
+            setup_timeout_ms: 0,
+            teardown_timeout_ms: 0,
+            timing: Timing::local(),
+            max_series_per_metric: 10,
+            allow_partial: false,
+            warnings: vec![],
+        };
+        assert_eq!(thresholds_of(&manifest_like).unwrap(), vec![threshold]);
+    }
+
+    #[test]
+    fn thresholds_on_extra_system_tags_keep_those_tags() {
+        let threshold = Threshold::new("http_req_duration{url:http://x/}", "p(95)<300", Origin::Flag).unwrap();
+        let custom = Threshold::new("my_trend{team:a}", "p(95)<300", Origin::Flag).unwrap();
+        let tags = system_tags(&[threshold, custom], &[]);
+        assert!(tags.contains(&"url".to_owned()));
+        assert!(!tags.contains(&"team".to_owned()), "user tags are not system tags");
+    }
+}

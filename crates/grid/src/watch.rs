@@ -1,0 +1,227 @@
+//! Watching a launched grid until every shard has reported.
+//!
+//! The orchestrator keeps the run's heartbeat fresh, shows live merged
+//! numbers, evaluates `abortOnFail` thresholds on the live merge of all
+//! shards (so one shard's partial data never decides), and turns signals
+//! into a graceful stop: the first asks every shard to stop and save, a
+//! second kills.
+
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressStyle};
+use loadgrid_metrics::{decode_shard_result, MetricSet};
+use loadgrid_plan::records::{now_ms, Go, Heartbeat, StopReason};
+use loadgrid_plan::Manifest;
+use loadgrid_store::{layout, Store};
+use loadgrid_thresholds::Threshold;
+use tokio::sync::watch;
+
+use crate::backend::LaunchedShards;
+
+const TICK: Duration = Duration::from_millis(250);
+const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(1);
+/// After every shard process has ended, how long to wait for statuses
+/// that may still be in flight to an object store.
+const STATUS_SETTLE: Duration = Duration::from_secs(3);
+const PLAIN_PROGRESS_INTERVAL: Duration = Duration::from_secs(5);
+
+/// How progress is shown.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ProgressMode {
+    /// A live line on a terminal.
+    Live,
+    /// A plain line every few seconds (CI logs, pipes).
+    Plain,
+    Quiet,
+}
+
+/// Live numbers of the whole grid.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LiveView {
+    pub ready: usize,
+    pub reported: usize,
+    pub elapsed: Option<Duration>,
+    pub requests: u64,
+    pub rps: f64,
+    pub p95_ms: Option<f64>,
+    pub error_rate: Option<f64>,
+    pub vus: u64,
+}
+
+impl LiveView {
+    fn line(&self, manifest: &Manifest) -> String {
+        let total = Duration::from_millis(manifest.total_duration_ms);
+        let Some(elapsed) = self.elapsed else {
+            return format!("waiting for shards: {}/{} ready", self.ready, manifest.shards);
+        };
+        let p95 = self.p95_ms.map_or("-".into(), |v| format!("{v:.1}ms"));
+        let errors = self.error_rate.map_or("-".into(), |v| format!("{:.2}%", v * 100.0));
+        format!(
+            "running {}s (at most {}s)  vus={}  rps={:.0}  p95={p95}  errors={errors}  requests={}  done={}/{}",
+            elapsed.as_secs(),
+            total.as_secs(),
+            self.vus,
+            self.rps,
+            self.requests,
+            self.reported,
+            manifest.shards
+        )
+    }
+}
+
+/// Watches until every shard has written its status or ended. `signals`
+/// counts SIGINT/SIGTERM received so far.
+pub async fn watch_grid(
+    store: &Store,
+    manifest: &Manifest,
+    thresholds: &[Threshold],
+    shards: &mut dyn LaunchedShards,
+    mut signals: watch::Receiver<u32>,
+    mode: ProgressMode,
+) -> anyhow::Result<()> {
+    let run_id = &manifest.run_id;
+    let progress = progress_bar(mode);
+    let abort_thresholds: Vec<Threshold> = thresholds.iter().filter(|t| t.abort_on_fail).cloned().collect();
+    let live_interval = Duration::from_millis(manifest.timing.live_interval_ms.max(250));
+    let mut next_heartbeat = Instant::now();
+    let mut next_live = Instant::now();
+    let mut next_plain = Instant::now() + PLAIN_PROGRESS_INTERVAL;
+    let mut start_at_ms: Option<i64> = None;
+    let mut handled_signals = 0;
+    let mut all_ended_at: Option<Instant> = None;
+    let mut view = LiveView::default();
+    loop {
+        let now = Instant::now();
+        if now >= next_heartbeat {
+            next_heartbeat = now + HEARTBEAT_INTERVAL;
+            let heartbeat = serde_json::to_vec(&Heartbeat { at_ms: now_ms() })?;
+            if let Err(error) = store.put(&layout::heartbeat(run_id), heartbeat).await {
+                progress.println(format!("warning: cannot write heartbeat: {error}"));
+            }
+        }
+
+        let signal_count = *signals.borrow();
+        if signal_count > handled_signals {
+            handled_signals = signal_count;
+            if signal_count == 1 {
+                progress.println("interrupted: stopping every shard and saving what was measured (again to kill)");
+                loadgrid_agent::request_stop(store, run_id, StopReason::Interrupted, "interrupted by a signal").await;
+                shards.terminate();
+            } else {
+                progress.println("interrupted again: killing every shard");
+                shards.kill();
+            }
+        }
+
+        let keys = store.list_keys(&format!("{}/shards", layout::run_dir(run_id))).await.unwrap_or_default();
+        view.ready = keys.iter().filter(|k| k.ends_with("/ready")).count();
+        view.reported = keys.iter().filter(|k| k.ends_with("/status")).count();
+        if view.reported >= manifest.shards as usize {
+            break;
+        }
+        if start_at_ms.is_none() {
+            start_at_ms = read_go(store, run_id).await;
+        }
+        view.elapsed = start_at_ms.map(|at| Duration::from_millis((now_ms() - at).max(0) as u64));
+
+        if now >= next_live {
+            next_live = now + live_interval;
+            if let Some(elapsed) = view.elapsed {
+                let merged = merge_live(store, manifest).await;
+                update_view(&mut view, &merged);
+                check_abort_on_fail(store, run_id, &abort_thresholds, &merged, elapsed, &progress).await;
+            }
+        }
+        progress.set_message(view.line(manifest));
+        if mode == ProgressMode::Plain && now >= next_plain {
+            next_plain = now + PLAIN_PROGRESS_INTERVAL;
+            eprintln!("{}", view.line(manifest));
+        }
+
+        if shards.ended().len() >= manifest.shards as usize {
+            let since = *all_ended_at.get_or_insert(now);
+            if since.elapsed() > STATUS_SETTLE {
+                break;
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(TICK) => {}
+            _ = signals.changed() => {}
+        }
+    }
+    progress.finish_and_clear();
+    Ok(())
+}
+
+async fn read_go(store: &Store, run_id: &str) -> Option<i64> {
+    let bytes = store.get(&layout::go(run_id)).await.ok()??;
+    serde_json::from_slice::<Go>(&bytes).ok().map(|go| go.start_at_ms)
+}
+
+/// Merges every shard's latest live aggregates. Shards that have not
+/// published yet, or whose file is mid-replacement, are skipped this time.
+async fn merge_live(store: &Store, manifest: &Manifest) -> MetricSet {
+    let mut merged = MetricSet::new();
+    let keys: Vec<String> = (0..manifest.shards).map(|shard| layout::shard_live(&manifest.run_id, shard)).collect();
+    let reads = futures::future::join_all(keys.iter().map(|key| store.get(key))).await;
+    for bytes in reads.into_iter().filter_map(|read| read.ok().flatten()) {
+        if let Ok(result) = decode_shard_result(&bytes) {
+            merged.merge(&result.metrics);
+        }
+    }
+    merged
+}
+
+fn update_view(view: &mut LiveView, merged: &MetricSet) {
+    if let Some(entry) = merged.metric("http_reqs") {
+        view.requests = entry.total().sum() as u64;
+    }
+    if let Some(entry) = merged.metric("http_req_duration") {
+        view.p95_ms = entry.total().percentile(95.0);
+    }
+    if let Some(entry) = merged.metric("http_req_failed") {
+        view.error_rate = entry.total().rate();
+    }
+    // The newest second is still filling up on some shards: show the ones before it.
+    let complete: Vec<_> = merged.timeline.iter().rev().skip(1).take(2).collect();
+    if !complete.is_empty() {
+        view.rps = complete.iter().map(|(_, s)| s.requests as f64).sum::<f64>() / complete.len() as f64;
+        view.vus = complete[0].1.vus;
+    }
+}
+
+async fn check_abort_on_fail(
+    store: &Store,
+    run_id: &str,
+    thresholds: &[Threshold],
+    merged: &MetricSet,
+    elapsed: Duration,
+    progress: &ProgressBar,
+) {
+    if thresholds.is_empty() {
+        return;
+    }
+    let evaluations = loadgrid_thresholds::evaluate(thresholds, merged, elapsed);
+    let triggers = loadgrid_thresholds::abort_triggers(&evaluations, elapsed);
+    let Some(trigger) = triggers.first() else { return };
+    let observed = trigger.observed.map_or(String::new(), |v| format!(" (observed {v:.3})"));
+    let detail = format!(
+        "threshold `{}` on `{}` crossed{observed} with abortOnFail",
+        trigger.threshold.source,
+        trigger.threshold.key()
+    );
+    if !store.exists(&layout::stop(run_id)).await.unwrap_or(true) {
+        progress.println(format!("aborting the grid: {detail}"));
+        loadgrid_agent::request_stop(store, run_id, StopReason::AbortOnFail, &detail).await;
+    }
+}
+
+fn progress_bar(mode: ProgressMode) -> ProgressBar {
+    if mode != ProgressMode::Live {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(ProgressStyle::with_template("{spinner} {msg}").expect("constant template is valid"));
+    bar.enable_steady_tick(Duration::from_millis(120));
+    bar
+}
