@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::duration;
+use loadgrid_thresholds::parse_duration;
 
 #[derive(Debug, Clone)]
 pub struct ScriptOptions {
@@ -71,7 +71,7 @@ pub fn parse(json: &str) -> Result<ScriptOptions, String> {
     let raw: RawOptions =
         serde_json::from_str(json).map_err(|e| format!("unexpected `k6 inspect` output ({e}); is this k6 too old?"))?;
     let parse_duration = |field: &str, value: Option<String>, default: Duration| -> Result<Duration, String> {
-        value.map_or(Ok(default), |text| duration::parse(&text).map_err(|e| format!("k6 option `{field}`: {e}")))
+        value.map_or(Ok(default), |text| parse_duration(&text).map_err(|e| format!("k6 option `{field}`: {e}")))
     };
     let mut scenarios = Vec::new();
     for (name, value) in raw.scenarios.unwrap_or_default() {

@@ -11,7 +11,6 @@
 //! Pure: no processes, no network. The CLI runs k6 and hands its output here.
 
 pub mod config;
-pub mod duration;
 pub mod inspect;
 pub mod manifest;
 pub mod records;
