@@ -1,0 +1,171 @@
+//! The integration-test harness: the real `loadgrid` binary, real k6 and
+//! the built-in target on loopback, in a scratch directory per test.
+//!
+//! ```ignore
+//! let grid = Grid::new();
+//! let script = grid.script("t.js", "...");
+//! let outcome = grid.run(&["run", script_str, "--shards", "4", "--json"]);
+//! outcome.exit(0);
+//! ```
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+pub struct Grid {
+    pub dir: tempfile::TempDir,
+    pub target_url: String,
+    target: Option<loadgrid_target::RunningTarget>,
+    runtime: tokio::runtime::Runtime,
+}
+
+/// The k6 binary: `LOADGRID_K6`, else the one `scripts/test` installs.
+pub fn k6_path() -> PathBuf {
+    if let Some(path) = std::env::var_os("LOADGRID_K6").filter(|p| !p.is_empty()) {
+        return PathBuf::from(path);
+    }
+    let local = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/k6");
+    assert!(local.is_file(), "k6 not found: run `scripts/test` (it installs k6 into .venv) or set LOADGRID_K6");
+    local
+}
+
+impl Grid {
+    pub fn new() -> Grid {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+        let target = runtime.block_on(loadgrid_target::start("127.0.0.1:0".parse().unwrap())).unwrap();
+        let target_url = format!("http://{}", target.local_addr());
+        Grid { dir: tempfile::tempdir().unwrap(), target_url, target: Some(target), runtime }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn script(&self, name: &str, body: &str) -> String {
+        let path = self.path(name);
+        std::fs::write(&path, body).unwrap();
+        path.display().to_string()
+    }
+
+    pub fn store(&self) -> PathBuf {
+        self.path(".loadgrid")
+    }
+
+    /// `loadgrid` in the scratch directory, with k6 found through LOADGRID_K6
+    /// and the target's URL in BASE_URL for scripts that read it.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_loadgrid"));
+        command
+            .args(args)
+            .current_dir(self.dir.path())
+            .env("LOADGRID_K6", k6_path())
+            .env("NO_COLOR", "1")
+            .env_remove("LOADGRID_STORE")
+            .env_remove("LOADGRID_CONFIG")
+            .env_remove("LOADGRID_SHARDS")
+            .stdin(Stdio::null());
+        command
+    }
+
+    pub fn run(&self, args: &[&str]) -> Outcome {
+        Outcome::from(self.command(args).output().unwrap())
+    }
+
+    pub fn target_stats(&self) -> loadgrid_target::Stats {
+        self.target.as_ref().unwrap().stats()
+    }
+
+    /// Run ids in the store.
+    pub fn run_ids(&self) -> Vec<String> {
+        match std::fs::read_dir(self.store().join("runs")) {
+            Ok(entries) => {
+                let mut ids: Vec<String> = entries.map(|e| e.unwrap().file_name().to_string_lossy().into()).collect();
+                ids.sort();
+                ids
+            }
+            Err(_) => Vec::new(),
+        }
+    }
+
+    pub fn run_file(&self, run_id: &str, key: &str) -> PathBuf {
+        self.store().join("runs").join(run_id).join(key)
+    }
+
+    pub fn shard_result(&self, run_id: &str, shard: u32) -> loadgrid_metrics::ShardResult {
+        let bytes = std::fs::read(self.run_file(run_id, &format!("shards/{shard}/result"))).unwrap();
+        loadgrid_metrics::decode_shard_result(&bytes).unwrap()
+    }
+
+    pub fn shard_status(&self, run_id: &str, shard: u32) -> Value {
+        serde_json::from_slice(&std::fs::read(self.run_file(run_id, &format!("shards/{shard}/status"))).unwrap())
+            .unwrap()
+    }
+}
+
+impl Drop for Grid {
+    fn drop(&mut self) {
+        if let Some(target) = self.target.take() {
+            self.runtime.block_on(target.shutdown());
+        }
+    }
+}
+
+pub struct Outcome {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Outcome {
+    fn from(output: Output) -> Outcome {
+        Outcome {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+}
+
+impl Outcome {
+    pub fn exit(&self, code: i32) -> &Outcome {
+        assert_eq!(self.code, code, "exit code\n--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr);
+        self
+    }
+
+    pub fn stderr_contains(&self, text: &str) -> &Outcome {
+        assert!(self.stderr.contains(text), "stderr lacks `{text}`:\n{}", self.stderr);
+        self
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\n--- stderr\n{}", self.stdout, self.stderr))
+    }
+}
+
+/// A summary's metric value, e.g. `value(&s, "http_reqs", "count")`.
+pub fn value(summary: &Value, metric: &str, key: &str) -> f64 {
+    summary["metrics"][metric]["values"][key]
+        .as_f64()
+        .unwrap_or_else(|| panic!("summary has no {metric}.{key}: {}", summary["metrics"][metric]))
+}
+
+/// Processes whose command line mentions `needle` (e.g. a run id).
+pub fn processes_mentioning(needle: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        if !entry.file_name().to_string_lossy().chars().all(|c| c.is_ascii_digit()) {
+            continue;
+        }
+        if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) {
+            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            if cmdline.contains(needle) {
+                found.push(cmdline);
+            }
+        }
+    }
+    found
+}

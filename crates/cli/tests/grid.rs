@@ -1,0 +1,316 @@
+//! Acceptance tests of the local grid run: real k6, real agents, the
+//! built-in target, all on loopback.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{processes_mentioning, value, Grid};
+
+fn base(grid: &Grid) -> String {
+    format!("BASE_URL={}", grid.target_url)
+}
+
+#[test]
+fn exact_totals_per_vu_iterations_over_four_shards() {
+    let grid = Grid::new();
+    let script = grid.script(
+        "totals.js",
+        r#"
+import http from 'k6/http';
+export const options = { scenarios: { s: { executor: 'per-vu-iterations', vus: 8, iterations: 25 } } };
+export default function () {
+  http.get(`${__ENV.BASE_URL}/a`);
+  http.get(`${__ENV.BASE_URL}/b?status=201`);
+}
+"#,
+    );
+    let summary = grid.run(&["run", &script, "--shards", "4", "-e", &base(&grid), "--json", "-q"]).exit(0).json();
+    assert_eq!(value(&summary, "iterations", "count"), 200.0);
+    assert_eq!(value(&summary, "http_reqs", "count"), 400.0);
+    assert_eq!(grid.target_stats().paths["/a"], 200);
+    let shards = summary["shards"].as_array().unwrap();
+    assert_eq!(shards.len(), 4);
+    for shard in shards {
+        assert_eq!(shard["outcome"], "completed");
+        assert_eq!(shard["iterations"], 50, "every shard runs 2 of the 8 VUs");
+    }
+}
+
+#[test]
+fn arrival_rate_splits_within_one_percent() {
+    let grid = Grid::new();
+    let script = grid.script(
+        "arrival.js",
+        r#"
+import http from 'k6/http';
+export const options = { scenarios: { s: {
+  executor: 'constant-arrival-rate', rate: 200, timeUnit: '1s', duration: '5s', preAllocatedVUs: 8, maxVUs: 8 } } };
+export default function () { http.get(`${__ENV.BASE_URL}/`); }
+"#,
+    );
+    let outcome = grid.run(&["run", &script, "--shards", "4", "-e", &base(&grid), "--json", "-q"]);
+    let summary = outcome.exit(0).json();
+    let iterations = value(&summary, "iterations", "count");
+    assert!((iterations - 1000.0).abs() <= 10.0, "iterations = {iterations}, expected 1000 ± 1%");
+    assert!(summary["warnings"].as_array().unwrap().is_empty(), "8 VUs split evenly: {}", summary["warnings"]);
+}
+
+#[test]
+fn uneven_split_is_warned_about_before_the_run() {
+    let grid = Grid::new();
+    let script = grid.script(
+        "uneven.js",
+        r#"
+import http from 'k6/http';
+export const options = { scenarios: { s: { executor: 'shared-iterations', vus: 2, iterations: 4 } } };
+export default function () { http.get(`${__ENV.BASE_URL}/`); }
+"#,
+    );
+    let outcome = grid.run(&["run", &script, "--shards", "4", "-e", &base(&grid), "--json", "-q"]);
+    outcome.exit(0).stderr_contains("2 shards get no work");
+    assert_eq!(value(&outcome.json(), "http_reqs", "count"), 4.0);
+}
+
+/// Latency is dominated by a deterministic server delay per iteration, so
+/// two separate runs see the same distribution up to scheduling noise.
+#[test]
+fn one_shard_agrees_with_plain_k6() {
+    let grid = Grid::new();
+    let script = grid.script(
+        "plain.js",
+        r#"
+import http from 'k6/http';
+export const options = { scenarios: { s: { executor: 'per-vu-iterations', vus: 10, iterations: 30 } } };
+export default function () {
+  const k = ((__VU * 37) + (__ITER * 11)) % 100;
+  http.get(`${__ENV.BASE_URL}/d?delay=${300 + 3 * k}ms`);
+}
+"#,
+    );
+    let summary = grid.run(&["run", &script, "--shards", "1", "-e", &base(&grid), "--json", "-q"]).exit(0).json();
+
+    let export = grid.path("k6-summary.json");
+    let status = std::process::Command::new(common::k6_path())
+        .args(["run", "--quiet", "--no-usage-report", "--summary-export"])
+        .arg(&export)
+        .args(["-e", &base(&grid), &script])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let k6: serde_json::Value = serde_json::from_slice(&std::fs::read(&export).unwrap()).unwrap();
+    let k6_duration = &k6["metrics"]["http_req_duration"];
+    for (ours, theirs) in
+        [("med", "med"), ("p(90)", "p(90)"), ("p(95)", "p(95)"), ("avg", "avg"), ("min", "min"), ("max", "max")]
+    {
+        let ours = value(&summary, "http_req_duration", ours);
+        let theirs = k6_duration[theirs].as_f64().unwrap();
+        assert!((ours - theirs).abs() / theirs <= 0.005, "{theirs}: loadgrid {ours} vs k6 {theirs}");
+    }
+    // k6's summary-export has no p(99) by default; the same samples' p(99)
+    // sits between p(95) and max.
+    let p99 = value(&summary, "http_req_duration", "p(99)");
+    assert!(p99 >= value(&summary, "http_req_duration", "p(95)") && p99 <= value(&summary, "http_req_duration", "max"));
+    assert_eq!(value(&summary, "http_reqs", "count"), k6["metrics"]["http_reqs"]["count"].as_f64().unwrap());
+}
+
+#[test]
+fn thresholds_decide_the_exit_code_on_merged_data() {
+    let grid = Grid::new();
+    let script = grid.script(
+        "endpoints.js",
+        r#"
+import http from 'k6/http';
+export const options = { scenarios: { s: { executor: 'per-vu-iterations', vus: 4, iterations: 5 } } };
+export default function () {
+  http.get(`${__ENV.BASE_URL}/fast`, { tags: { name: 'fast' } });
+  http.get(`${__ENV.BASE_URL}/slow?delay=150ms`, { tags: { name: 'slow' } });
+}
+"#,
+    );
+    let run = |thresholds: &[&str]| {
+        let mut args = vec!["run", &script, "--shards", "2", "-q", "--json"];
+        let env = base(&grid);
+        args.extend(["-e", &env]);
+        for threshold in thresholds {
+            args.extend(["--threshold", threshold]);
+        }
+        grid.run(&args)
+    };
+    run(&["http_req_duration: p(95)<10000"]).exit(0);
+    run(&["http_req_duration: max<0"]).exit(99);
+    let summary =
+        run(&["http_req_duration{name:slow}: p(95)<100", "http_req_duration{name:fast}: p(95)<100"]).exit(99).json();
+    let outcomes: Vec<(String, String)> = summary["thresholds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["metric"].as_str().unwrap().to_owned(), t["outcome"].as_str().unwrap().to_owned()))
+        .collect();
+    assert!(outcomes.contains(&("http_req_duration{name:slow}".into(), "crossed".into())), "{outcomes:?}");
+    assert!(outcomes.contains(&("http_req_duration{name:fast}".into(), "passed".into())), "{outcomes:?}");
+}
+
+#[test]
+fn shards_start_together() {
+    let grid = Grid::new();
+    let script = grid.script(
+        "sync.js",
+        r#"
+import http from 'k6/http';
+import exec from 'k6/execution';
+import { Gauge } from 'k6/metrics';
+const scenarioStart = new Gauge('scenario_start');
+export const options = { scenarios: { s: { executor: 'per-vu-iterations', vus: 4, iterations: 2 } } };
+export default function () {
+  scenarioStart.add(exec.scenario.startTime);
+  http.get(`${__ENV.BASE_URL}/`);
+}
+"#,
+    );
+    grid.run(&["run", &script, "--shards", "4", "-e", &base(&grid), "-q"]).exit(0);
+    let run_id = grid.run_ids().pop().unwrap();
+    let starts: Vec<f64> = (0..4)
+        .map(|shard| grid.shard_result(&run_id, shard).metrics.metric("scenario_start").unwrap().total().last().unwrap())
+        .collect();
+    let spread = starts.iter().cloned().fold(f64::MIN, f64::max) - starts.iter().cloned().fold(f64::MAX, f64::min);
+    assert!(spread <= 50.0, "scenario start times {starts:?} spread {spread} ms");
+}
+
+#[test]
+fn setup_runs_once_and_every_shard_gets_its_data() {
+    let grid = Grid::new();
+    let script = grid.script(
+        "setup.js",
+        r#"
+import http from 'k6/http';
+import { check } from 'k6';
+export const options = { scenarios: { s: { executor: 'per-vu-iterations', vus: 4, iterations: 3 } } };
+export function setup() {
+  http.get(`${__ENV.BASE_URL}/setup-once`);
+  return { token: `t${Math.floor(Math.random() * 1e9)}` };
+}
+export default function (data) {
+  check(data, { 'has setup data': (d) => d && d.token && d.token.startsWith('t') });
+  http.get(`${__ENV.BASE_URL}/token/${data.token}`);
+}
+export function teardown(data) { http.get(`${__ENV.BASE_URL}/teardown-once`); }
+"#,
+    );
+    let summary = grid.run(&["run", &script, "--shards", "4", "-e", &base(&grid), "--json", "-q"]).exit(0).json();
+    let stats = grid.target_stats();
+    assert_eq!(stats.paths.get("/setup-once"), Some(&1), "{stats:?}");
+    assert_eq!(stats.paths.get("/teardown-once"), Some(&1), "{stats:?}");
+    let tokens: Vec<_> = stats.paths.keys().filter(|p| p.starts_with("/token/")).collect();
+    assert_eq!(tokens.len(), 1, "every shard used the leader's token: {tokens:?}");
+    assert_eq!(stats.paths[tokens[0]], 12);
+    assert_eq!(value(&summary, "checks", "rate"), 1.0);
+    let run_id = grid.run_ids().pop().unwrap();
+    for shard in 0..4 {
+        let checks = grid.shard_result(&run_id, shard).metrics.metric("checks").unwrap().total();
+        assert_eq!(checks.rate(), Some(1.0), "shard {shard} got setup data");
+    }
+}
+
+#[test]
+fn abort_on_fail_stops_every_shard() {
+    let grid = Grid::new();
+    let script = grid.script(
+        "abort.js",
+        r#"
+import http from 'k6/http';
+export const options = {
+  scenarios: { s: { executor: 'constant-vus', vus: 4, duration: '60s' } },
+  thresholds: { http_req_duration: [{ threshold: 'p(95)<1', abortOnFail: true, delayAbortEval: '1s' }] },
+};
+export default function () { http.get(`${__ENV.BASE_URL}/?delay=20ms`); }
+"#,
+    );
+    let started = Instant::now();
+    let summary = grid.run(&["run", &script, "--shards", "4", "-e", &base(&grid), "--json", "-q"]).exit(99).json();
+    assert!(started.elapsed() < Duration::from_secs(40), "the 60 s test was stopped early");
+    assert_eq!(summary["stop"]["reason"], "abort_on_fail");
+    for shard in summary["shards"].as_array().unwrap() {
+        assert_eq!(shard["outcome"], "stopped", "{shard}");
+    }
+}
+
+#[test]
+fn interrupt_saves_partial_results_and_leaves_no_k6_behind() {
+    let grid = Grid::new();
+    let script = grid.script(
+        "long.js",
+        r#"
+import http from 'k6/http';
+export const options = { scenarios: { s: { executor: 'constant-vus', vus: 4, duration: '60s' } } };
+export default function () { http.get(`${__ENV.BASE_URL}/?delay=10ms`); }
+"#,
+    );
+    let env = base(&grid);
+    let mut child = grid.command(&["run", &script, "--shards", "2", "-e", &env, "-q"]).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let run_id = loop {
+        assert!(Instant::now() < deadline, "the run never started");
+        if let Some(run_id) = grid.run_ids().pop() {
+            if grid.run_file(&run_id, "go").exists() {
+                break run_id;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    std::thread::sleep(Duration::from_secs(2));
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGINT).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(1), "interrupted runs fail");
+    assert!(processes_mentioning(&run_id).is_empty(), "left behind: {:?}", processes_mentioning(&run_id));
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(grid.run_file(&run_id, "summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["partial"], true);
+    assert_eq!(summary["stop"]["reason"], "interrupted");
+    assert!(value(&summary, "http_reqs", "count") > 0.0, "what was measured is kept");
+}
+
+#[test]
+fn stored_runs_are_listed_and_judged_again() {
+    let grid = Grid::new();
+    let script = grid.script(
+        "again.js",
+        r#"
+import http from 'k6/http';
+export const options = { scenarios: { s: { executor: 'per-vu-iterations', vus: 2, iterations: 10 } } };
+export default function () { http.get(`${__ENV.BASE_URL}/?delay=5ms`); }
+"#,
+    );
+    let first = grid.run(&["run", &script, "--shards", "2", "-e", &base(&grid), "--json", "-q"]).exit(0).json();
+    let run_id = first["run_id"].as_str().unwrap();
+    let listed = grid.run(&["runs", "--json"]).exit(0).json();
+    assert_eq!(listed[0]["run_id"], run_id);
+    assert_eq!(listed[0]["verdict"], "passed");
+    let again = grid.run(&["results", run_id, "--json"]).exit(0).json();
+    assert_eq!(again["metrics"], first["metrics"], "merging the stored results again gives the same numbers");
+    grid.run(&["results", run_id, "--threshold", "http_req_duration: p(50)<1"]).exit(99);
+}
+
+#[test]
+fn corrupted_shard_result_is_a_clear_error() {
+    let grid = Grid::new();
+    let script = grid.script(
+        "small.js",
+        r#"
+import http from 'k6/http';
+export const options = { scenarios: { s: { executor: 'per-vu-iterations', vus: 2, iterations: 2 } } };
+export default function () { http.get(`${__ENV.BASE_URL}/`); }
+"#,
+    );
+    grid.run(&["run", &script, "--shards", "2", "-e", &base(&grid), "-q"]).exit(0);
+    let run_id = grid.run_ids().pop().unwrap();
+    let result = grid.run_file(&run_id, "shards/1/result");
+    let mut bytes = std::fs::read(&result).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x5a;
+    std::fs::write(&result, bytes).unwrap();
+    let outcome = grid.run(&["results", &run_id]);
+    outcome.exit(2).stderr_contains("shard 1's result").stderr_contains("corrupt");
+    assert!(!outcome.stderr.contains("panicked"), "{}", outcome.stderr);
+}
