@@ -1,0 +1,167 @@
+//! The ENDPOINTS and SHARDS tables.
+
+use std::fmt::Write;
+
+use super::{text_width, truncate_end, truncate_middle, Paint, Style};
+use crate::format;
+use crate::model::{EndpointSummary, RunSummary, ShardSummary};
+
+/// Columns between a table's cells.
+const GAP: &str = "  ";
+/// The narrowest a flexible column is squeezed to.
+const MIN_FLEX_WIDTH: usize = 8;
+
+/// One table cell: its text and, with colour on, its paint.
+type Cell = (String, Option<Paint>);
+
+fn plain(text: impl Into<String>) -> Cell {
+    (text.into(), None)
+}
+
+fn ms(value: Option<f64>) -> String {
+    value.map_or("-".to_owned(), format::duration_ms)
+}
+
+pub(super) fn endpoints(out: &mut String, summary: &RunSummary, style: &Style) {
+    if summary.endpoints.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "{}", style.heading("ENDPOINTS (by name)"));
+    let _ = writeln!(out);
+    let headers = ["name", "requests", "failed", "rps", "p50", "p95", "p99", "max"];
+    let rows = summary.endpoints.iter().map(endpoint_row).collect();
+    table(out, style, &headers, rows, Flexible { column: 0, truncate: truncate_middle });
+    let _ = writeln!(out);
+}
+
+fn endpoint_row(endpoint: &EndpointSummary) -> Vec<Cell> {
+    let failed_paint = (endpoint.failed > 0).then_some(Paint::Red);
+    vec![
+        plain(endpoint.name.clone()),
+        plain(endpoint.requests.to_string()),
+        (endpoint.failed.to_string(), failed_paint),
+        plain(format::decimal(endpoint.rps, 2)),
+        plain(ms(endpoint.p50_ms)),
+        plain(ms(endpoint.p95_ms)),
+        plain(ms(endpoint.p99_ms)),
+        plain(ms(endpoint.max_ms)),
+    ]
+}
+
+pub(super) fn shards(out: &mut String, summary: &RunSummary, style: &Style) {
+    if summary.shards.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "{}", style.heading("SHARDS"));
+    let _ = writeln!(out);
+    let headers = ["shard", "outcome", "requests", "iterations", "p95", "k6 exit", "note"];
+    let rows = summary.shards.iter().map(shard_row).collect();
+    table(out, style, &headers, rows, Flexible { column: 6, truncate: truncate_end });
+    let _ = writeln!(out);
+}
+
+fn shard_row(shard: &ShardSummary) -> Vec<Cell> {
+    let outcome_paint = match shard.outcome.as_str() {
+        "completed" => Paint::Green,
+        "stopped" => Paint::Yellow,
+        _ => Paint::Red,
+    };
+    let mut note = shard.reason.clone().unwrap_or_default();
+    if shard.rejected_lines > 0 {
+        let rejected = format!("{} unreadable k6 lines", shard.rejected_lines);
+        note = if note.is_empty() { rejected } else { format!("{note}; {rejected}") };
+    }
+    vec![
+        plain(shard.shard.to_string()),
+        (shard.outcome.clone(), Some(outcome_paint)),
+        plain(shard.requests.to_string()),
+        plain(shard.iterations.to_string()),
+        plain(ms(shard.p95_ms)),
+        plain(shard.k6_exit_code.map_or("-".to_owned(), |code| code.to_string())),
+        plain(note.replace('\n', " ")),
+    ]
+}
+
+/// The column that gives way when the table is wider than the terminal,
+/// and how its cells are shortened.
+struct Flexible {
+    column: usize,
+    truncate: fn(&str, usize) -> String,
+}
+
+/// Left-aligned columns with a dim header row; the flexible column shrinks
+/// so that rows fit [`Style::width`] where possible.
+fn table(out: &mut String, style: &Style, headers: &[&str], mut rows: Vec<Vec<Cell>>, flexible: Flexible) {
+    let mut widths: Vec<usize> = headers.iter().map(|h| text_width(h)).collect();
+    for row in &rows {
+        for (i, (text, _)) in row.iter().enumerate() {
+            widths[i] = widths[i].max(text_width(text));
+        }
+    }
+    let fixed: usize = widths.iter().enumerate().filter(|(i, _)| *i != flexible.column).map(|(_, w)| w).sum();
+    let available = style.width().saturating_sub(4 + fixed + GAP.len() * (headers.len() - 1));
+    let flex_width = widths[flexible.column].min(available.max(MIN_FLEX_WIDTH));
+    widths[flexible.column] = flex_width;
+    for row in &mut rows {
+        let cell = &mut row[flexible.column].0;
+        *cell = (flexible.truncate)(cell, flex_width);
+    }
+    let header: Vec<Cell> = headers.iter().map(|h| ((*h).to_owned(), Some(Paint::Dim))).collect();
+    for row in std::iter::once(&header).chain(&rows) {
+        let _ = writeln!(out, "    {}", table_line(row, &widths, style));
+    }
+}
+
+fn table_line(row: &[Cell], widths: &[usize], style: &Style) -> String {
+    let mut line = String::new();
+    for (i, ((text, paint), width)) in row.iter().zip(widths).enumerate() {
+        if i > 0 {
+            line.push_str(GAP);
+        }
+        line.push_str(&paint.map_or_else(|| text.clone(), |paint| style.paint(text, paint)));
+        if i + 1 < row.len() {
+            line.push_str(&" ".repeat(width.saturating_sub(text_width(text))));
+        }
+    }
+    line.trim_end().to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn endpoint(name: &str, requests: u64, failed: u64) -> EndpointSummary {
+        EndpointSummary {
+            name: name.to_owned(),
+            requests,
+            failed,
+            rps: requests as f64 / 30.0,
+            avg_ms: Some(10.0),
+            p50_ms: Some(9.0),
+            p95_ms: Some(25.5),
+            p99_ms: Some(40.0),
+            max_ms: None,
+        }
+    }
+
+    #[test]
+    fn endpoint_rows_format_units() {
+        let cells: Vec<String> = endpoint_row(&endpoint("login", 1200, 3)).into_iter().map(|c| c.0).collect();
+        assert_eq!(cells, ["login", "1200", "3", "40", "9ms", "25.5ms", "40ms", "-"]);
+    }
+
+    #[test]
+    fn flexible_column_shrinks_to_the_width() {
+        let style = Style { color: false, width: 80 };
+        let long = format!("https://example.com/{}/end", "x".repeat(80));
+        let mut out = String::new();
+        let headers = ["name", "requests", "failed", "rps", "p50", "p95", "p99", "max"];
+        let rows = vec![endpoint_row(&endpoint(&long, 5, 0))];
+        table(&mut out, &style, &headers, rows, Flexible { column: 0, truncate: truncate_middle });
+        for line in out.lines() {
+            assert!(text_width(line) <= 80, "{line:?} is {} wide", text_width(line));
+        }
+        assert!(out.contains("https://"), "{out}");
+        assert!(out.contains("/end"), "{out}");
+    }
+}
