@@ -9,7 +9,7 @@ pub(crate) const HISTOGRAM_SIGFIG: u8 = 3;
 
 /// The largest value a histogram accepts; larger samples are clamped to it.
 /// HDR histograms track up to `i64::MAX / 2`; this leaves headroom.
-const HISTOGRAM_MAX: u64 = 1 << 60;
+pub(crate) const HISTOGRAM_MAX: u64 = 1 << 60;
 
 /// The running aggregate of one metric series.
 ///
