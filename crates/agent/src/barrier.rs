@@ -28,18 +28,19 @@ pub async fn meet(
     let store = &config.store;
     let run_id = &config.run_id;
     let poll = Duration::from_millis(manifest.timing.poll_interval_ms.max(5));
-    let deadline = Instant::now()
-        + Duration::from_millis(manifest.timing.barrier_timeout_ms + manifest.setup_timeout_ms);
+    let deadline =
+        Instant::now() + Duration::from_millis(manifest.timing.barrier_timeout_ms + manifest.setup_timeout_ms);
     let waiting = Waiting { store, run_id, poll, deadline };
 
     if config.shard == 0 {
         let data = client.run_setup().await.context("setup() failed")?;
         store.put(&layout::setup_data(run_id), serde_json::to_vec(&data)?).await?;
     } else {
-        let Some(bytes) = waiting.until("the leader's setup() data", interrupted, || async {
-            store.get(&layout::setup_data(run_id)).await.ok().flatten()
-        })
-        .await?
+        let Some(bytes) = waiting
+            .until("the leader's setup() data", interrupted, || async {
+                store.get(&layout::setup_data(run_id)).await.ok().flatten()
+            })
+            .await?
         else {
             return Ok(Met::Stopped(stopped_reason(store, run_id).await));
         };
@@ -115,7 +116,7 @@ impl Waiting<'_> {
             }
             // The stop record is read less often than the barrier markers.
             polls += 1;
-            if polls % 10 == 0 && read_stop(self.store, self.run_id).await.is_some() {
+            if polls.is_multiple_of(10) && read_stop(self.store, self.run_id).await.is_some() {
                 return Ok(None);
             }
             if Instant::now() > self.deadline {

@@ -73,9 +73,7 @@ Example:
     Target(TargetArgs),
     /// Print shell completions.
     #[command(after_help = "Example:\n  loadgrid completions bash > /etc/bash_completion.d/loadgrid")]
-    Completions {
-        shell: clap_complete::Shell,
-    },
+    Completions { shell: clap_complete::Shell },
     /// Run one shard (started by a backend, not by hand).
     #[command(hide = true)]
     Agent(AgentArgs),

@@ -3,8 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
+use loadgrid_grid::input_error;
 use loadgrid_grid::prepare::RunRequest;
-use loadgrid_grid::InputError;
 use loadgrid_k6::{Overrides, K6};
 use loadgrid_plan::manifest::Timing;
 use loadgrid_plan::FileConfig;
@@ -30,7 +30,7 @@ impl Settings {
             None => std::env::current_dir().ok().and_then(|dir| FileConfig::find(&dir)),
         };
         let config = match path {
-            Some(path) => FileConfig::load(&path).map_err(|e| InputError::new(e.to_string()))?,
+            Some(path) => FileConfig::load(&path).map_err(|e| input_error(e.to_string()))?,
             None => FileConfig::default(),
         };
         Ok(Settings { config, global })
@@ -46,21 +46,21 @@ impl Settings {
             (Some(url), _) => url,
             (None, _) => DEFAULT_STORE.to_owned(),
         };
-        Store::open(&url).map_err(|e| InputError::new(e.to_string()))
+        Store::open(&url).map_err(|e| input_error(e.to_string()))
     }
 
     pub fn k6(&self) -> anyhow::Result<K6> {
         let env = std::env::var_os("LOADGRID_K6").filter(|v| !v.is_empty());
         let flag = self.global.k6.clone().or_else(|| if env.is_none() { self.config.k6.clone() } else { None });
-        loadgrid_k6::discover(flag.as_deref(), env, std::env::var_os("PATH")).map_err(|e| InputError::new(e.to_string()))
+        loadgrid_k6::discover(flag.as_deref(), env, std::env::var_os("PATH")).map_err(|e| input_error(e.to_string()))
     }
 
     /// The config file's thresholds followed by the flags'.
     pub fn thresholds(&self, flags: &[String]) -> anyhow::Result<Vec<Threshold>> {
         let mut thresholds = loadgrid_thresholds::from_json(&self.config.thresholds_json(), Origin::Config)
-            .map_err(|e| InputError::new(format!("in the config's [thresholds]: {}", e.render())))?;
+            .map_err(|e| input_error(format!("in the config's [thresholds]: {}", e.render())))?;
         for flag in flags {
-            thresholds.push(loadgrid_thresholds::parse_flag(flag).map_err(|e| InputError::new(e.render()))?);
+            thresholds.push(loadgrid_thresholds::parse_flag(flag).map_err(|e| input_error(e.render()))?);
         }
         Ok(thresholds)
     }
@@ -74,7 +74,7 @@ impl Settings {
         let mut timing = Timing::local();
         if let Some(grace) = &run.grace {
             let grace =
-                loadgrid_thresholds::parse_duration(grace).map_err(|e| InputError::new(format!("[run] grace: {e}")))?;
+                loadgrid_thresholds::parse_duration(grace).map_err(|e| input_error(format!("[run] grace: {e}")))?;
             timing.grace_ms = grace.as_millis() as u64;
         }
         Ok(RunRequest {

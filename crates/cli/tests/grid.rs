@@ -172,7 +172,9 @@ export default function () {
     grid.run(&["run", &script, "--shards", "4", "-e", &base(&grid), "-q"]).exit(0);
     let run_id = grid.run_ids().pop().unwrap();
     let starts: Vec<f64> = (0..4)
-        .map(|shard| grid.shard_result(&run_id, shard).metrics.metric("scenario_start").unwrap().total().last().unwrap())
+        .map(|shard| {
+            grid.shard_result(&run_id, shard).metrics.metric("scenario_start").unwrap().total().last().unwrap()
+        })
         .collect();
     let spread = starts.iter().cloned().fold(f64::MIN, f64::max) - starts.iter().cloned().fold(f64::MAX, f64::min);
     assert!(spread <= 50.0, "scenario start times {starts:?} spread {spread} ms");

@@ -7,7 +7,7 @@ use loadgrid_plan::records::{ShardStatus, Stop};
 use loadgrid_plan::Manifest;
 use loadgrid_store::{layout, Store};
 
-use crate::InputError;
+use crate::input_error;
 
 pub struct Collected {
     pub manifest: Manifest,
@@ -20,12 +20,12 @@ pub struct Collected {
 
 pub async fn read_manifest(store: &Store, run_id: &str) -> anyhow::Result<Manifest> {
     if !crate::run_id::is_valid(run_id) {
-        return Err(InputError::new(format!("`{run_id}` is not a run id; `loadgrid runs` lists them")));
+        return Err(input_error(format!("`{run_id}` is not a run id; `loadgrid runs` lists them")));
     }
     let bytes = store.get(&layout::manifest(run_id)).await?.ok_or_else(|| {
-        InputError::new(format!("no run `{run_id}` in store `{}`; `loadgrid runs` lists the stored runs", store.url()))
+        input_error(format!("no run `{run_id}` in store `{}`; `loadgrid runs` lists the stored runs", store.url()))
     })?;
-    Manifest::from_json(&bytes).map_err(|e| InputError::new(format!("run `{run_id}`: {e}")))
+    Manifest::from_json(&bytes).map_err(|e| input_error(format!("run `{run_id}`: {e}")))
 }
 
 /// Reads and merges a run. A corrupt shard result is an error that names
@@ -39,7 +39,7 @@ pub async fn collect(store: &Store, run_id: &str) -> anyhow::Result<Collected> {
         let status_key = layout::shard_status(run_id, shard);
         let status = match store.get(&status_key).await? {
             Some(bytes) => Some(serde_json::from_slice::<ShardStatus>(&bytes).map_err(|e| {
-                InputError::new(format!(
+                input_error(format!(
                     "shard {shard}'s status `{status_key}` in store `{}` is corrupt ({e}); the run cannot be judged",
                     store.url()
                 ))
@@ -50,7 +50,7 @@ pub async fn collect(store: &Store, run_id: &str) -> anyhow::Result<Collected> {
         let result = match store.get(&result_key).await.context("reading shard results")? {
             Some(bytes) => {
                 let result = decode_shard_result(&bytes).map_err(|e| {
-                    InputError::new(format!(
+                    input_error(format!(
                         "shard {shard}'s result `{result_key}` in store `{}`: {e}; the run cannot be merged exactly",
                         store.url()
                     ))

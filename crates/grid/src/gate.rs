@@ -26,7 +26,12 @@ pub struct Gate {
     pub warnings: Vec<String>,
 }
 
-pub fn gate(statuses: &[Option<ShardStatus>], evaluations: &[Evaluation], stop: Option<&Stop>, allow_partial: bool) -> Gate {
+pub fn gate(
+    statuses: &[Option<ShardStatus>],
+    evaluations: &[Evaluation],
+    stop: Option<&Stop>,
+    allow_partial: bool,
+) -> Gate {
     let mut failures = Vec::new();
     let mut warnings = Vec::new();
     let mut partial = false;
@@ -43,10 +48,8 @@ pub fn gate(statuses: &[Option<ShardStatus>], evaluations: &[Evaluation], stop: 
             }
             Some(status) if status.outcome == ShardOutcome::Failed => {
                 partial = true;
-                failures.push(format!(
-                    "shard {shard} failed: {}",
-                    status.reason.as_deref().unwrap_or("no reason given")
-                ));
+                failures
+                    .push(format!("shard {shard} failed: {}", status.reason.as_deref().unwrap_or("no reason given")));
             }
             Some(status) if status.outcome == ShardOutcome::Stopped => partial = true,
             Some(_) => {}

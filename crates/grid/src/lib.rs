@@ -25,8 +25,7 @@ pub mod watch;
 #[error("{0}")]
 pub struct InputError(pub String);
 
-impl InputError {
-    pub fn new(message: impl Into<String>) -> anyhow::Error {
-        anyhow::Error::new(InputError(message.into()))
-    }
+/// An [`InputError`] as an `anyhow::Error`.
+pub fn input_error(message: impl Into<String>) -> anyhow::Error {
+    anyhow::Error::new(InputError(message.into()))
 }

@@ -27,7 +27,12 @@ pub struct RunOptions {
 
 /// Plans, bundles, launches locally, watches, collects, merges and gates.
 /// Bad input returns an [`crate::InputError`] before anything is stored or launched.
-pub async fn run_local(request: &RunRequest, k6: &K6, store: &Store, options: RunOptions) -> anyhow::Result<RunSummary> {
+pub async fn run_local(
+    request: &RunRequest,
+    k6: &K6,
+    store: &Store,
+    options: RunOptions,
+) -> anyhow::Result<RunSummary> {
     let prepared = prepare(request, k6).await?;
     let manifest = &prepared.manifest;
     let run_id = &manifest.run_id;
@@ -47,7 +52,8 @@ pub async fn run_local(request: &RunRequest, k6: &K6, store: &Store, options: Ru
         work_dir: work_dir.clone(),
     };
     let mut shards = backend.launch(manifest)?;
-    let watched = watch_grid(store, manifest, &prepared.thresholds, &mut shards, options.signals, options.progress).await;
+    let watched =
+        watch_grid(store, manifest, &prepared.thresholds, &mut shards, options.signals, options.progress).await;
     shards.wait_all();
     let _ = std::fs::remove_dir_all(&work_dir);
     watched?;
@@ -85,7 +91,10 @@ pub fn summarize(collected: &Collected, thresholds: &[Threshold]) -> RunSummary 
             ));
         }
         if status.rejected_lines > 0 {
-            warnings.push(format!("shard {}: {} lines of k6 output could not be read", status.shard, status.rejected_lines));
+            warnings.push(format!(
+                "shard {}: {} lines of k6 output could not be read",
+                status.shard, status.rejected_lines
+            ));
         }
     }
     let shards = (0..collected.manifest.shards as usize)

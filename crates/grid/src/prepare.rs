@@ -11,7 +11,7 @@ use loadgrid_plan::{inspect, split, Manifest, ThresholdRecord};
 use loadgrid_thresholds::{Origin, Threshold};
 use time::OffsetDateTime;
 
-use crate::{run_id, InputError};
+use crate::{input_error, run_id};
 
 /// System tags every shard keeps: what sub-metric thresholds and the
 /// endpoint breakdown need. Dropping `url` and friends keeps series few and
@@ -69,29 +69,29 @@ pub struct Prepared {
 /// (exit code 2) unless k6 itself cannot be run.
 pub async fn prepare(request: &RunRequest, k6: &K6) -> anyhow::Result<Prepared> {
     if request.shards == 0 {
-        return Err(InputError::new("`--shards` must be at least 1"));
+        return Err(input_error("`--shards` must be at least 1"));
     }
     check_script(&request.script)?;
     for threshold in &request.thresholds {
-        threshold.validate_static().map_err(|e| InputError::new(e.render()))?;
+        threshold.validate_static().map_err(|e| input_error(e.render()))?;
     }
 
     let work = tempfile::Builder::new().prefix("loadgrid-plan-").tempdir()?;
     let archive = work.path().join("archive.tar");
-    k6.archive(&request.script, &archive, &request.overrides).await.map_err(|e| InputError::new(e.to_string()))?;
-    let inspected = k6.inspect(&archive).await.map_err(|e| InputError::new(e.to_string()))?;
-    let options = inspect::parse(&inspected).map_err(InputError::new)?;
+    k6.archive(&request.script, &archive, &request.overrides).await.map_err(|e| input_error(e.to_string()))?;
+    let inspected = k6.inspect(&archive).await.map_err(|e| input_error(e.to_string()))?;
+    let options = inspect::parse(&inspected).map_err(input_error)?;
 
     let mut thresholds = loadgrid_thresholds::from_k6_options(&options.thresholds)
-        .map_err(|e| InputError::new(format!("in the script's options.thresholds: {}", e.render())))?;
+        .map_err(|e| input_error(format!("in the script's options.thresholds: {}", e.render())))?;
     for threshold in &thresholds {
-        threshold.validate_static().map_err(|e| InputError::new(e.render()))?;
+        threshold.validate_static().map_err(|e| input_error(e.render()))?;
     }
     thresholds.extend(request.thresholds.iter().cloned());
 
     let report = split::check(&options, request.shards);
     if !report.errors.is_empty() {
-        return Err(InputError::new(report.errors.join("\n")));
+        return Err(input_error(report.errors.join("\n")));
     }
     let (segments, segment_sequence) = split::segments(request.shards);
     let now = OffsetDateTime::now_utc();
@@ -126,12 +126,12 @@ pub async fn prepare(request: &RunRequest, k6: &K6) -> anyhow::Result<Prepared> 
 fn check_script(script: &Path) -> anyhow::Result<()> {
     match std::fs::metadata(script) {
         Ok(meta) if meta.is_file() => Ok(()),
-        Ok(_) => Err(InputError::new(format!("script `{}` is not a file", script.display()))),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(InputError::new(format!(
+        Ok(_) => Err(input_error(format!("script `{}` is not a file", script.display()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(input_error(format!(
             "script `{}` not found; give the path of a k6 script (.js) or archive (.tar)",
             script.display()
         ))),
-        Err(e) => Err(InputError::new(format!("cannot read script `{}`: {e}", script.display()))),
+        Err(e) => Err(input_error(format!("cannot read script `{}`: {e}", script.display()))),
     }
 }
 

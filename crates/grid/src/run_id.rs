@@ -5,9 +5,8 @@ use time::macros::format_description;
 use time::OffsetDateTime;
 
 pub fn new_run_id(now: OffsetDateTime) -> String {
-    let stamp = now
-        .format(format_description!("[year][month][day]-[hour][minute][second]"))
-        .expect("constant format is valid");
+    let stamp =
+        now.format(format_description!("[year][month][day]-[hour][minute][second]")).expect("constant format is valid");
     format!("{stamp}-{:04x}", rand::rng().random::<u16>())
 }
 

@@ -524,7 +524,8 @@ impl CsvIngest {
     /// A copy of everything so far (used for live grid-wide threshold
     /// evaluation); gauges carried forward like [`CsvIngest::into_result`].
     pub fn live_result(&self) -> ShardResult {
-        let entries = self.metrics.iter().filter(|slot| slot.samples > 0).map(|slot| (slot.name.clone(), slot.to_entry()));
+        let entries =
+            self.metrics.iter().filter(|slot| slot.samples > 0).map(|slot| (slot.name.clone(), slot.to_entry()));
         let overflow_samples = self.overflow_samples();
         self.result_with(entries.collect(), self.timeline.clone().into_timeline(), overflow_samples)
     }
@@ -535,7 +536,8 @@ impl CsvIngest {
         let overflow_samples = self.overflow_samples();
         let metrics = std::mem::take(&mut self.metrics);
         let timeline = std::mem::take(&mut self.timeline).into_timeline();
-        let entries = metrics.into_iter().filter(|slot| slot.samples > 0).map(|slot| (slot.name.clone(), slot.into_entry()));
+        let entries =
+            metrics.into_iter().filter(|slot| slot.samples > 0).map(|slot| (slot.name.clone(), slot.into_entry()));
         self.result_with(entries.collect(), timeline, overflow_samples)
     }
 

@@ -239,7 +239,9 @@ pub struct ShardResult {
 mod tests {
     use super::*;
 
-    fn entry_with(series: &[(&[(&str, &str)], &[f64])]) -> MetricEntry {
+    type Tags<'a> = &'a [(&'a str, &'a str)];
+
+    fn entry_with(series: &[(Tags<'_>, &[f64])]) -> MetricEntry {
         let mut entry = MetricEntry::new(Some(MetricKind::Trend), ValueKind::Time);
         for (tags, values) in series {
             let mut aggregate = Aggregate::new(true);

@@ -27,7 +27,14 @@ fn tags(pairs: &[(&str, &str)]) -> TagSet {
 
 /// The series of `metric` as (tags, count) pairs.
 fn series_counts(result: &ShardResult, metric: &str) -> BTreeMap<TagSet, u64> {
-    result.metrics.metric(metric).unwrap().series.iter().map(|(tags, aggregate)| (tags.clone(), aggregate.count())).collect()
+    result
+        .metrics
+        .metric(metric)
+        .unwrap()
+        .series
+        .iter()
+        .map(|(tags, aggregate)| (tags.clone(), aggregate.count()))
+        .collect()
 }
 
 #[test]
@@ -113,7 +120,10 @@ lines\",,,,,,,,
     let result = ingest(&csv);
     assert_eq!(result.rejected_lines, 0);
     let checks = series_counts(&result, "checks");
-    assert_eq!(checks[&tags(&[("check", "status is 200, logged in"), ("group", "::auth, login"), ("scenario", "browse")])], 2);
+    assert_eq!(
+        checks[&tags(&[("check", "status is 200, logged in"), ("group", "::auth, login"), ("scenario", "browse")])],
+        2
+    );
     assert_eq!(checks[&tags(&[("check", "say \"hi\"")])], 1);
     assert_eq!(checks[&tags(&[("check", "two\nlines")])], 1);
     assert_eq!(result.metrics.metric("checks").unwrap().total().nonzero(), 3);
@@ -147,7 +157,10 @@ fn dropped_tags_are_not_kept_but_still_select() {
 
     let keep_everything = IngestConfig { dropped_tags: Vec::new(), ..IngestConfig::default() };
     let result = ingest_with(keep_everything, &csv);
-    assert_eq!(series_counts(&result, "http_reqs").into_keys().collect::<Vec<_>>(), [tags(&[("name", "login"), ("shard", "3")])]);
+    assert_eq!(
+        series_counts(&result, "http_reqs").into_keys().collect::<Vec<_>>(),
+        [tags(&[("name", "login"), ("shard", "3")])]
+    );
 }
 
 /// `count` lines of `metric` with value `i` ms and tags name=e{i % names}.
@@ -163,7 +176,11 @@ fn sub_timings_are_collapsed_but_selectors_stay_exact() {
         selectors: vec![("http_req_waiting".into(), tags(&[("name", "e1")]))],
         ..IngestConfig::default()
     };
-    let csv = format!("{HEADER}{}{}", lines("http_req_waiting", 30, 3, 1_000_000), lines("http_req_duration", 30, 3, 1_000_000));
+    let csv = format!(
+        "{HEADER}{}{}",
+        lines("http_req_waiting", 30, 3, 1_000_000),
+        lines("http_req_duration", 30, 3, 1_000_000)
+    );
     let result = ingest_with(config, &csv);
     let waiting = result.metrics.metric("http_req_waiting").unwrap();
     assert!(waiting.collapsed);
@@ -414,7 +431,8 @@ fn real_k6_output_is_read_completely() {
 
     // Tag sets: checks by name, with the comma-holding group name intact.
     let check_column = header.iter().position(|c| c == "check").unwrap();
-    let login_checks = records.iter().filter(|r| r[0] == "checks" && r[check_column] == "status is 200, logged in").count();
+    let login_checks =
+        records.iter().filter(|r| r[0] == "checks" && r[check_column] == "status is 200, logged in").count();
     assert!(login_checks > 0);
     let checks = result.metrics.metric("checks").unwrap();
     let (selected, exact) = checks.submetric(&tags(&[("check", "status is 200, logged in")])).unwrap();
@@ -482,7 +500,10 @@ fn byte_at_a_time_matches_one_chunk() {
     assert_eq!(result.rejected_lines, 2);
     let multi_line = tags(&[("check", "multi\nline, check"), ("x", "1")]);
     assert_eq!(result.metrics.metric("checks").unwrap().series[&multi_line].count(), 1);
-    assert_eq!(series_counts(&result, "http_reqs")[&tags(&[("a", "1"), ("b", "2"), ("name", "a\"b"), ("status", "200")])], 2);
+    assert_eq!(
+        series_counts(&result, "http_reqs")[&tags(&[("a", "1"), ("b", "2"), ("name", "a\"b"), ("status", "200")])],
+        2
+    );
 }
 
 #[test]

@@ -72,20 +72,16 @@ pub fn check(options: &ScriptOptions, shards: u32) -> SplitReport {
                     }
                 }
             }
-            "constant-vus" => {
-                if not_multiple(Some(scenario.vus.unwrap_or(1))) {
-                    report.warnings.push(format!(
-                        "scenario `{name}`: {} VUs do not split evenly over {shards} shards",
-                        scenario.vus.unwrap_or(1)
-                    ));
-                }
+            "constant-vus" if not_multiple(Some(scenario.vus.unwrap_or(1))) => {
+                report.warnings.push(format!(
+                    "scenario `{name}`: {} VUs do not split evenly over {shards} shards",
+                    scenario.vus.unwrap_or(1)
+                ));
             }
-            "ramping-vus" => {
-                if not_multiple(scenario.peak_target) || not_multiple(scenario.start_vus) {
-                    report.warnings.push(format!(
-                        "scenario `{name}`: stage targets or startVUs are not multiples of {shards}; shards ramp unevenly"
-                    ));
-                }
+            "ramping-vus" if not_multiple(scenario.peak_target) || not_multiple(scenario.start_vus) => {
+                report.warnings.push(format!(
+                    "scenario `{name}`: stage targets or startVUs are not multiples of {shards}; shards ramp unevenly"
+                ));
             }
             _ => {}
         }

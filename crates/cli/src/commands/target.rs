@@ -6,6 +6,6 @@ pub fn run(args: TargetArgs) -> anyhow::Result<i32> {
     serve_blocking(TargetConfig { listen: args.listen, threads: args.threads }, |address| {
         eprintln!("loadgrid target listening on http://{address} (Ctrl-C to stop)");
     })
-    .map_err(|e| loadgrid_grid::InputError::new(format!("cannot serve on {}: {e}", args.listen)))?;
+    .map_err(|e| loadgrid_grid::input_error(format!("cannot serve on {}: {e}", args.listen)))?;
     Ok(0)
 }
