@@ -33,6 +33,9 @@ pub struct K6RunArgs<'a> {
     pub segment_sequence: &'a str,
     pub shard: u32,
     pub system_tags: &'a [String],
+    /// The run's `--tag`s. k6 replaces the archive's tags with any given on
+    /// its command line, so they are passed again next to `shard`.
+    pub tags: &'a std::collections::BTreeMap<String, String>,
 }
 
 impl K6Process {
@@ -49,6 +52,7 @@ impl K6Process {
             .args(["--execution-segment", args.segment])
             .args(["--execution-segment-sequence", args.segment_sequence])
             .args(["--tag", &format!("shard={}", args.shard)])
+            .args(args.tags.iter().flat_map(|(key, value)| ["--tag".to_owned(), format!("{key}={value}")]))
             .args(["--system-tags", &args.system_tags.join(",")])
             .arg(args.archive)
             .env("K6_CSV_TIME_FORMAT", "unix_micro")

@@ -112,12 +112,16 @@ async fn run_shard(
         anyhow::bail!("run `{run_id}` has no archive in the store");
     }
 
-    let ingest = Arc::new(Mutex::new(CsvIngest::new(IngestConfig {
+    let mut ingest = CsvIngest::new(IngestConfig {
         shard: config.shard,
         selectors: manifest.selectors.clone(),
         max_series_per_metric: manifest.max_series_per_metric,
         ..IngestConfig::default()
-    })));
+    });
+    for metric in &manifest.declared_metrics {
+        ingest.set_metric_kind(&metric.name, metric.kind, metric.contains);
+    }
+    let ingest = Arc::new(Mutex::new(ingest));
     let mut k6 = K6Process::spawn(
         K6RunArgs {
             k6: &config.k6,
@@ -127,6 +131,7 @@ async fn run_shard(
             segment_sequence: &manifest.segment_sequence,
             shard: config.shard,
             system_tags: &manifest.system_tags,
+            tags: &manifest.tags,
         },
         Arc::clone(&ingest),
     )
@@ -145,13 +150,6 @@ async fn run_shard(
         request_stop(store, run_id, StopReason::ShardFailed, &format!("shard {} failed: {reason}", config.shard)).await;
     }
 
-    // Custom metrics' types are only known to k6 once observed.
-    if let Ok(kinds) = client.metric_kinds().await {
-        let mut ingest = ingest.lock().expect("ingest lock");
-        for (name, kind, contains) in kinds {
-            ingest.set_metric_kind(&name, kind, contains);
-        }
-    }
     if config.shard == 0 && !matches!(run_end, RunEnd::Failed(_)) {
         barrier::teardown_after_all_shards(store, &manifest, &client).await;
     }

@@ -316,3 +316,80 @@ export default function () { http.get(`${__ENV.BASE_URL}/`); }
     outcome.exit(2).stderr_contains("shard 1's result").stderr_contains("corrupt");
     assert!(!outcome.stderr.contains("panicked"), "{}", outcome.stderr);
 }
+
+#[test]
+fn config_file_then_environment_then_flags() {
+    let grid = Grid::new();
+    let script = grid.script(
+        "layers.js",
+        r#"
+import http from 'k6/http';
+export const options = { scenarios: { s: { executor: 'per-vu-iterations', vus: 4, iterations: 1 } } };
+export default function () { http.get(`${__ENV.BASE_URL}/`); }
+"#,
+    );
+    std::fs::write(
+        grid.path("loadgrid.toml"),
+        format!("[run]\nshards = 2\nenv = {{ BASE_URL = \"{}\" }}\n", grid.target_url),
+    )
+    .unwrap();
+    let shards = |outcome: common::Outcome| outcome.exit(0).json()["shards"].as_array().unwrap().len();
+    assert_eq!(shards(grid.run(&["run", &script, "--json", "-q"])), 2, "from loadgrid.toml");
+    let from_env = grid.command(&["run", &script, "--json", "-q"]).env("LOADGRID_SHARDS", "4").output().unwrap();
+    assert_eq!(shards(from_env.into()), 4, "LOADGRID_SHARDS beats the file");
+    let from_flag =
+        grid.command(&["run", &script, "--json", "-q", "--shards", "1"]).env("LOADGRID_SHARDS", "4").output().unwrap();
+    assert_eq!(shards(from_flag.into()), 1, "a flag beats the environment");
+}
+
+#[test]
+fn k6_overrides_and_tags_pass_through_to_every_shard() {
+    let grid = Grid::new();
+    let script = grid.script(
+        "overrides.js",
+        r#"
+import http from 'k6/http';
+export const options = { scenarios: { s: { executor: 'per-vu-iterations', vus: 1, iterations: 1 } } };
+export default function () { http.get(`${__ENV.BASE_URL}/`); }
+"#,
+    );
+    let env = base(&grid);
+    let args = ["run", &script, "--shards", "2", "-e", &env, "--json", "-q", "--vus", "2", "--iterations", "6"];
+    let mut args = args.to_vec();
+    args.extend(["--tag", "team=checkout", "--threshold", "http_reqs{team:checkout}: count==6"]);
+    let summary = grid.run(&args).exit(0).json();
+    assert_eq!(value(&summary, "iterations", "count"), 6.0, "--vus/--iterations replace the script's scenario");
+    assert_eq!(summary["thresholds"][0]["outcome"], "passed", "the --tag reached every sample");
+}
+
+#[test]
+fn summary_json_matches_its_committed_schema() {
+    let grid = Grid::new();
+    let script = grid.script(
+        "schema.js",
+        r#"
+import http from 'k6/http';
+import { check } from 'k6';
+import { Counter } from 'k6/metrics';
+const orders = new Counter('orders');
+export const options = { scenarios: { s: { executor: 'per-vu-iterations', vus: 2, iterations: 3 } },
+  thresholds: { http_req_failed: ['rate<0.6'], 'http_req_duration{name:home}': ['p(99)<5000'] } };
+export default function () {
+  check(http.get(`${__ENV.BASE_URL}/`, { tags: { name: 'home' } }), { ok: (r) => r.status === 200 });
+  http.get(`${__ENV.BASE_URL}/missing?status=404`, { tags: { name: 'missing' } });
+  orders.add(2);
+}
+"#,
+    );
+    let run = grid.run(&["run", &script, "--shards", "2", "-e", &base(&grid), "--json", "-q"]).exit(0).json();
+    assert_eq!(value(&run, "orders", "count"), 12.0, "custom counters merge too");
+    let schema_path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../schemas/summary.schema.json");
+    let schema: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(schema_path).unwrap()).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let stored_path = grid.run_file(run["run_id"].as_str().unwrap(), "summary.json");
+    let stored: serde_json::Value = serde_json::from_slice(&std::fs::read(stored_path).unwrap()).unwrap();
+    for document in [&run, &stored] {
+        let errors: Vec<String> = validator.iter_errors(document).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "summary does not match its schema: {errors:?}");
+    }
+}

@@ -5,7 +5,6 @@
 
 use std::time::Duration;
 
-use loadgrid_metrics::{MetricKind, ValueKind};
 use serde_json::{json, Value};
 
 pub const STATUS_PAUSED: u64 = 4;
@@ -106,16 +105,6 @@ impl Client {
     pub async fn run_teardown(&self) -> Result<(), RestError> {
         self.call("POST", "/v1/teardown", None).await.map(|_| ())
     }
-
-    /// Types of the metrics k6 has observed so far.
-    pub async fn metric_kinds(&self) -> Result<Vec<(String, MetricKind, ValueKind)>, RestError> {
-        let body = self.call("GET", "/v1/metrics", None).await?;
-        let items = body
-            .get("data")
-            .and_then(Value::as_array)
-            .ok_or_else(|| RestError::Shape { path: "/v1/metrics", detail: "no `data` array".into() })?;
-        Ok(items.iter().filter_map(parse_metric).collect())
-    }
 }
 
 fn parse_status(body: &Value) -> Option<Status> {
@@ -128,39 +117,13 @@ fn parse_status(body: &Value) -> Option<Status> {
     })
 }
 
-fn parse_metric(item: &Value) -> Option<(String, MetricKind, ValueKind)> {
-    let name = item.get("id")?.as_str()?;
-    // Sub-metrics show up as `name{tag:value}`; only whole metrics have a type of their own.
-    if name.contains('{') {
-        return None;
-    }
-    let attributes = item.get("attributes")?;
-    let kind = match attributes.get("type")?.as_str()? {
-        "counter" => MetricKind::Counter,
-        "gauge" => MetricKind::Gauge,
-        "rate" => MetricKind::Rate,
-        "trend" => MetricKind::Trend,
-        _ => return None,
-    };
-    let contains = match attributes.get("contains").and_then(Value::as_str) {
-        Some("time") => ValueKind::Time,
-        Some("data") => ValueKind::Data,
-        _ => ValueKind::Default,
-    };
-    Some((name.to_owned(), kind, contains))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn reads_status_and_metric_types() {
+    fn reads_status() {
         let status = json!({"data":{"type":"status","id":"default","attributes":{"status":4,"paused":true,"vus":0,"vus-max":2,"stopped":false}}});
         assert_eq!(parse_status(&status).unwrap().status, STATUS_PAUSED);
-        let metric = json!({"type":"metrics","id":"my_trend","attributes":{"type":"trend","contains":"time"}});
-        assert_eq!(parse_metric(&metric), Some(("my_trend".into(), MetricKind::Trend, ValueKind::Time)));
-        let submetric = json!({"type":"metrics","id":"http_req_duration{name:foo}","attributes":{"type":"trend","contains":"time"}});
-        assert_eq!(parse_metric(&submetric), None);
     }
 }

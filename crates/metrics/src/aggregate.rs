@@ -1,22 +1,15 @@
-use hdrhistogram::Histogram;
+use crate::histogram::{Histogram, AGGREGATE_BITS};
 
 /// Values are stored as integers in millionths of the unit k6 reports
 /// (milliseconds for time metrics, so one unit is a nanosecond).
 pub const VALUE_SCALE: i64 = 1_000_000;
-
-/// Significant digits kept by trend histograms: relative error ≤ 1/2048.
-pub(crate) const HISTOGRAM_SIGFIG: u8 = 3;
-
-/// The largest value a histogram accepts; larger samples are clamped to it.
-/// HDR histograms track up to `i64::MAX / 2`; this leaves headroom.
-pub(crate) const HISTOGRAM_MAX: u64 = 1 << 60;
 
 /// The running aggregate of one metric series.
 ///
 /// It keeps everything any k6 metric type needs (count, sum, min, max,
 /// non-zero count, latest value, and, for trends, a histogram), so one type
 /// and one merge serve counters, rates, gauges and trends alike.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Aggregate {
     pub(crate) count: u64,
     pub(crate) sum: i128,
@@ -25,39 +18,9 @@ pub struct Aggregate {
     pub(crate) nonzero: u64,
     pub(crate) last: i64,
     pub(crate) last_time_us: i64,
-    pub(crate) histogram: Option<Box<Histogram<u64>>>,
-}
-
-impl PartialEq for Aggregate {
-    fn eq(&self, other: &Self) -> bool {
-        self.count == other.count
-            && self.sum == other.sum
-            && self.min == other.min
-            && self.max == other.max
-            && self.nonzero == other.nonzero
-            && self.last == other.last
-            && self.last_time_us == other.last_time_us
-            && histograms_equal(self.histogram.as_deref(), other.histogram.as_deref())
-    }
-}
-
-fn histograms_equal(a: Option<&Histogram<u64>>, b: Option<&Histogram<u64>>) -> bool {
-    match (a, b) {
-        (None, None) => true,
-        (Some(a), Some(b)) => {
-            a.len() == b.len()
-                && a.iter_recorded().zip(b.iter_recorded()).all(|(x, y)| {
-                    x.value_iterated_to() == y.value_iterated_to() && x.count_at_value() == y.count_at_value()
-                })
-        }
-        _ => false,
-    }
-}
-
-pub(crate) fn new_histogram(sigfig: u8) -> Histogram<u64> {
-    // Auto-resizing keeps small histograms small: memory grows with the
-    // largest value seen, not with a configured ceiling.
-    Histogram::new(sigfig).expect("constant significant digits are valid")
+    /// Trend histogram with 11 bits of precision (HDR's 3 significant
+    /// digits): relative error ≤ 1/2048.
+    pub(crate) histogram: Option<Box<Histogram>>,
 }
 
 impl Aggregate {
@@ -72,7 +35,7 @@ impl Aggregate {
             nonzero: 0,
             last: 0,
             last_time_us: i64::MIN,
-            histogram: with_histogram.then(|| Box::new(new_histogram(HISTOGRAM_SIGFIG))),
+            histogram: with_histogram.then(|| Box::new(Histogram::new(AGGREGATE_BITS))),
         }
     }
 
@@ -90,10 +53,9 @@ impl Aggregate {
             self.last_time_us = time_us;
         }
         if let Some(histogram) = self.histogram.as_deref_mut() {
-            // Negative samples are outside what an HDR histogram holds; they
+            // Negative samples are outside what the histogram holds; they
             // count towards min/avg exactly and sit at zero for percentiles.
-            let clamped = value.clamp(0, HISTOGRAM_MAX as i64) as u64;
-            histogram.record(clamped).expect("auto-resizing histogram accepts clamped values");
+            histogram.record(value.max(0) as u64);
         }
     }
 
@@ -114,7 +76,7 @@ impl Aggregate {
             self.last_time_us = other.last_time_us;
         }
         match (self.histogram.as_deref_mut(), other.histogram.as_deref()) {
-            (Some(mine), Some(theirs)) => mine.add(theirs).expect("auto-resizing histograms always accept each other"),
+            (Some(mine), Some(theirs)) => mine.add(theirs),
             (None, Some(theirs)) => self.histogram = Some(Box::new(theirs.clone())),
             _ => {}
         }
@@ -189,7 +151,7 @@ impl Aggregate {
 
     /// Values (in millionths, as f64) of the samples at two 0-based ranks,
     /// `low_rank <= high_rank`, in one pass over the histogram.
-    fn values_at_ranks(&self, histogram: &Histogram<u64>, low_rank: u64, high_rank: u64) -> (f64, f64) {
+    fn values_at_ranks(&self, histogram: &Histogram, low_rank: u64, high_rank: u64) -> (f64, f64) {
         let last_rank = histogram.len() - 1;
         let exact = |rank: u64| -> Option<f64> {
             if rank == 0 {
@@ -204,10 +166,9 @@ impl Aggregate {
         let mut high = exact(high_rank);
         if low.is_none() || high.is_none() {
             let mut seen = 0u64;
-            for bucket in histogram.iter_recorded() {
-                seen += bucket.count_at_value();
-                let representative = histogram.median_equivalent(bucket.value_iterated_to()) as f64;
-                let representative = representative.clamp(self.min as f64, self.max as f64);
+            for bucket in histogram.iter() {
+                seen += bucket.count;
+                let representative = (bucket.representative() as f64).clamp(self.min as f64, self.max as f64);
                 if low.is_none() && seen > low_rank {
                     low = Some(representative);
                 }

@@ -5,23 +5,26 @@
 //! u16     format version, little-endian
 //! u32     CRC-32 of the payload, little-endian
 //! ...     payload: postcard encoding of the wire structs below, with every
-//!         histogram in HDR's V2 encoding (zero runs compressed)
+//!         histogram in its own compact encoding (see `Histogram::encode`:
+//!         used buckets only, runs of empty ones compressed)
 //! ```
 //!
 //! A reader rejects other magic, versions it does not know, and checksum
 //! mismatches with a [`DecodeError`] that says which.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use hdrhistogram::serialization::{Deserializer, Serializer, V2Serializer};
-use hdrhistogram::Histogram;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::{Aggregate, MetricEntry, MetricKind, MetricSet, Second, ShardResult, TagSet, Timeline, ValueKind};
+use crate::{
+    Aggregate, Histogram, MetricEntry, MetricKind, MetricSet, Second, ShardResult, TagSet, Timeline, ValueKind,
+};
 
 const MAGIC: &[u8; 4] = b"LGSR";
 /// The version this build writes. Bump it on any change to the wire structs.
-pub const FORMAT_VERSION: u16 = 1;
+/// 2: histograms in `Histogram`'s own encoding instead of HDR V2.
+pub const FORMAT_VERSION: u16 = 2;
 const HEADER_LEN: usize = 4 + 2 + 4;
 
 #[derive(Debug, thiserror::Error)]
@@ -37,30 +40,35 @@ pub enum DecodeError {
 }
 
 #[derive(Serialize, Deserialize)]
-struct WireResult {
+struct WireResult<'a> {
     shard: u32,
     first_sample_us: Option<i64>,
     last_sample_us: Option<i64>,
     samples: u64,
     rejected_lines: u64,
     overflow_samples: u64,
-    metrics: Vec<WireMetric>,
-    seconds: Vec<WireSecond>,
+    #[serde(borrow)]
+    metrics: Vec<WireMetric<'a>>,
+    #[serde(borrow)]
+    seconds: Vec<WireSecond<'a>>,
 }
 
 #[derive(Serialize, Deserialize)]
-struct WireMetric {
+struct WireMetric<'a> {
     name: String,
     kind: Option<MetricKind>,
     contains: ValueKind,
-    series: Vec<(TagSet, WireAggregate)>,
-    overflow: Option<WireAggregate>,
-    selectors: Vec<(TagSet, WireAggregate)>,
+    #[serde(borrow)]
+    series: Vec<(TagSet, WireAggregate<'a>)>,
+    #[serde(borrow)]
+    overflow: Option<WireAggregate<'a>>,
+    #[serde(borrow)]
+    selectors: Vec<(TagSet, WireAggregate<'a>)>,
     collapsed: bool,
 }
 
 #[derive(Serialize, Deserialize)]
-struct WireAggregate {
+struct WireAggregate<'a> {
     count: u64,
     sum: i128,
     min: i64,
@@ -68,23 +76,60 @@ struct WireAggregate {
     nonzero: u64,
     last: i64,
     last_time_us: i64,
-    histogram: Option<Vec<u8>>,
+    #[serde(borrow)]
+    histogram: Option<WireBytes<'a>>,
 }
 
 #[derive(Serialize, Deserialize)]
-struct WireSecond {
+struct WireSecond<'a> {
     unix_second: i64,
     requests: u64,
     failed_requests: u64,
     iterations: u64,
     vus: u64,
     vus_max: u64,
-    latency: Option<Vec<u8>>,
+    #[serde(borrow)]
+    latency: Option<WireBytes<'a>>,
+}
+
+/// An encoded histogram: written as one length-prefixed block and read back
+/// without copying (serde would otherwise visit it byte by byte).
+struct WireBytes<'a>(Cow<'a, [u8]>);
+
+impl Serialize for WireBytes<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_bytes(&self.0)
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for WireBytes<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct BytesVisitor;
+        impl<'de> serde::de::Visitor<'de> for BytesVisitor {
+            type Value = WireBytes<'de>;
+
+            fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+                formatter.write_str("an encoded histogram")
+            }
+
+            fn visit_borrowed_bytes<E>(self, bytes: &'de [u8]) -> Result<Self::Value, E> {
+                Ok(WireBytes(Cow::Borrowed(bytes)))
+            }
+
+            fn visit_bytes<E>(self, bytes: &[u8]) -> Result<Self::Value, E> {
+                Ok(WireBytes(Cow::Owned(bytes.to_vec())))
+            }
+
+            fn visit_byte_buf<E>(self, bytes: Vec<u8>) -> Result<Self::Value, E> {
+                Ok(WireBytes(Cow::Owned(bytes)))
+            }
+        }
+        deserializer.deserialize_bytes(BytesVisitor)
+    }
 }
 
 /// Encodes a shard result in the versioned binary format.
 pub fn encode_shard_result(result: &ShardResult) -> Vec<u8> {
-    let mut serializer = V2Serializer::new();
     let wire = WireResult {
         shard: result.shard,
         first_sample_us: result.first_sample_us,
@@ -100,9 +145,9 @@ pub fn encode_shard_result(result: &ShardResult) -> Vec<u8> {
                 name: name.clone(),
                 kind: entry.kind,
                 contains: entry.contains,
-                series: encode_map(&entry.series, &mut serializer),
-                overflow: entry.overflow.as_ref().map(|a| encode_aggregate(a, &mut serializer)),
-                selectors: encode_map(&entry.selectors, &mut serializer),
+                series: encode_map(&entry.series),
+                overflow: entry.overflow.as_ref().map(encode_aggregate),
+                selectors: encode_map(&entry.selectors),
                 collapsed: entry.collapsed,
             })
             .collect(),
@@ -117,7 +162,7 @@ pub fn encode_shard_result(result: &ShardResult) -> Vec<u8> {
                 iterations: second.iterations,
                 vus: second.vus,
                 vus_max: second.vus_max,
-                latency: second.latency.as_ref().map(|h| encode_histogram(h, &mut serializer)),
+                latency: second.latency.as_ref().map(encode_histogram),
             })
             .collect(),
     };
@@ -145,19 +190,18 @@ pub fn decode_shard_result(bytes: &[u8]) -> Result<ShardResult, DecodeError> {
         return Err(DecodeError::ChecksumMismatch);
     }
     let wire: WireResult = postcard::from_bytes(payload).map_err(|e| DecodeError::Malformed(e.to_string()))?;
-    let mut deserializer = Deserializer::new();
     let mut metrics = BTreeMap::new();
     for metric in wire.metrics {
         let mut entry = MetricEntry::new(metric.kind, metric.contains);
-        entry.series = decode_map(metric.series, &mut deserializer)?;
-        entry.selectors = decode_map(metric.selectors, &mut deserializer)?;
+        entry.series = decode_map(metric.series)?;
+        entry.selectors = decode_map(metric.selectors)?;
         entry.collapsed = metric.collapsed;
-        entry.overflow = metric.overflow.map(|a| decode_aggregate(a, &mut deserializer)).transpose()?;
+        entry.overflow = metric.overflow.map(decode_aggregate).transpose()?;
         metrics.insert(metric.name, entry);
     }
     let mut timeline = Timeline::new();
     for wire_second in wire.seconds {
-        let latency = wire_second.latency.map(|b| decode_histogram(&b, &mut deserializer)).transpose()?;
+        let latency = wire_second.latency.as_ref().map(decode_histogram).transpose()?;
         *timeline.second_mut(wire_second.unix_second) = Second {
             requests: wire_second.requests,
             failed_requests: wire_second.failed_requests,
@@ -177,18 +221,15 @@ pub fn decode_shard_result(bytes: &[u8]) -> Result<ShardResult, DecodeError> {
     })
 }
 
-fn encode_map(map: &BTreeMap<TagSet, Aggregate>, serializer: &mut V2Serializer) -> Vec<(TagSet, WireAggregate)> {
-    map.iter().map(|(tags, aggregate)| (tags.clone(), encode_aggregate(aggregate, serializer))).collect()
+fn encode_map(map: &BTreeMap<TagSet, Aggregate>) -> Vec<(TagSet, WireAggregate<'static>)> {
+    map.iter().map(|(tags, aggregate)| (tags.clone(), encode_aggregate(aggregate))).collect()
 }
 
-fn decode_map(
-    wire: Vec<(TagSet, WireAggregate)>,
-    deserializer: &mut Deserializer,
-) -> Result<BTreeMap<TagSet, Aggregate>, DecodeError> {
-    wire.into_iter().map(|(tags, aggregate)| Ok((tags, decode_aggregate(aggregate, deserializer)?))).collect()
+fn decode_map(wire: Vec<(TagSet, WireAggregate<'_>)>) -> Result<BTreeMap<TagSet, Aggregate>, DecodeError> {
+    wire.into_iter().map(|(tags, aggregate)| Ok((tags, decode_aggregate(aggregate)?))).collect()
 }
 
-fn encode_aggregate(aggregate: &Aggregate, serializer: &mut V2Serializer) -> WireAggregate {
+fn encode_aggregate(aggregate: &Aggregate) -> WireAggregate<'static> {
     WireAggregate {
         count: aggregate.count,
         sum: aggregate.sum,
@@ -197,12 +238,12 @@ fn encode_aggregate(aggregate: &Aggregate, serializer: &mut V2Serializer) -> Wir
         nonzero: aggregate.nonzero,
         last: aggregate.last,
         last_time_us: aggregate.last_time_us,
-        histogram: aggregate.histogram.as_deref().map(|h| encode_histogram(h, serializer)),
+        histogram: aggregate.histogram.as_deref().map(encode_histogram),
     }
 }
 
-fn decode_aggregate(wire: WireAggregate, deserializer: &mut Deserializer) -> Result<Aggregate, DecodeError> {
-    let histogram = wire.histogram.map(|bytes| decode_histogram(&bytes, deserializer)).transpose()?;
+fn decode_aggregate(wire: WireAggregate<'_>) -> Result<Aggregate, DecodeError> {
+    let histogram = wire.histogram.as_ref().map(decode_histogram).transpose()?;
     if let Some(histogram) = &histogram {
         if histogram.len() != wire.count {
             return Err(DecodeError::Malformed(format!(
@@ -224,18 +265,14 @@ fn decode_aggregate(wire: WireAggregate, deserializer: &mut Deserializer) -> Res
     })
 }
 
-fn encode_histogram(histogram: &Histogram<u64>, serializer: &mut V2Serializer) -> Vec<u8> {
+fn encode_histogram(histogram: &Histogram) -> WireBytes<'static> {
     let mut bytes = Vec::new();
-    serializer.serialize(histogram, &mut bytes).expect("serializing to memory cannot fail");
-    bytes
+    histogram.encode(&mut bytes);
+    WireBytes(Cow::Owned(bytes))
 }
 
-fn decode_histogram(bytes: &[u8], deserializer: &mut Deserializer) -> Result<Histogram<u64>, DecodeError> {
-    let mut histogram: Histogram<u64> = deserializer
-        .deserialize(&mut std::io::Cursor::new(bytes))
-        .map_err(|e| DecodeError::Malformed(format!("histogram: {e:?}")))?;
-    histogram.auto(true);
-    Ok(histogram)
+fn decode_histogram(bytes: &WireBytes<'_>) -> Result<Histogram, DecodeError> {
+    Histogram::decode(&bytes.0).map_err(|e| DecodeError::Malformed(format!("histogram: {e}")))
 }
 
 #[cfg(test)]

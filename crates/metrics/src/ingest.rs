@@ -501,23 +501,22 @@ impl CsvIngest {
             return snapshot;
         }
         let (mut requests, mut failed) = (0u64, 0u64);
-        let mut latency: Option<hdrhistogram::Histogram<u64>> = None;
+        let mut latency: Option<crate::Histogram> = None;
         for unix_second in current_second - complete..current_second {
             let Some(second) = self.timeline.get(unix_second) else { continue };
             requests += second.requests;
             failed += second.failed_requests;
             if let Some(histogram) = &second.latency {
                 match &mut latency {
-                    Some(merged) => merged.add(histogram).expect("auto-resizing histograms accept each other"),
+                    Some(merged) => merged.add(histogram),
                     None => latency = Some(histogram.clone()),
                 }
             }
         }
         snapshot.rps = requests as f64 / complete as f64;
         snapshot.error_rate = (requests > 0).then(|| failed as f64 / requests as f64);
-        snapshot.p95_ms = latency
-            .filter(|histogram| !histogram.is_empty())
-            .map(|histogram| histogram.value_at_quantile(0.95) as f64 / VALUE_SCALE as f64);
+        snapshot.p95_ms =
+            latency.and_then(|histogram| histogram.value_at_quantile(0.95)).map(|p95| p95 as f64 / VALUE_SCALE as f64);
         snapshot
     }
 

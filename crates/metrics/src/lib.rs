@@ -3,8 +3,8 @@
 //! Every shard of a grid run turns its k6 metric stream into a [`MetricSet`]:
 //! one [`Aggregate`] per metric and tag set, plus a per-second [`Timeline`].
 //! The grid merges the shards' sets with [`MetricSet::merge`], which is exact:
-//! counters and rates add, trends merge HDR histograms (never averaged
-//! percentiles), gauges keep the latest value.
+//! counters and rates add, trends merge log-linear histograms with HDR's
+//! bucketing (never averaged percentiles), gauges keep the latest value.
 //!
 //! Values are fixed-point integers in millionths ([`VALUE_SCALE`]). k6 writes
 //! its CSV output with six decimals, so this is lossless for what k6 emits and
@@ -14,6 +14,7 @@
 
 mod aggregate;
 mod codec;
+mod histogram;
 pub mod ingest;
 mod set;
 mod tags;
@@ -21,6 +22,7 @@ mod timeline;
 
 pub use aggregate::{Aggregate, VALUE_SCALE};
 pub use codec::{decode_shard_result, encode_shard_result, DecodeError, FORMAT_VERSION};
+pub use histogram::{Bucket, Histogram};
 pub use set::{MetricEntry, MetricKind, MetricSet, ShardResult, ValueKind};
 pub use tags::TagSet;
 pub use timeline::{Second, Timeline};

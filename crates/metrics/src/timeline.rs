@@ -1,13 +1,6 @@
 use std::collections::BTreeMap;
 
-use hdrhistogram::Histogram;
-
-use crate::aggregate::{new_histogram, HISTOGRAM_MAX};
-
-/// Significant digits of the per-second latency histograms. Two digits keep
-/// a second's histogram to a few KiB; chart percentiles are within 1%.
-/// Threshold percentiles never come from here: they use the 3-digit totals.
-const SECOND_SIGFIG: u8 = 2;
+use crate::histogram::{Histogram, TIMELINE_BITS};
 
 /// One second of a run, grid-wide once merged.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -21,8 +14,11 @@ pub struct Second {
     pub vus: u64,
     pub vus_max: u64,
     /// `http_req_duration` of requests started in this second, in
-    /// millionths of a millisecond.
-    pub latency: Option<Histogram<u64>>,
+    /// millionths of a millisecond. 8 bits of precision (HDR's 2 significant
+    /// digits, within 1/256) keep a second to a few KiB; chart percentiles
+    /// need no more. Threshold percentiles never come from here: they use
+    /// the 11-bit totals.
+    pub latency: Option<Histogram>,
 }
 
 impl Second {
@@ -33,7 +29,7 @@ impl Second {
         self.vus += other.vus;
         self.vus_max += other.vus_max;
         match (self.latency.as_mut(), other.latency.as_ref()) {
-            (Some(mine), Some(theirs)) => mine.add(theirs).expect("auto-resizing histograms accept each other"),
+            (Some(mine), Some(theirs)) => mine.add(theirs),
             (None, Some(theirs)) => self.latency = Some(theirs.clone()),
             _ => {}
         }
@@ -41,16 +37,14 @@ impl Second {
 
     /// Adds one `http_req_duration` sample, in millionths of a millisecond.
     pub(crate) fn record_latency(&mut self, value: i64) {
-        self.latency
-            .get_or_insert_with(|| new_histogram(SECOND_SIGFIG))
-            .record(value.clamp(0, HISTOGRAM_MAX as i64) as u64)
-            .expect("auto-resizing histogram accepts clamped values");
+        self.latency.get_or_insert_with(|| Histogram::new(TIMELINE_BITS)).record(value.max(0) as u64);
     }
 
-    /// Latency percentile (0–100) of this second in milliseconds.
+    /// Latency percentile (0–100) of this second in milliseconds, by
+    /// nearest rank.
     pub fn latency_percentile(&self, pct: f64) -> Option<f64> {
-        let histogram = self.latency.as_ref().filter(|h| !h.is_empty())?;
-        Some(histogram.value_at_quantile(pct / 100.0) as f64 / crate::VALUE_SCALE as f64)
+        let value = self.latency.as_ref()?.value_at_quantile(pct / 100.0)?;
+        Some(value as f64 / crate::VALUE_SCALE as f64)
     }
 }
 
