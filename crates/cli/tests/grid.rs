@@ -393,3 +393,24 @@ export default function () {
         assert!(errors.is_empty(), "summary does not match its schema: {errors:?}");
     }
 }
+
+#[test]
+fn a_failing_setup_fails_the_run_and_stops_every_shard() {
+    let grid = Grid::new();
+    let script = grid.script(
+        "setup-fails.js",
+        r#"
+import http from 'k6/http';
+export const options = { scenarios: { s: { executor: 'constant-vus', vus: 2, duration: '30s' } } };
+export function setup() { throw new Error('database is down'); }
+export default function () { http.get(`${__ENV.BASE_URL}/`); }
+"#,
+    );
+    let summary = grid.run(&["run", &script, "--shards", "2", "-e", &base(&grid), "--json", "-q"]).exit(1).json();
+    let shards = summary["shards"].as_array().unwrap();
+    assert_eq!(shards[0]["outcome"], "failed");
+    assert!(shards[0]["reason"].as_str().unwrap().contains("database is down"), "{}", shards[0]);
+    assert_eq!(shards[1]["outcome"], "stopped");
+    assert_eq!(grid.target_stats().requests, 0, "no VU ran without setup data");
+    assert!(processes_mentioning(summary["run_id"].as_str().unwrap()).is_empty());
+}

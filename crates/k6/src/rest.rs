@@ -67,7 +67,7 @@ impl Client {
         let status = response.status().as_u16();
         let text = response.text().await.map_err(|source| RestError::Transport { method, path, source })?;
         if !(200..300).contains(&status) {
-            return Err(RestError::Status { method, path, status, body: text });
+            return Err(RestError::Status { method, path, status, body: error_detail(&text) });
         }
         if text.trim().is_empty() {
             return Ok(Value::Null);
@@ -107,6 +107,20 @@ impl Client {
     }
 }
 
+/// k6 answers errors as `{"errors":[{"title":…,"detail":…}]}`: keep the words.
+fn error_detail(body: &str) -> String {
+    let Ok(parsed) = serde_json::from_str::<Value>(body) else { return body.trim().to_owned() };
+    let Some(errors) = parsed.get("errors").and_then(Value::as_array) else { return body.trim().to_owned() };
+    errors
+        .iter()
+        .map(|error| {
+            let field = |name| error.get(name).and_then(Value::as_str).unwrap_or_default().trim();
+            [field("title"), field("detail")].into_iter().filter(|s| !s.is_empty()).collect::<Vec<_>>().join(": ")
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 fn parse_status(body: &Value) -> Option<Status> {
     let attributes = body.pointer("/data/attributes")?;
     Some(Status {
@@ -120,6 +134,16 @@ fn parse_status(body: &Value) -> Option<Status> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keeps_the_words_of_k6_errors() {
+        let body = r#"{"errors":[{"status":"500","title":"Error executing setup","detail":"Error: database is down\n\tat setup (file:///t.js:2:33(3))\n"}]}"#;
+        assert_eq!(
+            error_detail(body),
+            "Error executing setup: Error: database is down\n\tat setup (file:///t.js:2:33(3))"
+        );
+        assert_eq!(error_detail("plain text"), "plain text");
+    }
 
     #[test]
     fn reads_status() {

@@ -5,51 +5,46 @@ use std::time::Instant;
 include!("/tmp/gen_part.rs");
 fn main() {
     let encoded = encoded_shards();
-    let r = decode_shard_result(&encoded[0]).unwrap();
-    let mut hist_bytes = 0usize;
-    let mut hist_buckets = 0usize;
-    let mut n_hist = 0;
-    for (name, e) in &r.metrics.metrics {
-        for (t, a) in e.series.iter().chain(e.selectors.iter()) {
-            if a.has_histogram() {
-                n_hist += 1;
+    if std::env::var("MERGE_ONLY").is_ok() {
+        let decoded: Vec<ShardResult> = encoded.iter().map(|b| decode_shard_result(b).unwrap()).collect();
+        let t = Instant::now();
+        for _ in 0..20 {
+            let mut m = MetricSet::new();
+            for r in &decoded {
+                m.merge(&r.metrics);
             }
-            let _ = (name, t);
+            std::hint::black_box(&m);
         }
+        eprintln!("20x merge {:?}", t.elapsed());
+        return;
     }
-    let mut sec_buckets = 0usize;
-    for (_, s) in r.metrics.timeline.iter() {
-        if let Some(h) = &s.latency {
-            sec_buckets += h.iter().count();
+    if std::env::var("DECODE_ONLY").is_ok() {
+        let t = Instant::now();
+        for _ in 0..20 {
+            for b in &encoded {
+                let r = decode_shard_result(b).unwrap();
+                std::hint::black_box(&r);
+            }
         }
+        eprintln!("20x decode {:?}", t.elapsed());
+        return;
     }
-    eprintln!("aggregate histograms {n_hist} nonzero buckets {hist_buckets}; timeline nonzero buckets {sec_buckets}");
-    let _ = hist_bytes;
-    for _ in 0..3 {
-        let (mut td, mut tm, mut tt) =
-            (std::time::Duration::ZERO, std::time::Duration::ZERO, std::time::Duration::ZERO);
+    for _ in 0..5 {
+        let t = Instant::now();
+        for b in &encoded {
+            let r = decode_shard_result(b).unwrap();
+            std::hint::black_box(&r);
+        }
+        let t_decode = t.elapsed();
+        let t = Instant::now();
         let mut merged = MetricSet::new();
         for b in &encoded {
-            let t = Instant::now();
             let r = decode_shard_result(b).unwrap();
-            td += t.elapsed();
-            let t = Instant::now();
-            merged.timeline.merge(&r.metrics.timeline);
-            tt += t.elapsed();
-            let t = Instant::now();
-            let mut m = r.metrics.clone();
-            m.timeline = Default::default();
-            let t2 = Instant::now();
-            let clone_t = t2 - t;
-            let mut acc = std::mem::take(&mut merged.metrics);
-            let mut ms = MetricSet::new();
-            ms.metrics = acc;
-            ms.merge(&m);
-            acc = ms.metrics;
-            merged.metrics = acc;
-            tm += t.elapsed() - clone_t;
-            drop(r);
+            merged.merge(&r.metrics);
         }
-        eprintln!("decode {:?} merge aggregates {:?} merge timeline {:?}", td, tm, tt);
+        let t_all = t.elapsed();
+        let t = Instant::now();
+        drop(merged);
+        eprintln!("decode only {:?}; decode+merge {:?}; drop merged {:?}", t_decode, t_all, t.elapsed());
     }
 }

@@ -26,11 +26,19 @@ const MAX_BITS: u8 = 16;
 #[derive(Clone)]
 pub struct Histogram {
     bits: u8,
-    /// Index of the bucket `counts[0]` counts.
-    offset: u32,
-    /// May have zeros at either end (room left for growth); never relied on.
-    counts: Vec<u64>,
     total: u64,
+    counts: Counts,
+}
+
+#[derive(Clone)]
+enum Counts {
+    /// Every bucket from `offset` on: what recording and merging into use.
+    /// May have zeros at either end (room left for growth); never relied on.
+    Dense { offset: u32, counts: Vec<u64> },
+    /// Only the buckets with samples, by index: what a decoded histogram
+    /// with few samples over a wide range uses (a second of a timeline),
+    /// so that reading one costs its samples, not its range.
+    Sparse(Vec<(u32, u64)>),
 }
 
 /// One bucket with samples: every value in `low..=high` counts as in it.
@@ -53,7 +61,11 @@ impl Histogram {
     /// An empty histogram whose buckets are within `2^-bits` relative of the
     /// values in them. `bits` is clamped to 2–16.
     pub fn new(bits: u8) -> Self {
-        Histogram { bits: bits.clamp(MIN_BITS, MAX_BITS), offset: 0, counts: Vec::new(), total: 0 }
+        Histogram {
+            bits: bits.clamp(MIN_BITS, MAX_BITS),
+            total: 0,
+            counts: Counts::Dense { offset: 0, counts: Vec::new() },
+        }
     }
 
     pub fn bits(&self) -> u8 {
@@ -80,92 +92,111 @@ impl Histogram {
             return;
         }
         let index = index_of(self.bits, value);
-        let slot = index.wrapping_sub(self.offset) as usize;
-        if slot < self.counts.len() {
-            self.counts[slot] += count;
-        } else {
-            self.grow_to_record(index, count);
+        match &mut self.counts {
+            Counts::Dense { offset, counts } if (index.wrapping_sub(*offset) as usize) < counts.len() => {
+                counts[index.wrapping_sub(*offset) as usize] += count;
+            }
+            _ => self.grow_to_record(index, count),
         }
         self.total += count;
     }
 
     #[cold]
     fn grow_to_record(&mut self, index: u32, count: u64) {
-        if self.counts.is_empty() {
-            self.offset = index;
-            self.counts.push(count);
+        let (offset, counts) = self.dense_mut();
+        if counts.is_empty() {
+            *offset = index;
+            counts.push(count);
             return;
         }
-        if index < self.offset {
+        if index < *offset {
             // Leave room below too, so that a run of ever smaller values does
             // not move the whole array each time.
-            let slack = (self.counts.len() / 2) as u32;
-            self.grow_down(index.saturating_sub(slack));
+            let slack = (counts.len() / 2) as u32;
+            grow_down(offset, counts, index.saturating_sub(slack));
         } else {
-            self.grow_up(index);
+            grow_up(*offset, counts, index);
         }
-        self.counts[(index - self.offset) as usize] += count;
+        counts[(index - *offset) as usize] += count;
     }
 
-    fn grow_down(&mut self, new_offset: u32) {
-        if new_offset < self.offset {
-            let extra = (self.offset - new_offset) as usize;
-            self.counts.splice(0..0, std::iter::repeat_n(0, extra));
-            self.offset = new_offset;
+    /// The dense counts, converting sparse ones first.
+    fn dense_mut(&mut self) -> (&mut u32, &mut Vec<u64>) {
+        if let Counts::Sparse(pairs) = &self.counts {
+            let mut offset = pairs.first().map_or(0, |&(index, _)| index);
+            let mut counts = Vec::new();
+            if let Some(&(last, _)) = pairs.last() {
+                grow_up(offset, &mut counts, last);
+                for &(index, count) in pairs {
+                    counts[(index - offset) as usize] = count;
+                }
+            } else {
+                offset = 0;
+            }
+            self.counts = Counts::Dense { offset, counts };
         }
-    }
-
-    fn grow_up(&mut self, last_index: u32) {
-        let needed = (last_index - self.offset) as usize + 1;
-        if needed > self.counts.len() {
-            self.counts.resize(needed, 0);
+        match &mut self.counts {
+            Counts::Dense { offset, counts } => (offset, counts),
+            Counts::Sparse(_) => unreachable!("converted above"),
         }
     }
 
     /// Adds every sample of `other`. Exact when both have the same
     /// precision; otherwise `other`'s buckets are re-recorded by their middle.
     pub fn add(&mut self, other: &Histogram) {
-        let Some((first, last)) = other.used_range() else { return };
+        if other.total == 0 {
+            return;
+        }
         if other.bits != self.bits {
             for bucket in other.iter() {
                 self.record_n(bucket.representative(), bucket.count);
             }
             return;
         }
-        if self.counts.is_empty() {
-            self.offset = first;
-        }
-        self.grow_down(first);
-        self.grow_up(last);
-        let start = (first - self.offset) as usize;
-        let theirs = &other.counts[(first - other.offset) as usize..=(last - other.offset) as usize];
-        for (mine, theirs) in self.counts[start..start + theirs.len()].iter_mut().zip(theirs) {
-            *mine += theirs;
+        match (&mut self.counts, &other.counts) {
+            (Counts::Sparse(mine), Counts::Sparse(theirs)) => {
+                let merged = merge_sparse(mine, theirs);
+                let span = merged.last().map_or(0, |last| last.0 - merged[0].0 + 1) as usize;
+                *mine = merged;
+                if !worth_sparse(mine.len(), span) {
+                    self.dense_mut();
+                }
+            }
+            (_, Counts::Sparse(theirs)) => {
+                let (offset, counts) = self.dense_mut();
+                let (Some(&(first, _)), Some(&(last, _))) = (theirs.first(), theirs.last()) else { return };
+                reserve_range(offset, counts, first, last);
+                for &(index, count) in theirs {
+                    counts[(index - *offset) as usize] += count;
+                }
+            }
+            (_, Counts::Dense { offset: their_offset, counts: theirs }) => {
+                let Some((first, last)) = used_range(*their_offset, theirs) else { return };
+                let theirs = &theirs[(first - their_offset) as usize..=(last - their_offset) as usize];
+                let (offset, counts) = self.dense_mut();
+                reserve_range(offset, counts, first, last);
+                let start = (first - *offset) as usize;
+                for (mine, theirs) in counts[start..start + theirs.len()].iter_mut().zip(theirs) {
+                    *mine += theirs;
+                }
+            }
         }
         self.total += other.total;
     }
 
-    /// First and last bucket index with samples.
-    fn used_range(&self) -> Option<(u32, u32)> {
-        let first = self.counts.iter().position(|&count| count != 0)?;
-        let last = self.counts.iter().rposition(|&count| count != 0)?;
-        Some((self.offset + first as u32, self.offset + last as u32))
-    }
-
-    fn used_counts(&self) -> (u32, &[u64]) {
-        match self.used_range() {
-            Some((first, last)) => {
-                (first, &self.counts[(first - self.offset) as usize..=(last - self.offset) as usize])
-            }
-            None => (0, &[]),
+    /// Buckets with samples, as (index, count), from the lowest.
+    fn entries(&self) -> Entries<'_> {
+        match &self.counts {
+            Counts::Dense { offset, counts } => Entries::Dense { offset: *offset, counts: counts.iter().enumerate() },
+            Counts::Sparse(pairs) => Entries::Sparse(pairs.iter()),
         }
     }
 
     /// Buckets with samples, from the lowest.
     pub fn iter(&self) -> impl Iterator<Item = Bucket> + '_ {
         let bits = self.bits;
-        self.counts.iter().enumerate().filter(|(_, &count)| count != 0).map(move |(slot, &count)| {
-            let (low, high) = bucket_bounds(bits, self.offset + slot as u32);
+        self.entries().map(move |(index, count)| {
+            let (low, high) = bucket_bounds(bits, index);
             Bucket { low, high, count }
         })
     }
@@ -190,25 +221,32 @@ impl Histogram {
     }
 
     /// Appends the compact encoding: precision, first used bucket, number
-    /// of buckets from there to the last used one, then LEB128 tokens,
-    /// `count << 1` for a bucket with samples and `(zeros << 1) | 1` for a run
-    /// of empty buckets.
+    /// of buckets from there to the last used one, then one LEB128 token per
+    /// bucket with samples: `gap << 3 | count`, `gap` being the empty buckets
+    /// skipped before it. A count above 7 is written as 0 in the token and
+    /// follows as its own LEB128 number. A second of a timeline, counts of 1
+    /// to 7 a few buckets apart, takes one byte per bucket used.
     pub(crate) fn encode(&self, out: &mut Vec<u8>) {
-        let (first, counts) = self.used_counts();
         out.push(self.bits);
+        let mut entries = self.entries().peekable();
+        let Some(&(first, _)) = entries.peek() else {
+            write_varint(out, 0);
+            write_varint(out, 0);
+            return;
+        };
+        let last = self.entries().last().map_or(first, |(index, _)| index);
         write_varint(out, u64::from(first));
-        write_varint(out, counts.len() as u64);
-        let mut zeros = 0u64;
-        for &count in counts {
-            if count == 0 {
-                zeros += 1;
-                continue;
+        write_varint(out, u64::from(last - first) + 1);
+        let mut next = first;
+        for (index, count) in entries {
+            let gap = u64::from(index - next) << COUNT_BITS;
+            if count <= MAX_INLINE_COUNT {
+                write_varint(out, gap | count);
+            } else {
+                write_varint(out, gap);
+                write_varint(out, count);
             }
-            if zeros > 0 {
-                write_varint(out, (zeros << 1) | 1);
-                zeros = 0;
-            }
-            write_varint(out, count << 1);
+            next = index + 1;
         }
     }
 
@@ -220,56 +258,182 @@ impl Histogram {
             return Err(format!("histogram precision {bits} out of range"));
         }
         let bucket_count = u64::from(index_of(bits, u64::MAX)) + 1;
-        let offset = read_varint(&mut rest)?;
-        let length = read_varint(&mut rest)?;
-        if offset >= bucket_count || length > bucket_count - offset {
+        let first = read_varint(&mut rest)?;
+        let span = read_varint(&mut rest)?;
+        if first >= bucket_count || span > bucket_count - first {
             return Err("histogram runs past its last bucket".into());
         }
-        let length = length as usize;
-        let mut counts = Vec::with_capacity(length);
-        let mut total = 0u64;
-        while let Some(&byte) = rest.first() {
-            // Most tokens are one byte: a small count or a short run.
-            let token = if byte < 0x80 {
-                rest = &rest[1..];
-                u64::from(byte)
-            } else {
-                read_varint(&mut rest)?
-            };
-            let run = if token & 1 == 1 { (token >> 1) as usize } else { 1 };
-            if run > length - counts.len() {
-                return Err("histogram runs past its stated length".into());
-            }
-            if token & 1 == 1 {
-                counts.resize(counts.len() + run, 0);
-            } else {
-                total = total.checked_add(token >> 1).ok_or("histogram count overflows")?;
-                counts.push(token >> 1);
-            }
+        let (first, span) = (first as u32, span as usize);
+        // Every bucket with samples takes at least one byte, so the bytes
+        // left bound how many there are: few over a wide span read sparse.
+        let (counts, total) = if worth_sparse(rest.len(), span) {
+            let mut pairs = Vec::with_capacity(rest.len().min(span));
+            let total = read_tokens(rest, span, |position, count| pairs.push((first + position as u32, count)))?;
+            (Counts::Sparse(pairs), total)
+        } else {
+            let mut counts = vec![0; span];
+            let total = read_tokens(rest, span, |position, count| counts[position] = count)?;
+            (Counts::Dense { offset: first, counts }, total)
+        };
+        Ok(Histogram { bits, total, counts })
+    }
+}
+
+/// Bits of a token that hold a small count.
+const COUNT_BITS: u32 = 3;
+const MAX_INLINE_COUNT: u64 = (1 << COUNT_BITS) - 1;
+
+/// Reads the tokens of [`Histogram::encode`], handing each bucket with
+/// samples to `bucket` as (position from the first bucket, count), and
+/// returns the total. Checks that every position is within `span`, and the
+/// last is its end, before handing it, so `bucket` may index a slice of
+/// `span` elements.
+#[inline]
+fn read_tokens(bytes: &[u8], span: usize, mut bucket: impl FnMut(usize, u64)) -> Result<u64, String> {
+    let mut at = 0;
+    let mut position = 0u64;
+    // Wider than any total, so adding up cannot overflow; checked once.
+    let mut total = 0u128;
+    while at < bytes.len() {
+        let token = read_varint_at(bytes, &mut at)?;
+        let count = match token & MAX_INLINE_COUNT {
+            0 => read_varint_at(bytes, &mut at)?,
+            inline => inline,
+        };
+        position += token >> COUNT_BITS;
+        if position >= span as u64 || count == 0 {
+            return Err("histogram bucket past its stated span, or empty".into());
         }
-        if counts.len() != length {
-            return Err("histogram shorter than its stated length".into());
+        bucket(position as usize, count);
+        total += u128::from(count);
+        position += 1;
+    }
+    if position != span as u64 {
+        return Err("histogram shorter than its stated span".into());
+    }
+    u64::try_from(total).map_err(|_| "histogram count overflows".into())
+}
+
+/// A LEB128 number at `*at`, moving past it; one-byte numbers, the most
+/// common, take the short way.
+#[inline(always)]
+fn read_varint_at(bytes: &[u8], at: &mut usize) -> Result<u64, String> {
+    match bytes.get(*at) {
+        Some(&byte) if byte < 0x80 => {
+            *at += 1;
+            Ok(u64::from(byte))
         }
-        Ok(Histogram { bits, offset: offset as u32, counts, total })
+        _ => {
+            let mut rest = bytes.get(*at..).unwrap_or_default();
+            let value = read_varint(&mut rest)?;
+            *at = bytes.len() - rest.len();
+            Ok(value)
+        }
+    }
+}
+
+/// Whether `used` buckets over `span` are cheaper kept sparse: a pair takes
+/// twice a dense slot, and dense adds are faster, so only when well under.
+fn worth_sparse(used: usize, span: usize) -> bool {
+    used.saturating_mul(4) < span
+}
+
+enum Entries<'a> {
+    Dense { offset: u32, counts: std::iter::Enumerate<std::slice::Iter<'a, u64>> },
+    Sparse(std::slice::Iter<'a, (u32, u64)>),
+}
+
+impl Iterator for Entries<'_> {
+    type Item = (u32, u64);
+
+    fn next(&mut self) -> Option<(u32, u64)> {
+        match self {
+            Entries::Dense { offset, counts } => {
+                counts.find(|(_, &count)| count != 0).map(|(slot, &count)| (*offset + slot as u32, count))
+            }
+            Entries::Sparse(pairs) => pairs.next().copied(),
+        }
+    }
+}
+
+fn merge_sparse(mine: &[(u32, u64)], theirs: &[(u32, u64)]) -> Vec<(u32, u64)> {
+    let mut merged = Vec::with_capacity(mine.len() + theirs.len());
+    let (mut mine, mut theirs) = (mine.iter().peekable(), theirs.iter().peekable());
+    loop {
+        let next = match (mine.peek(), theirs.peek()) {
+            (Some(&&(a, count_a)), Some(&&(b, count_b))) => match a.cmp(&b) {
+                std::cmp::Ordering::Less => mine.next().copied(),
+                std::cmp::Ordering::Greater => theirs.next().copied(),
+                std::cmp::Ordering::Equal => {
+                    mine.next();
+                    theirs.next();
+                    Some((a, count_a + count_b))
+                }
+            },
+            (Some(_), None) => mine.next().copied(),
+            (None, Some(_)) => theirs.next().copied(),
+            (None, None) => None,
+        };
+        match next {
+            Some(pair) => merged.push(pair),
+            None => return merged,
+        }
+    }
+}
+
+/// First and last bucket index with samples of dense counts.
+fn used_range(offset: u32, counts: &[u64]) -> Option<(u32, u32)> {
+    let first = counts.iter().position(|&count| count != 0)?;
+    let last = counts.iter().rposition(|&count| count != 0)?;
+    Some((offset + first as u32, offset + last as u32))
+}
+
+/// Makes dense counts cover `first..=last`.
+fn reserve_range(offset: &mut u32, counts: &mut Vec<u64>, first: u32, last: u32) {
+    if counts.is_empty() {
+        *offset = first;
+    }
+    if first < *offset {
+        // As when recording: leave room below, so that merging shard after
+        // shard, each with a slightly lower minimum, does not move the
+        // whole array each time.
+        let slack = (counts.len() / 2) as u32;
+        grow_down(offset, counts, first.saturating_sub(slack));
+    }
+    grow_up(*offset, counts, last);
+}
+
+fn grow_down(offset: &mut u32, counts: &mut Vec<u64>, new_offset: u32) {
+    if new_offset < *offset {
+        let extra = (*offset - new_offset) as usize;
+        counts.splice(0..0, std::iter::repeat_n(0, extra));
+        *offset = new_offset;
+    }
+}
+
+fn grow_up(offset: u32, counts: &mut Vec<u64>, last_index: u32) {
+    let needed = (last_index - offset) as usize + 1;
+    if needed > counts.len() {
+        counts.resize(needed, 0);
     }
 }
 
 /// Equal when they hold the same samples at the same precision, however
-/// much room each left around them.
+/// they are stored and however much room each left around them.
 impl PartialEq for Histogram {
     fn eq(&self, other: &Self) -> bool {
-        self.bits == other.bits && self.total == other.total && self.used_counts() == other.used_counts()
+        self.bits == other.bits && self.total == other.total && self.entries().eq(other.entries())
     }
 }
 
 impl fmt::Debug for Histogram {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (first, counts) = self.used_counts();
+        let sparse = matches!(self.counts, Counts::Sparse(_));
         f.debug_struct("Histogram")
             .field("bits", &self.bits)
             .field("total", &self.total)
-            .field("first_bucket", &first)
-            .field("buckets", &counts.len())
+            .field("buckets_used", &self.entries().count())
+            .field("sparse", &sparse)
             .finish()
     }
 }
@@ -389,6 +553,67 @@ mod tests {
         assert_eq!(merged, all);
     }
 
+    fn round_trip(histogram: &Histogram) -> Histogram {
+        let mut bytes = Vec::new();
+        histogram.encode(&mut bytes);
+        Histogram::decode(&bytes).unwrap()
+    }
+
+    #[test]
+    fn sparse_and_dense_storage_hold_the_same_samples() {
+        // A few samples over a wide range decode sparse; many decode dense.
+        let mut few = Histogram::new(TIMELINE_BITS);
+        let mut many = Histogram::new(TIMELINE_BITS);
+        for i in 0..20u64 {
+            few.record(1_000_000 * (i * i + 1));
+        }
+        for i in 0..5000u64 {
+            many.record(1_000_000 + i * 97_000);
+        }
+        let sparse_few = round_trip(&few);
+        assert!(matches!(sparse_few.counts, Counts::Sparse(_)));
+        assert!(matches!(round_trip(&many).counts, Counts::Dense { .. }));
+        assert_eq!(sparse_few, few);
+        assert_eq!(round_trip(&sparse_few), few, "a sparse histogram encodes the same");
+
+        let mut all = few.clone();
+        all.add(&many);
+        // Dense + sparse, sparse + dense, sparse + sparse.
+        let mut merged = many.clone();
+        merged.add(&sparse_few);
+        assert_eq!(merged, all);
+        let mut merged = sparse_few.clone();
+        merged.add(&round_trip(&many));
+        assert_eq!(merged, all);
+        let mut doubled = sparse_few.clone();
+        doubled.add(&sparse_few);
+        let mut expected = few.clone();
+        expected.add(&few);
+        assert_eq!(doubled, expected);
+        assert_eq!(doubled.len(), 40);
+        // Recording into a decoded sparse histogram works too.
+        let mut recorded = sparse_few.clone();
+        recorded.record(3);
+        few.record(3);
+        assert_eq!(recorded, few);
+        assert_eq!(recorded.value_at_rank(0), Some(3));
+    }
+
+    #[test]
+    fn sparse_merges_turn_dense_once_filled() {
+        let mut accumulated = Histogram::new(TIMELINE_BITS);
+        let mut reference = Histogram::new(TIMELINE_BITS);
+        for shard in 0..200u64 {
+            let mut one = Histogram::new(TIMELINE_BITS);
+            one.record(1_000_000 + shard * 2_500_000);
+            one.record(900_000_000);
+            reference.add(&one);
+            accumulated.add(&round_trip(&one));
+        }
+        assert_eq!(accumulated, reference);
+        assert!(matches!(accumulated.counts, Counts::Dense { .. }));
+    }
+
     #[test]
     fn quantiles_use_the_nearest_rank() {
         let mut histogram = Histogram::new(AGGREGATE_BITS);
@@ -408,24 +633,21 @@ mod tests {
         for value in [0u64, 1, 1, 5_000_000, 5_000_000, 5_100_000, u64::MAX] {
             histogram.record(value);
         }
-        let mut bytes = Vec::new();
-        histogram.encode(&mut bytes);
-        assert_eq!(Histogram::decode(&bytes).unwrap(), histogram);
-
-        let mut empty = Vec::new();
-        Histogram::new(TIMELINE_BITS).encode(&mut empty);
-        assert_eq!(Histogram::decode(&empty).unwrap(), Histogram::new(TIMELINE_BITS));
+        assert_eq!(round_trip(&histogram), histogram);
+        assert_eq!(round_trip(&Histogram::new(TIMELINE_BITS)), Histogram::new(TIMELINE_BITS));
 
         assert!(Histogram::decode(&[]).is_err());
         assert!(Histogram::decode(&[40, 0]).is_err(), "precision out of range");
         // A run of zeros far past the last bucket must not allocate it.
-        let mut huge_run = vec![AGGREGATE_BITS, 0, 10];
-        write_varint(&mut huge_run, (u64::MAX >> 2) | 1);
-        assert!(Histogram::decode(&huge_run).is_err());
+        let mut huge_gap = vec![AGGREGATE_BITS, 0, 10];
+        write_varint(&mut huge_gap, (u64::MAX >> COUNT_BITS << COUNT_BITS) | 1);
+        assert!(Histogram::decode(&huge_gap).is_err(), "a gap past the stated span");
+        assert!(Histogram::decode(&[AGGREGATE_BITS, 0, 1, 0, 0]).is_err(), "an empty bucket");
         let mut huge_length = vec![AGGREGATE_BITS, 0];
         write_varint(&mut huge_length, u64::MAX);
         assert!(Histogram::decode(&huge_length).is_err(), "a stated length past the last bucket");
-        assert!(Histogram::decode(&[AGGREGATE_BITS, 0, 2, 2]).is_err(), "fewer buckets than stated");
+        assert!(Histogram::decode(&[AGGREGATE_BITS, 0, 2, 1]).is_err(), "fewer buckets than stated");
         assert!(Histogram::decode(&[AGGREGATE_BITS, 0, 2, 0x80]).is_err(), "truncated varint");
+        assert!(Histogram::decode(&[AGGREGATE_BITS, 0, 1, 0]).is_err(), "a count that never comes");
     }
 }
