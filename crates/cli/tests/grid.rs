@@ -271,6 +271,11 @@ export default function () { http.get(`${__ENV.BASE_URL}/?delay=10ms`); }
     assert_eq!(summary["partial"], true);
     assert_eq!(summary["stop"]["reason"], "interrupted");
     assert!(value(&summary, "http_reqs", "count") > 0.0, "what was measured is kept");
+    let log = std::fs::read_to_string(grid.run_file(&run_id, "logs/shard-1.log")).unwrap();
+    let snapshot = log.lines().find(|line| line.starts_with("{\"_aws\"")).expect("a periodic snapshot line");
+    let snapshot: serde_json::Value = serde_json::from_str(snapshot).unwrap();
+    assert_eq!(snapshot["shard"], 1);
+    assert!(snapshot["rps"].as_f64().is_some(), "{snapshot}");
 }
 
 #[test]
@@ -413,4 +418,38 @@ export default function () { http.get(`${__ENV.BASE_URL}/`); }
     assert_eq!(shards[1]["outcome"], "stopped");
     assert_eq!(grid.target_stats().requests, 0, "no VU ran without setup data");
     assert!(processes_mentioning(summary["run_id"].as_str().unwrap()).is_empty());
+}
+
+#[test]
+fn tag_set_cap_warns_and_keeps_totals_exact() {
+    let grid = Grid::new();
+    let script = grid.script(
+        "cardinality.js",
+        r#"
+import http from 'k6/http';
+export const options = { scenarios: { s: { executor: 'per-vu-iterations', vus: 2, iterations: 20 } } };
+export default function () {
+  http.get(`${__ENV.BASE_URL}/item/${__ITER}`, { tags: { name: `item-${__ITER}` } });
+}
+"#,
+    );
+    std::fs::write(grid.path("loadgrid.toml"), "[run]\nmax_series_per_metric = 5\n").unwrap();
+    let summary = grid
+        .run(&[
+            "run",
+            &script,
+            "--shards",
+            "2",
+            "-e",
+            &base(&grid),
+            "--json",
+            "-q",
+            "--threshold",
+            "http_reqs: count==40",
+        ])
+        .exit(0)
+        .json();
+    assert_eq!(value(&summary, "http_reqs", "count"), 40.0, "totals stay exact past the cap");
+    let warnings = summary["warnings"].to_string();
+    assert!(warnings.contains("http_req_duration") && warnings.contains("cap"), "{warnings}");
 }
