@@ -10,6 +10,10 @@
 //! its CSV output with six decimals, so this is lossless for what k6 emits and
 //! makes every sum exact and merge order irrelevant.
 //!
+//! [`ingest::CsvIngest`] builds a shard's [`ShardResult`] from k6's CSV
+//! output as it streams; [`encode_shard_result`] and [`decode_shard_result`]
+//! are the versioned binary format shards hand to the grid.
+//!
 //! This crate does no I/O: it is fed bytes and returns values.
 
 mod aggregate;

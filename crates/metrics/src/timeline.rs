@@ -14,10 +14,10 @@ pub struct Second {
     pub vus: u64,
     pub vus_max: u64,
     /// `http_req_duration` of requests started in this second, in
-    /// millionths of a millisecond. 8 bits of precision (HDR's 2 significant
-    /// digits, within 1/256) keep a second to a few KiB; chart percentiles
-    /// need no more. Threshold percentiles never come from here: they use
-    /// the 11-bit totals.
+    /// millionths of a millisecond. 7 bits of precision (within 1/128) keep
+    /// a second to a few KiB; chart percentiles need no more than 1%.
+    /// Threshold percentiles never come from here: they use the 11-bit
+    /// totals.
     pub latency: Option<Histogram>,
 }
 

@@ -5,11 +5,9 @@
 use std::path::Path;
 use std::process::Stdio;
 
-use loadgrid_grid::orchestrate::{run_local, RunOptions};
 use loadgrid_k6::{K6Error, K6};
 
 use crate::cli::{DemoArgs, RunArgs};
-use crate::output;
 use crate::settings::Settings;
 
 const DEMO_SCRIPT: &str = include_str!("../../../../examples/demo.js");
@@ -35,23 +33,10 @@ pub async fn run(settings: &Settings, args: &DemoArgs) -> anyhow::Result<i32> {
         json: args.json,
         ..RunArgs::default()
     };
-    let request = settings.run_request(&run_args)?;
-    let store = settings.store()?;
-    let result = run_local(
-        &request,
-        &k6,
-        &store,
-        RunOptions {
-            exe: std::env::current_exe()?,
-            progress: output::progress_mode(false),
-            signals: super::signal_counter()?,
-            on_planned: Box::new(super::run::announce),
-        },
-    )
-    .await;
+    let result = super::run::run_with(settings, &run_args, &k6).await;
     target.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
-    output::print_summary(&result?, args.json)
+    result
 }
 
 fn is_not_found(error: &anyhow::Error) -> bool {

@@ -5,13 +5,18 @@ use crate::output;
 use crate::settings::Settings;
 
 pub async fn run(settings: &Settings, args: &RunArgs) -> anyhow::Result<i32> {
-    // Everything that can be wrong with the input is found before a run exists.
-    let request = settings.run_request(args)?;
     let k6 = settings.k6()?;
+    run_with(settings, args, &k6).await
+}
+
+/// Runs `args` on a local grid with a given k6 and prints the summary.
+/// Everything that can be wrong with the input is found before a run exists.
+pub async fn run_with(settings: &Settings, args: &RunArgs, k6: &loadgrid_k6::K6) -> anyhow::Result<i32> {
+    let request = settings.run_request(args)?;
     let store = settings.store()?;
     let summary = run_local(
         &request,
-        &k6,
+        k6,
         &store,
         RunOptions {
             exe: std::env::current_exe()?,
