@@ -36,6 +36,9 @@ pub struct K6RunArgs<'a> {
     /// The run's `--tag`s. k6 replaces the archive's tags with any given on
     /// its command line, so they are passed again next to `shard`.
     pub tags: &'a std::collections::BTreeMap<String, String>,
+    /// Where k6 writes its own end-of-test summary; `None` switches the
+    /// summary off, so that k6 does not hold every trend sample in memory.
+    pub summary_export: Option<&'a Path>,
 }
 
 impl K6Process {
@@ -46,7 +49,7 @@ impl K6Process {
         let mut command = Command::new(args.k6);
         command
             .arg("run")
-            .args(["--paused", "--no-setup", "--no-teardown", "--linger", "--no-thresholds", "--no-summary"])
+            .args(["--paused", "--no-setup", "--no-teardown", "--linger", "--no-thresholds"])
             .args(["--no-usage-report", "--quiet", "--address", args.address])
             .args(["--out", &format!("csv=/dev/fd/{METRICS_FD}")])
             .args(["--execution-segment", args.segment])
@@ -54,6 +57,15 @@ impl K6Process {
             .args(["--tag", &format!("shard={}", args.shard)])
             .args(args.tags.iter().flat_map(|(key, value)| ["--tag".to_owned(), format!("{key}={value}")]))
             .args(["--system-tags", &args.system_tags.join(",")])
+            .args(match args.summary_export {
+                Some(path) => vec![
+                    "--summary-trend-stats".into(),
+                    "avg,min,med,max,p(90),p(95),p(99)".into(),
+                    "--summary-export".into(),
+                    path.display().to_string(),
+                ],
+                None => vec!["--no-summary".to_owned()],
+            })
             .arg(args.archive)
             .env("K6_CSV_TIME_FORMAT", "unix_micro")
             .env("K6_NO_COLOR", "true")

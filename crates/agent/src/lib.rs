@@ -108,6 +108,7 @@ async fn run_shard(
     std::fs::create_dir_all(&config.work_dir)
         .with_context(|| format!("cannot create work directory `{}`", config.work_dir.display()))?;
     let archive = config.work_dir.join(format!("archive-{}.tar", config.shard));
+    let k6_summary = config.work_dir.join(format!("k6-summary-{}.json", config.shard));
     if !store.get_to_file(&layout::archive(run_id), &archive).await? {
         anyhow::bail!("run `{run_id}` has no archive in the store");
     }
@@ -132,6 +133,7 @@ async fn run_shard(
             shard: config.shard,
             system_tags: &manifest.system_tags,
             tags: &manifest.tags,
+            summary_export: manifest.keep_k6_summary.then_some(k6_summary.as_path()),
         },
         Arc::clone(&ingest),
     )
@@ -178,6 +180,9 @@ async fn run_shard(
             .await;
     }
     store.put(&layout::shard_result(run_id, config.shard), encode_shard_result(&result)).await?;
+    if manifest.keep_k6_summary && k6_summary.is_file() {
+        store.put_file(&layout::shard_k6_summary(run_id, config.shard), &k6_summary).await?;
+    }
     let (outcome, reason) = match run_end {
         RunEnd::Completed => (ShardOutcome::Completed, None),
         RunEnd::Stopped(reason) => (ShardOutcome::Stopped, Some(reason)),

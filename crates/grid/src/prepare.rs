@@ -55,6 +55,7 @@ pub struct RunRequest {
     pub allow_partial: bool,
     pub max_series_per_metric: usize,
     pub backend: String,
+    pub keep_k6_summary: bool,
 }
 
 /// A validated run, ready to store and launch.
@@ -120,6 +121,7 @@ pub async fn prepare(request: &RunRequest, k6: &K6) -> anyhow::Result<Prepared> 
         timing: request.timing.clone(),
         max_series_per_metric: request.max_series_per_metric,
         allow_partial: request.allow_partial,
+        keep_k6_summary: request.keep_k6_summary,
         warnings: report.warnings,
     };
     Ok(Prepared { manifest, thresholds, archive, _work: work })
@@ -237,6 +239,7 @@ mod tests {
             timing: Timing::local(),
             max_series_per_metric: 10,
             allow_partial: false,
+            keep_k6_summary: false,
             warnings: vec![],
         };
         assert_eq!(thresholds_of(&manifest_like).unwrap(), vec![threshold]);

@@ -338,9 +338,9 @@ fn read_varint_at(bytes: &[u8], at: &mut usize) -> Result<u64, String> {
 }
 
 /// Whether `used` buckets over `span` are cheaper kept sparse: a pair takes
-/// twice a dense slot, and dense adds are faster, so only when well under.
+/// twice a dense slot, so while under half the span is used.
 fn worth_sparse(used: usize, span: usize) -> bool {
-    used.saturating_mul(4) < span
+    used.saturating_mul(2) < span
 }
 
 enum Entries<'a> {

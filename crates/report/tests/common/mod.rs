@@ -36,6 +36,7 @@ pub fn manifest() -> Manifest {
         system_tags: vec!["name".into(), "status".into(), "expected_response".into()],
         thresholds: Vec::new(),
         selectors: Vec::new(),
+        declared_metrics: Vec::new(),
         total_duration_ms: 30_000,
         max_vus: 8,
         setup_timeout_ms: 60_000,
@@ -43,6 +44,7 @@ pub fn manifest() -> Manifest {
         timing: Timing::local(),
         max_series_per_metric: 1000,
         allow_partial: false,
+        keep_k6_summary: false,
         warnings: Vec::new(),
     }
 }
