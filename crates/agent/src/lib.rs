@@ -66,6 +66,9 @@ pub async fn run(config: AgentConfig, mut interrupted: tokio::sync::watch::Recei
         Ok(()) => 0,
         Err(error) => {
             eprintln!("loadgrid agent: shard {}: {error:#}", config.shard);
+            // The other shards may be waiting for this one at the barrier.
+            let detail = format!("shard {} failed: {error:#}", config.shard);
+            request_stop(&config.store, &config.run_id, StopReason::ShardFailed, &detail).await;
             let status = ShardStatus {
                 shard: config.shard,
                 outcome: ShardOutcome::Failed,
