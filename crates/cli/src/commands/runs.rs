@@ -60,7 +60,7 @@ pub async fn run(settings: &Settings, args: &RunsArgs) -> anyhow::Result<i32> {
             "{:<22} {:<20} {:<21} {:>6} {:<19} {:>10} {:>10}",
             row.run_id,
             row.test_name,
-            row.created_at,
+            row.created_at.get(..19).unwrap_or(&row.created_at).replace('T', " "),
             row.shards,
             verdict,
             row.requests.map_or("-".into(), |v| format!("{v:.0}")),
