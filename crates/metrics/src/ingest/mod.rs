@@ -1,0 +1,284 @@
+//! Turns k6's CSV metric output into a [`crate::ShardResult`].
+//!
+//! The agent runs k6 with `--out csv=/dev/fd/3` and
+//! `K6_CSV_TIME_FORMAT=unix_micro` and pipes the stream into [`CsvIngest`]:
+//!
+//! ```text
+//! metric_name,timestamp,metric_value,check,expected_response,group,method,name,scenario,status,extra_tags,metadata
+//! http_reqs,1795312265504295,1.000000,,false,,GET,foo,a,404,mytag=v&shard=0,
+//! ```
+//!
+//! The header names the columns (they depend on `--system-tags`). Every
+//! column other than `metric_name`, `timestamp`, `metric_value`, `extra_tags`
+//! and `metadata` is a tag column; `extra_tags` holds the other tags as
+//! `k=v&k2=v2` in no particular order; `metadata` is not a tag and ignored.
+//!
+//! This is the agent's hot path: k6 writes a dozen lines per request, so the
+//! parser is built to do as little as possible per line. A line is split with
+//! `memchr`, its value parsed straight into fixed-point millionths, and the
+//! raw bytes of its metric name and tag columns are looked up in a cache of
+//! routes. Only the first time a given byte string is seen does the parser
+//! build the canonical [`TagSet`], apply the cardinality cap, the collapsing
+//! of sub-timing trends and the selector filters, and remember the result.
+//! After that, a line costs a hash lookup and a few additions.
+//!
+//! The code is split by concern; read it in this order:
+//!
+//! - this file: the public API ([`CsvIngest`], [`IngestConfig`]) and the
+//!   buffering of chunks into complete records;
+//! - `records.rs`: each complete record, from raw bytes to a route, a value
+//!   and a time (the per-line hot path);
+//! - `scan.rs`: finding a record's end and its commas, 8 bytes at a time;
+//! - `quoting.rs`: CSV quoting the way k6 (Go's `encoding/csv`) writes it;
+//! - `values.rs`: timestamps and fixed-point values, parsed without floats;
+//! - `header.rs`: the column layout learned from the header line;
+//! - `routing.rs`: route cache, per-metric series, tag-set caps, collapsed
+//!   sub-timings and selectors, and recording a sample;
+//! - `timeline.rs`: the per-second timeline while ingesting;
+//! - `snapshot.rs`: the cheap live numbers of the agent's snapshot line.
+
+mod header;
+mod quoting;
+mod records;
+mod routing;
+mod scan;
+mod snapshot;
+mod timeline;
+mod values;
+
+use std::collections::{BTreeMap, HashMap};
+
+use memchr::memchr;
+use rustc_hash::FxBuildHasher;
+
+use crate::{MetricEntry, MetricKind, MetricSet, ShardResult, TagSet, Timeline, ValueKind};
+use header::Header;
+use quoting::Span;
+use routing::{MetricSlot, Route};
+pub use snapshot::Snapshot;
+use timeline::TimelineBuilder;
+
+/// Physical lines one quoted record may span (fields with newlines). Past
+/// that, an unbalanced quote is taken for garbage rather than a long field.
+const MAX_RECORD_LINES: usize = 16;
+
+/// Longest line accepted; a longer one is rejected so that garbage without
+/// newlines cannot exhaust memory while waiting for its end.
+const MAX_LINE_BYTES: usize = 1 << 20;
+
+/// How a shard's k6 output is turned into aggregates.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IngestConfig {
+    pub shard: u32,
+    /// Tag keys never kept (default: `["shard"]`, constant per shard).
+    pub dropped_tags: Vec<String>,
+    /// Sub-metrics named by thresholds: (metric name, filter). Each gets an
+    /// exact aggregate in [`MetricEntry::selectors`], fed by every sample of
+    /// that metric whose tags match the filter ([`TagSet::matches`], on the
+    /// sample's full tags, dropped ones included), regardless of caps or
+    /// collapsing.
+    pub selectors: Vec<(String, TagSet)>,
+    /// Max tag sets per metric in [`MetricEntry::series`]; later new tag sets
+    /// go to [`MetricEntry::overflow`] and count in
+    /// [`MetricSet::overflow_samples`].
+    pub max_series_per_metric: usize,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        IngestConfig {
+            shard: 0,
+            dropped_tags: vec!["shard".to_owned()],
+            selectors: Vec::new(),
+            max_series_per_metric: 200,
+        }
+    }
+}
+
+/// A streaming parser of k6 CSV output that aggregates as it reads.
+pub struct CsvIngest {
+    config: IngestConfig,
+    header: Header,
+    /// Bytes after the last complete record, waiting for the rest of it.
+    pending: Vec<u8>,
+    /// Set after an over-long line was dropped: skip to the next newline.
+    skipping_long_line: bool,
+    /// Scratch buffers reused for every line, so that lines allocate nothing.
+    spans: Vec<Span>,
+    route_key: Vec<u8>,
+    routes: HashMap<Box<[u8]>, Route, FxBuildHasher>,
+    /// Selector indices of cached routes; a route holds a range of it.
+    route_selectors: Vec<u32>,
+    metric_ids: HashMap<String, u32, FxBuildHasher>,
+    metrics: Vec<MetricSlot>,
+    timeline: TimelineBuilder,
+    totals: Totals,
+}
+
+#[derive(Default)]
+struct Totals {
+    samples: u64,
+    rejected_lines: u64,
+    first_us: Option<i64>,
+    last_us: Option<i64>,
+    requests: u64,
+    failed_requests: u64,
+    iterations: u64,
+    /// (time, VUs) of the latest `vus` sample by time.
+    latest_vus: Option<(i64, u64)>,
+}
+
+impl CsvIngest {
+    pub fn new(config: IngestConfig) -> Self {
+        CsvIngest {
+            config,
+            header: Header::Pending,
+            pending: Vec::new(),
+            skipping_long_line: false,
+            spans: Vec::with_capacity(32),
+            route_key: Vec::with_capacity(256),
+            routes: HashMap::default(),
+            route_selectors: Vec::new(),
+            metric_ids: HashMap::default(),
+            metrics: Vec::new(),
+            timeline: TimelineBuilder::default(),
+            totals: Totals::default(),
+        }
+    }
+
+    /// Feeds bytes with arbitrary chunk boundaries (keeps a partial trailing
+    /// line internally). The first line is the header.
+    pub fn feed(&mut self, bytes: &[u8]) {
+        let mut input = bytes;
+        if self.skipping_long_line {
+            match memchr(b'\n', input) {
+                Some(newline) => {
+                    self.skipping_long_line = false;
+                    input = &input[newline + 1..];
+                }
+                None => return,
+            }
+        }
+        if !self.pending.is_empty() {
+            // Complete the pending record a line at a time, so that only the
+            // bytes that belong to it are copied; the rest is parsed in place.
+            let mut pending = std::mem::take(&mut self.pending);
+            loop {
+                let Some(newline) = memchr(b'\n', input) else {
+                    pending.extend_from_slice(input);
+                    self.keep_pending(pending);
+                    return;
+                };
+                pending.extend_from_slice(&input[..=newline]);
+                input = &input[newline + 1..];
+                let consumed = self.process_records(&pending, false);
+                pending.drain(..consumed);
+                if pending.is_empty() {
+                    self.pending = pending;
+                    break;
+                }
+            }
+        }
+        let consumed = self.process_records(input, false);
+        self.keep_pending(input[consumed..].to_vec());
+    }
+
+    fn keep_pending(&mut self, pending: Vec<u8>) {
+        // A line without end longer than any line would be accepted is
+        // rejected now, as it would be once complete; a pending quoted record
+        // has a larger but still bounded allowance.
+        let too_long = match memchr::memrchr(b'\n', &pending) {
+            None => pending.len() > MAX_LINE_BYTES,
+            Some(_) => pending.len() > MAX_LINE_BYTES * MAX_RECORD_LINES,
+        };
+        if too_long {
+            self.totals.rejected_lines += 1;
+            self.skipping_long_line = true;
+            self.pending = Vec::new();
+        } else {
+            self.pending = pending;
+        }
+    }
+
+    /// Processes a trailing line without newline, if any.
+    pub fn finish_input(&mut self) {
+        self.skipping_long_line = false;
+        if self.pending.is_empty() {
+            return;
+        }
+        let mut pending = std::mem::take(&mut self.pending);
+        pending.push(b'\n');
+        self.process_records(&pending, true);
+    }
+
+    /// Types of custom metrics, learned from k6's REST API `/v1/metrics`. May
+    /// be called at any time, repeatedly: non-trends give up the histograms
+    /// kept while their type was unknown.
+    pub fn set_metric_kind(&mut self, name: &str, kind: MetricKind, contains: ValueKind) {
+        let id = self.metric_id(name);
+        self.metrics[id as usize].resolve_kind(kind, contains);
+    }
+
+    /// A copy of everything so far (used for live grid-wide threshold
+    /// evaluation); gauges carried forward like [`CsvIngest::into_result`].
+    pub fn live_result(&self) -> ShardResult {
+        let entries =
+            self.metrics.iter().filter(|slot| slot.samples > 0).map(|slot| (slot.name.clone(), slot.to_entry()));
+        let overflow_samples = self.overflow_samples();
+        self.result_with(entries.collect(), self.timeline.clone().into_timeline(), overflow_samples)
+    }
+
+    /// Final result: carries timeline gauges forward
+    /// ([`Timeline::carry_gauges_forward`]).
+    pub fn into_result(mut self) -> ShardResult {
+        let overflow_samples = self.overflow_samples();
+        let metrics = std::mem::take(&mut self.metrics);
+        let timeline = std::mem::take(&mut self.timeline).into_timeline();
+        let entries =
+            metrics.into_iter().filter(|slot| slot.samples > 0).map(|slot| (slot.name.clone(), slot.into_entry()));
+        self.result_with(entries.collect(), timeline, overflow_samples)
+    }
+
+    fn overflow_samples(&self) -> u64 {
+        self.metrics.iter().map(|slot| slot.overflow_samples).sum()
+    }
+
+    fn result_with(
+        &self,
+        metrics: BTreeMap<String, MetricEntry>,
+        timeline: Timeline,
+        overflow_samples: u64,
+    ) -> ShardResult {
+        ShardResult {
+            shard: self.config.shard,
+            metrics: MetricSet { metrics, timeline, overflow_samples },
+            first_sample_us: self.totals.first_us,
+            last_sample_us: self.totals.last_us,
+            samples: self.totals.samples,
+            rejected_lines: self.totals.rejected_lines,
+        }
+    }
+
+    /// Tag-set cap warnings: metrics whose cap was hit, with the count of
+    /// overflowed samples.
+    pub fn overflowed_metrics(&self) -> Vec<(String, u64)> {
+        let mut overflowed: Vec<(String, u64)> = self
+            .metrics
+            .iter()
+            .filter(|slot| slot.overflow_samples > 0)
+            .map(|slot| (slot.name.clone(), slot.overflow_samples))
+            .collect();
+        overflowed.sort();
+        overflowed
+    }
+
+    /// Lines that could not be read so far.
+    pub fn rejected_lines(&self) -> u64 {
+        self.totals.rejected_lines
+    }
+
+    /// Samples read so far.
+    pub fn samples(&self) -> u64 {
+        self.totals.samples
+    }
+}

@@ -1,0 +1,280 @@
+//! Where a sample goes: the route cache, the per-metric series with their
+//! tag-set cap, the collapsing of sub-timing trends, and selector filters.
+//!
+//! A route is what a line with a given raw metric name and raw tag bytes
+//! updates. It is worked out once per distinct byte string
+//! ([`CsvIngest::new_route`], cold) and cached, so that recording a sample
+//! ([`CsvIngest::record`], hot) is a few indexed additions.
+
+use std::collections::HashMap;
+
+use memchr::memchr;
+use rustc_hash::FxBuildHasher;
+
+use super::header::{Header, TagColumn};
+use super::quoting::{unquoted, well_quoted, Span};
+use super::timeline::TimelineRole;
+use super::values::gauge_count;
+use super::{CsvIngest, IngestConfig};
+use crate::{Aggregate, MetricEntry, MetricKind, TagSet, ValueKind};
+
+/// k6 sub-timings of a request that nobody breaks down by tag in practice;
+/// keeping them per tag set would multiply trend histograms sixfold.
+const COLLAPSED_METRICS: [&str; 6] = [
+    "http_req_blocked",
+    "http_req_connecting",
+    "http_req_tls_handshaking",
+    "http_req_sending",
+    "http_req_waiting",
+    "http_req_receiving",
+];
+
+/// Routes cached before the cache is emptied. Distinct raw tag strings are
+/// few in a healthy test (tag sets × orders of `extra_tags`), but a tag that
+/// holds ids would otherwise grow the cache without bound.
+const MAX_CACHED_ROUTES: usize = 1 << 16;
+
+/// What a line with a given metric name and raw tag bytes updates.
+#[derive(Clone, Copy)]
+pub(super) struct Route {
+    metric: u32,
+    /// Index into the metric's `series`, or [`OVERFLOW`].
+    series: u32,
+    selectors_start: u32,
+    selectors_len: u32,
+}
+
+const OVERFLOW: u32 = u32::MAX;
+
+/// One metric while ingesting: series in a vector so routes can hold indices.
+#[derive(Clone)]
+pub(super) struct MetricSlot {
+    pub(super) name: String,
+    kind: Option<MetricKind>,
+    contains: ValueKind,
+    collapsed: bool,
+    role: TimelineRole,
+    pub(super) samples: u64,
+    series: Vec<(TagSet, Aggregate)>,
+    series_ids: HashMap<TagSet, u32, FxBuildHasher>,
+    overflow: Option<Aggregate>,
+    pub(super) overflow_samples: u64,
+    selectors: Vec<(TagSet, Aggregate)>,
+}
+
+impl MetricSlot {
+    fn new(name: &str, config: &IngestConfig) -> Self {
+        let (kind, contains) = match MetricKind::builtin(name) {
+            Some((kind, contains)) => (Some(kind), contains),
+            None => (None, ValueKind::Default),
+        };
+        let mut slot = MetricSlot {
+            name: name.to_owned(),
+            kind,
+            contains,
+            collapsed: COLLAPSED_METRICS.contains(&name),
+            role: TimelineRole::of(name),
+            samples: 0,
+            series: Vec::new(),
+            series_ids: HashMap::default(),
+            overflow: None,
+            overflow_samples: 0,
+            selectors: Vec::new(),
+        };
+        for (metric, filter) in &config.selectors {
+            if metric == name && !slot.selectors.iter().any(|(existing, _)| existing == filter) {
+                slot.selectors.push((filter.clone(), Aggregate::new(slot.wants_histogram())));
+            }
+        }
+        slot
+    }
+
+    fn wants_histogram(&self) -> bool {
+        matches!(self.kind, None | Some(MetricKind::Trend))
+    }
+
+    /// The series index for `tags` (already without dropped tags), creating
+    /// the series if the cap allows, else [`OVERFLOW`].
+    fn series_for(&mut self, tags: TagSet, cap: usize) -> u32 {
+        if let Some(&id) = self.series_ids.get(&tags) {
+            return id;
+        }
+        if self.series.len() >= cap {
+            return OVERFLOW;
+        }
+        let id = self.series.len() as u32;
+        self.series_ids.insert(tags.clone(), id);
+        self.series.push((tags, Aggregate::new(self.wants_histogram())));
+        id
+    }
+
+    pub(super) fn resolve_kind(&mut self, kind: MetricKind, contains: ValueKind) {
+        self.kind = Some(kind);
+        self.contains = contains;
+        if kind != MetricKind::Trend {
+            let aggregates = self.series.iter_mut().chain(self.selectors.iter_mut()).map(|(_, a)| a);
+            for aggregate in aggregates.chain(self.overflow.as_mut()) {
+                aggregate.drop_histogram();
+            }
+        }
+    }
+
+    pub(super) fn to_entry(&self) -> MetricEntry {
+        let mut entry = MetricEntry::new(self.kind, self.contains);
+        entry.collapsed = self.collapsed;
+        entry.series = self.series.iter().cloned().collect();
+        entry.overflow = self.overflow.clone();
+        entry.selectors = self.selectors.iter().cloned().collect();
+        if let Some(kind) = self.kind {
+            entry.resolve_kind(kind, self.contains);
+        }
+        entry
+    }
+
+    pub(super) fn into_entry(self) -> MetricEntry {
+        let mut entry = MetricEntry::new(self.kind, self.contains);
+        entry.collapsed = self.collapsed;
+        entry.series = self.series.into_iter().collect();
+        entry.overflow = self.overflow;
+        entry.selectors = self.selectors.into_iter().collect();
+        if let Some(kind) = self.kind {
+            entry.resolve_kind(kind, self.contains);
+        }
+        entry
+    }
+}
+
+impl CsvIngest {
+    #[inline]
+    pub(super) fn record(&mut self, route: Route, value: i64, time_us: i64) {
+        let totals = &mut self.totals;
+        totals.samples += 1;
+        totals.first_us = Some(totals.first_us.map_or(time_us, |first| first.min(time_us)));
+        totals.last_us = Some(totals.last_us.map_or(time_us, |last| last.max(time_us)));
+
+        let slot = &mut self.metrics[route.metric as usize];
+        slot.samples += 1;
+        if route.series == OVERFLOW {
+            slot.overflow_samples += 1;
+            let wants_histogram = slot.wants_histogram();
+            slot.overflow.get_or_insert_with(|| Aggregate::new(wants_histogram)).record(value, time_us);
+        } else {
+            slot.series[route.series as usize].1.record(value, time_us);
+        }
+        let selectors = route.selectors_start as usize..(route.selectors_start + route.selectors_len) as usize;
+        for &selector in &self.route_selectors[selectors] {
+            slot.selectors[selector as usize].1.record(value, time_us);
+        }
+
+        if slot.role == TimelineRole::None {
+            return;
+        }
+        let second = self.timeline.second_mut(time_us.div_euclid(1_000_000));
+        match slot.role {
+            TimelineRole::Requests => {
+                second.requests += 1;
+                totals.requests += 1;
+            }
+            TimelineRole::FailedRequests => {
+                let failed = u64::from(value != 0);
+                second.failed_requests += failed;
+                totals.failed_requests += failed;
+            }
+            TimelineRole::Iterations => {
+                second.iterations += 1;
+                totals.iterations += 1;
+            }
+            TimelineRole::Vus => {
+                let vus = gauge_count(value);
+                second.vus = vus;
+                if totals.latest_vus.is_none_or(|(time, _)| time <= time_us) {
+                    totals.latest_vus = Some((time_us, vus));
+                }
+            }
+            TimelineRole::VusMax => second.vus_max = gauge_count(value),
+            TimelineRole::Latency => second.record_latency(value),
+            TimelineRole::None => {}
+        }
+    }
+
+    /// Resolves a line's metric and tags the slow way and caches the result
+    /// under the current route key. None if the metric name is unusable.
+    #[cold]
+    pub(super) fn new_route(&mut self, record: &[u8], spans: &[Span]) -> Option<Route> {
+        let Header::Valid(layout) = &self.header else { return None };
+        // The scanner split at commas outside quotes without checking the
+        // quoting itself; the fields that make up the route are checked
+        // here, once per distinct route key, and a bad one is never cached.
+        let key_columns = std::iter::once(layout.name).chain(layout.tag_columns.iter().map(|(column, _)| *column));
+        if !key_columns.into_iter().all(|column| well_quoted(spans[column].of(record))) {
+            return None;
+        }
+        let name = unquoted(spans[layout.name].of(record));
+        let name = std::str::from_utf8(&name).ok().filter(|name| !name.is_empty())?;
+
+        let mut all_tags = TagSet::new();
+        for (column, tag) in &layout.tag_columns {
+            let value = unquoted(spans[*column].of(record));
+            if value.is_empty() {
+                continue;
+            }
+            match tag {
+                TagColumn::Named(key) => all_tags.insert(key.clone(), String::from_utf8_lossy(&value).into_owned()),
+                TagColumn::Extra => {
+                    for pair in value.split(|&b| b == b'&').filter(|pair| !pair.is_empty()) {
+                        let (key, value) = match memchr(b'=', pair) {
+                            Some(equals) => (&pair[..equals], &pair[equals + 1..]),
+                            None => (pair, &b""[..]),
+                        };
+                        if !key.is_empty() {
+                            all_tags.insert(
+                                String::from_utf8_lossy(key).into_owned(),
+                                String::from_utf8_lossy(value).into_owned(),
+                            );
+                        }
+                    }
+                }
+            }
+        }
+
+        let metric = self.metric_id(name);
+        let slot = &mut self.metrics[metric as usize];
+        let series = if slot.collapsed {
+            slot.series_for(TagSet::new(), usize::MAX)
+        } else {
+            let kept = TagSet::from_pairs(
+                all_tags.iter().filter(|(key, _)| !self.config.dropped_tags.iter().any(|dropped| dropped == key)),
+            );
+            slot.series_for(kept, self.config.max_series_per_metric)
+        };
+
+        if self.routes.len() >= MAX_CACHED_ROUTES {
+            self.routes.clear();
+            self.route_selectors.clear();
+        }
+        let selectors_start = self.route_selectors.len() as u32;
+        for (index, (filter, _)) in slot.selectors.iter().enumerate() {
+            if all_tags.matches(filter) {
+                self.route_selectors.push(index as u32);
+            }
+        }
+        let route = Route {
+            metric,
+            series,
+            selectors_start,
+            selectors_len: self.route_selectors.len() as u32 - selectors_start,
+        };
+        self.routes.insert(self.route_key.as_slice().into(), route);
+        Some(route)
+    }
+
+    pub(super) fn metric_id(&mut self, name: &str) -> u32 {
+        if let Some(&id) = self.metric_ids.get(name) {
+            return id;
+        }
+        let id = self.metrics.len() as u32;
+        self.metrics.push(MetricSlot::new(name, &self.config));
+        self.metric_ids.insert(name.to_owned(), id);
+        id
+    }
+}

@@ -1,0 +1,98 @@
+//! The per-second timeline while ingesting, and which metrics feed it.
+//!
+//! Every sample of `http_reqs`, `http_req_failed`, `iterations`, `vus`,
+//! `vus_max` and `http_req_duration` also updates its second of the
+//! [`Timeline`], which the run report and the live snapshot read.
+
+use std::collections::BTreeMap;
+
+use crate::{Second, Timeline};
+
+/// A second this far past the end of the timeline so far is kept apart
+/// rather than growing the dense timeline to reach it (a stray timestamp must
+/// not allocate years of seconds).
+const MAX_TIMELINE_GROWTH: i64 = 3600;
+
+/// What a metric's samples mean for the per-second timeline.
+#[derive(Clone, Copy, PartialEq)]
+pub(super) enum TimelineRole {
+    None,
+    Requests,
+    FailedRequests,
+    Iterations,
+    Vus,
+    VusMax,
+    Latency,
+}
+
+impl TimelineRole {
+    pub(super) fn of(name: &str) -> Self {
+        match name {
+            "http_reqs" => TimelineRole::Requests,
+            "http_req_failed" => TimelineRole::FailedRequests,
+            "iterations" => TimelineRole::Iterations,
+            "vus" => TimelineRole::Vus,
+            "vus_max" => TimelineRole::VusMax,
+            "http_req_duration" => TimelineRole::Latency,
+            _ => TimelineRole::None,
+        }
+    }
+}
+
+/// The per-second timeline while ingesting: a vector from the first second
+/// on, because samples arrive nearly in time order and a map lookup per line
+/// would cost more than the rest of the line. Seconds that would stretch the
+/// vector too far (stray timestamps) go to `outliers`.
+#[derive(Clone, Default)]
+pub(super) struct TimelineBuilder {
+    first_second: i64,
+    seconds: Vec<Second>,
+    outliers: BTreeMap<i64, Second>,
+}
+
+impl TimelineBuilder {
+    #[inline]
+    pub(super) fn second_mut(&mut self, unix_second: i64) -> &mut Second {
+        if self.seconds.is_empty() {
+            self.first_second = unix_second;
+        }
+        let offset = unix_second.wrapping_sub(self.first_second);
+        let len = self.seconds.len() as i64;
+        if (0..len).contains(&offset) {
+            return &mut self.seconds[offset as usize];
+        }
+        if (len..len + MAX_TIMELINE_GROWTH).contains(&offset) {
+            self.grow_to(offset);
+            return &mut self.seconds[offset as usize];
+        }
+        self.outliers.entry(unix_second).or_default()
+    }
+
+    fn grow_to(&mut self, offset: i64) {
+        while self.seconds.len() as i64 <= offset {
+            let unix_second = self.first_second + self.seconds.len() as i64;
+            // An outlier now inside the dense range moves in, so each second
+            // lives in exactly one place.
+            let second = self.outliers.remove(&unix_second).unwrap_or_default();
+            self.seconds.push(second);
+        }
+    }
+
+    pub(super) fn get(&self, unix_second: i64) -> Option<&Second> {
+        let offset = unix_second.wrapping_sub(self.first_second);
+        if (0..self.seconds.len() as i64).contains(&offset) {
+            Some(&self.seconds[offset as usize])
+        } else {
+            self.outliers.get(&unix_second)
+        }
+    }
+
+    pub(super) fn into_timeline(self) -> Timeline {
+        let first_second = self.first_second;
+        let mut seconds = self.outliers;
+        seconds.extend(self.seconds.into_iter().enumerate().map(|(i, second)| (first_second + i as i64, second)));
+        let mut timeline = Timeline { seconds };
+        timeline.carry_gauges_forward();
+        timeline
+    }
+}
