@@ -9,7 +9,7 @@
 //! 3. **barrier**: each shard writes `ready`; the leader writes `go` once
 //!    (a conditional put) with a start time slightly ahead; every shard
 //!    sleeps until then and resumes k6;
-//! 4. **run**: k6's CSV output streams into aggregates; a snapshot line is
+//! 4. **run**: k6's JSON metric output streams into aggregates; a snapshot line is
 //!    printed and live aggregates are published every interval; a `stop`
 //!    record, a stale heartbeat, the deadline or a signal stop the shard;
 //! 5. **teardown once**: the leader runs `teardown()` after every shard
@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use loadgrid_k6::rest::{self, Client};
-use loadgrid_metrics::ingest::{CsvIngest, IngestConfig};
+use loadgrid_metrics::ingest::{Ingest, IngestConfig};
 use loadgrid_metrics::{encode_shard_result, ShardResult};
 use loadgrid_plan::records::{now_ms, Heartbeat, ShardOutcome, ShardStatus, Stop, StopReason};
 use loadgrid_plan::Manifest;
@@ -116,15 +116,12 @@ async fn run_shard(
         anyhow::bail!("run `{run_id}` has no archive in the store");
     }
 
-    let mut ingest = CsvIngest::new(IngestConfig {
+    let ingest = Ingest::new(IngestConfig {
         shard: config.shard,
         selectors: manifest.selectors.clone(),
         max_series_per_metric: manifest.max_series_per_metric,
         ..IngestConfig::default()
     });
-    for metric in &manifest.declared_metrics {
-        ingest.set_metric_kind(&metric.name, metric.kind, metric.contains);
-    }
     let ingest = Arc::new(Mutex::new(ingest));
     let mut k6 = K6Process::spawn(
         K6RunArgs {
@@ -239,7 +236,7 @@ struct Shard<'a> {
 
 impl Shard<'_> {
     /// Barrier then run. Returns how the run ended and when k6 resumed.
-    async fn drive(&mut self, ingest: &Arc<Mutex<CsvIngest>>) -> anyhow::Result<(RunEnd, Option<i64>)> {
+    async fn drive(&mut self, ingest: &Arc<Mutex<Ingest>>) -> anyhow::Result<(RunEnd, Option<i64>)> {
         self.wait_until_paused().await?;
         let start_at_ms = match barrier::meet(self.config, self.manifest, self.client, self.interrupted).await? {
             barrier::Met::Go(start_at_ms) => start_at_ms,
@@ -277,7 +274,7 @@ impl Shard<'_> {
 
     /// Watches k6 until the test ends, publishing live numbers and obeying
     /// stop records, the heartbeat, the deadline and signals.
-    async fn watch_run(&mut self, ingest: &Arc<Mutex<CsvIngest>>, resumed: Instant) -> RunEnd {
+    async fn watch_run(&mut self, ingest: &Arc<Mutex<Ingest>>, resumed: Instant) -> RunEnd {
         let store = &self.config.store;
         let run_id = &self.config.run_id;
         let timing = &self.manifest.timing;

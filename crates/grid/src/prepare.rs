@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use loadgrid_k6::{Overrides, K6};
-use loadgrid_plan::custom_metrics::{self, DeclaredMetric};
 use loadgrid_plan::manifest::{Timing, MANIFEST_SCHEMA};
 use loadgrid_plan::{inspect, split, Manifest, ThresholdRecord};
 use loadgrid_thresholds::{Origin, Threshold};
@@ -113,7 +112,6 @@ pub async fn prepare(request: &RunRequest, k6: &K6) -> anyhow::Result<Prepared> 
         system_tags: system_tags(&thresholds, &request.extra_system_tags),
         thresholds: thresholds.iter().map(record_of).collect(),
         selectors: loadgrid_thresholds::selectors(&thresholds),
-        declared_metrics: declared_metrics(&archive)?,
         total_duration_ms: options.total_duration.as_millis() as u64,
         max_vus: options.max_vus,
         setup_timeout_ms: options.setup_timeout.as_millis() as u64,
@@ -137,26 +135,6 @@ fn check_script(script: &Path) -> anyhow::Result<()> {
         ))),
         Err(e) => Err(input_error(format!("cannot read script `{}`: {e}", script.display()))),
     }
-}
-
-/// Custom metric declarations in every source file of the archive.
-fn declared_metrics(archive: &Path) -> anyhow::Result<Vec<DeclaredMetric>> {
-    let file = std::fs::File::open(archive)?;
-    let mut found: Vec<DeclaredMetric> = Vec::new();
-    for entry in tar::Archive::new(file).entries()? {
-        let mut entry = entry?;
-        if !entry.header().entry_type().is_file() || entry.path()?.as_os_str() == "metadata.json" {
-            continue;
-        }
-        let mut source = Vec::new();
-        std::io::Read::read_to_end(&mut entry, &mut source)?;
-        for metric in custom_metrics::declared_in(&String::from_utf8_lossy(&source)) {
-            if !found.iter().any(|m| m.name == metric.name) {
-                found.push(metric);
-            }
-        }
-    }
-    Ok(found)
 }
 
 /// `tests/checkout.js` → `checkout`.
@@ -231,7 +209,6 @@ mod tests {
             system_tags: vec![],
             thresholds: vec![record],
             selectors: vec![],
-            declared_metrics: vec![],
             total_duration_ms: 0,
             max_vus: 1,
             setup_timeout_ms: 0,

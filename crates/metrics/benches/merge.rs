@@ -10,7 +10,7 @@
 //! second.
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use loadgrid_metrics::ingest::{CsvIngest, IngestConfig};
+use loadgrid_metrics::ingest::{Ingest, IngestConfig, OutputFormat};
 use loadgrid_metrics::{decode_shard_result, encode_shard_result, MetricSet, ShardResult, TagSet};
 
 const SHARDS: u32 = 100;
@@ -147,10 +147,11 @@ fn synthetic_csv(shard: u32, seconds: u32, rps: u32, seed: u64) -> Vec<u8> {
 fn shard_result(shard: u32, seconds: u32, seed: u64) -> ShardResult {
     let config = IngestConfig {
         shard,
+        format: OutputFormat::Csv,
         selectors: vec![("http_req_duration".into(), TagSet::from_pairs([("name", "endpoint-1")]))],
         ..IngestConfig::default()
     };
-    let mut ingest = CsvIngest::new(config);
+    let mut ingest = Ingest::new(config);
     ingest.feed(&synthetic_csv(shard, seconds, SHARD_RPS, seed));
     ingest.finish_input();
     let result = ingest.into_result();

@@ -6,12 +6,13 @@
 //! counters and rates add, trends merge log-linear histograms with HDR's
 //! bucketing (never averaged percentiles), gauges keep the latest value.
 //!
-//! Values are fixed-point integers in millionths ([`VALUE_SCALE`]). k6 writes
-//! its CSV output with six decimals, so this is lossless for what k6 emits and
+//! Values are fixed-point integers in millionths ([`VALUE_SCALE`]). k6's
+//! values are durations in nanoseconds shown as milliseconds, byte counts and
+//! other integers, so this is lossless for what k6 emits in practice, and it
 //! makes every sum exact and merge order irrelevant.
 //!
-//! [`ingest::CsvIngest`] builds a shard's [`ShardResult`] from k6's CSV
-//! output as it streams; [`encode_shard_result`] and [`decode_shard_result`]
+//! [`ingest::Ingest`] builds a shard's [`ShardResult`] from k6's JSON (or
+//! CSV) output as it streams; [`encode_shard_result`] and [`decode_shard_result`]
 //! are the versioned binary format shards hand to the grid.
 //!
 //! This crate does no I/O: it is fed bytes and returns values.

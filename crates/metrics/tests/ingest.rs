@@ -1,8 +1,9 @@
 //! Behaviour of the k6 CSV ingest: parsing, tags, caps, selectors, timeline.
+//! (JSON-specific behaviour and the CSV/JSON equality are in `ingest_json.rs`.)
 
 use std::collections::BTreeMap;
 
-use loadgrid_metrics::ingest::{CsvIngest, IngestConfig};
+use loadgrid_metrics::ingest::{Ingest, IngestConfig, OutputFormat};
 use loadgrid_metrics::{MetricKind, ShardResult, TagSet, ValueKind, VALUE_SCALE};
 use proptest::prelude::*;
 
@@ -10,15 +11,20 @@ const HEADER: &str =
     "metric_name,timestamp,metric_value,check,expected_response,group,method,name,scenario,status,extra_tags,metadata\n";
 const FIXTURE: &str = include_str!("fixtures/k6-small.csv");
 
+/// The default configuration, reading CSV.
+fn csv_config() -> IngestConfig {
+    IngestConfig { format: OutputFormat::Csv, ..IngestConfig::default() }
+}
+
 fn ingest_with(config: IngestConfig, csv: &str) -> ShardResult {
-    let mut ingest = CsvIngest::new(config);
+    let mut ingest = Ingest::new(config);
     ingest.feed(csv.as_bytes());
     ingest.finish_input();
     ingest.into_result()
 }
 
 fn ingest(csv: &str) -> ShardResult {
-    ingest_with(IngestConfig::default(), csv)
+    ingest_with(csv_config(), csv)
 }
 
 fn tags(pairs: &[(&str, &str)]) -> TagSet {
@@ -146,7 +152,7 @@ http_reqs,1000002,1.000000,,,,,,,,shard=3&b=2&a=1,
 fn dropped_tags_are_not_kept_but_still_select() {
     let config = IngestConfig {
         selectors: vec![("http_reqs".into(), tags(&[("shard", "3")])), ("http_reqs".into(), tags(&[("shard", "4")]))],
-        ..IngestConfig::default()
+        ..csv_config()
     };
     let csv = format!("{HEADER}http_reqs,1000000,1.000000,,,,,login,,,shard=3,\n");
     let result = ingest_with(config, &csv);
@@ -155,7 +161,7 @@ fn dropped_tags_are_not_kept_but_still_select() {
     assert_eq!(entry.selectors[&tags(&[("shard", "3")])].count(), 1);
     assert_eq!(entry.selectors[&tags(&[("shard", "4")])].count(), 0, "configured selectors exist even when empty");
 
-    let keep_everything = IngestConfig { dropped_tags: Vec::new(), ..IngestConfig::default() };
+    let keep_everything = IngestConfig { dropped_tags: Vec::new(), ..csv_config() };
     let result = ingest_with(keep_everything, &csv);
     assert_eq!(
         series_counts(&result, "http_reqs").into_keys().collect::<Vec<_>>(),
@@ -172,10 +178,7 @@ fn lines(metric: &str, count: usize, names: usize, start_us: i64) -> String {
 
 #[test]
 fn sub_timings_are_collapsed_but_selectors_stay_exact() {
-    let config = IngestConfig {
-        selectors: vec![("http_req_waiting".into(), tags(&[("name", "e1")]))],
-        ..IngestConfig::default()
-    };
+    let config = IngestConfig { selectors: vec![("http_req_waiting".into(), tags(&[("name", "e1")]))], ..csv_config() };
     let csv = format!(
         "{HEADER}{}{}",
         lines("http_req_waiting", 30, 3, 1_000_000),
@@ -207,9 +210,9 @@ fn the_cap_sends_new_tag_sets_to_overflow_and_totals_stay_exact() {
     let config = IngestConfig {
         max_series_per_metric: 2,
         selectors: vec![("http_req_duration".into(), tags(&[("name", "e4")]))],
-        ..IngestConfig::default()
+        ..csv_config()
     };
-    let mut ingest = CsvIngest::new(config);
+    let mut ingest = Ingest::new(config);
     ingest.feed(format!("{HEADER}{}", lines("http_req_duration", 50, 5, 1_000_000)).as_bytes());
     assert_eq!(ingest.overflowed_metrics(), [("http_req_duration".to_owned(), 30)]);
     let result = ingest.into_result();
@@ -321,7 +324,7 @@ latency_custom,1000000,12.500000,,,,,,,,,
 mystery,1000000,3.000000,,,,,,,,,
 "
     );
-    let mut ingest = CsvIngest::new(IngestConfig::default());
+    let mut ingest = Ingest::new(csv_config());
     ingest.set_metric_kind("latency_custom", MetricKind::Trend, ValueKind::Time);
     ingest.feed(csv.as_bytes());
     ingest.set_metric_kind("logins", MetricKind::Counter, ValueKind::Default);
@@ -357,7 +360,7 @@ fn snapshot_reports_totals_and_the_recent_window() {
         csv += &format!("vus,{},{}.000000,,,,,,,,,\n", second * 1_000_000, second - 97);
     }
     csv += "http_reqs,105000000,1.000000,,,,,a,,200,,\n";
-    let mut ingest = CsvIngest::new(IngestConfig::default());
+    let mut ingest = Ingest::new(csv_config());
     assert_eq!(ingest.snapshot(10), Default::default());
     ingest.feed(csv.as_bytes());
     let snapshot = ingest.snapshot(2);
@@ -373,7 +376,7 @@ fn snapshot_reports_totals_and_the_recent_window() {
 
 #[test]
 fn live_result_is_what_into_result_would_be() {
-    let mut ingest = CsvIngest::new(IngestConfig::default());
+    let mut ingest = Ingest::new(csv_config());
     ingest.feed(FIXTURE.as_bytes());
     let live = ingest.live_result();
     assert_eq!(live, ingest.into_result());
@@ -473,7 +476,7 @@ proptest! {
         let whole = ingest(&input);
         let mut positions: Vec<usize> = cuts.iter().map(|cut| cut.index(bytes.len() + 1)).collect();
         positions.sort_unstable();
-        let mut ingest = CsvIngest::new(IngestConfig::default());
+        let mut ingest = Ingest::new(csv_config());
         let mut start = 0;
         for position in positions {
             ingest.feed(&bytes[start..position]);
@@ -490,7 +493,7 @@ proptest! {
 #[test]
 fn byte_at_a_time_matches_one_chunk() {
     let input = tricky_input();
-    let mut ingest = CsvIngest::new(IngestConfig::default());
+    let mut ingest = Ingest::new(csv_config());
     for byte in input.as_bytes() {
         ingest.feed(std::slice::from_ref(byte));
     }
@@ -508,7 +511,7 @@ fn byte_at_a_time_matches_one_chunk() {
 
 #[test]
 fn an_endless_line_is_rejected_without_holding_it() {
-    let mut ingest = CsvIngest::new(IngestConfig::default());
+    let mut ingest = Ingest::new(csv_config());
     ingest.feed(HEADER.as_bytes());
     let garbage = vec![b'x'; 64 * 1024];
     for _ in 0..40 {

@@ -11,7 +11,6 @@
 //! Pure: no processes, no network. The CLI runs k6 and hands its output here.
 
 pub mod config;
-pub mod custom_metrics;
 pub mod inspect;
 pub mod manifest;
 pub mod records;

@@ -30,10 +30,6 @@ pub struct Manifest {
     pub thresholds: Vec<ThresholdRecord>,
     /// Sub-metrics thresholds name; agents keep exact aggregates for them.
     pub selectors: Vec<(String, loadgrid_metrics::TagSet)>,
-    /// Custom metrics the script declares, with their types (k6's CSV
-    /// output does not carry them).
-    #[serde(default)]
-    pub declared_metrics: Vec<crate::custom_metrics::DeclaredMetric>,
     pub total_duration_ms: u64,
     pub max_vus: u64,
     pub setup_timeout_ms: u64,

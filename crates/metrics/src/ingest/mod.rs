@@ -1,43 +1,69 @@
-//! Turns k6's CSV metric output into a [`crate::ShardResult`].
+//! Turns k6's per-sample metric output into a [`crate::ShardResult`], from
+//! either of k6's two streaming formats ([`OutputFormat`]).
 //!
-//! The agent runs k6 with `--out csv=/dev/fd/3` and
-//! `K6_CSV_TIME_FORMAT=unix_micro` and pipes the stream into [`CsvIngest`]:
+//! The agent runs k6 with `--out json=/dev/fd/3` and pipes the stream into
+//! [`Ingest`]. JSON, although 2–3× more bytes, costs k6 itself far less CPU
+//! than CSV (k6's CSV writer builds a map and formats every value per
+//! sample; see `bench/k6-output-cost.sh`), and k6's own CPU is what limits a
+//! shard's request rate. The JSON lines look like this (one object a line):
+//!
+//! ```text
+//! {"type":"Metric","data":{"name":"my_t","type":"trend","contains":"time",...},"metric":"my_t"}
+//! {"metric":"my_t","type":"Point","data":{"time":"2026-11-22T03:21:28.065004739Z","value":1.23,"tags":{"group":"","scenario":"default"}}}
+//! ```
+//!
+//! `Metric` lines give a metric's type (as [`Ingest::set_metric_kind`]);
+//! `Point` lines are samples; `data.metadata`, when present, is not a tag
+//! and ignored. CSV (`--out csv=...` with `K6_CSV_TIME_FORMAT=unix_micro`)
+//! is still read:
 //!
 //! ```text
 //! metric_name,timestamp,metric_value,check,expected_response,group,method,name,scenario,status,extra_tags,metadata
 //! http_reqs,1795312265504295,1.000000,,false,,GET,foo,a,404,mytag=v&shard=0,
 //! ```
 //!
-//! The header names the columns (they depend on `--system-tags`). Every
+//! The CSV header names the columns (they depend on `--system-tags`). Every
 //! column other than `metric_name`, `timestamp`, `metric_value`, `extra_tags`
 //! and `metadata` is a tag column; `extra_tags` holds the other tags as
 //! `k=v&k2=v2` in no particular order; `metadata` is not a tag and ignored.
+//! In both formats an empty tag value (an empty column, `"group":""`) is an
+//! absent tag.
 //!
 //! This is the agent's hot path: k6 writes a dozen lines per request, so the
-//! parser is built to do as little as possible per line. A line is split with
-//! `memchr`, its value parsed straight into fixed-point millionths, and the
-//! raw bytes of its metric name and tag columns are looked up in a cache of
-//! routes. Only the first time a given byte string is seen does the parser
-//! build the canonical [`TagSet`], apply the cardinality cap, the collapsing
-//! of sub-timing trends and the selector filters, and remember the result.
-//! After that, a line costs a hash lookup and a few additions.
+//! parsers are built to do as little as possible per line. A line is split
+//! where k6's fixed layout says its fields are, its value parsed straight
+//! into fixed-point millionths, and the raw bytes of its metric name and
+//! tags are looked up in a cache of routes. Only the first time a given byte
+//! string is seen does the parser build the canonical [`TagSet`], apply the
+//! cardinality cap, the collapsing of sub-timing trends and the selector
+//! filters, and remember the result. After that, a line costs a hash lookup
+//! and a few additions, whatever the format.
 //!
 //! The code is split by concern; read it in this order:
 //!
-//! - this file: the public API ([`CsvIngest`], [`IngestConfig`]) and the
+//! - this file: the public API ([`Ingest`], [`IngestConfig`]) and the
 //!   buffering of chunks into complete records;
-//! - `records.rs`: each complete record, from raw bytes to a route, a value
-//!   and a time (the per-line hot path);
-//! - `scan.rs`: finding a record's end and its commas, 8 bytes at a time;
+//! - `json.rs`: each JSON line, from raw bytes to a route, a value and a
+//!   time (the agent's per-line hot path), and `Metric` lines;
+//! - `json_scan.rs`: where the tags object ends, 8 bytes at a time;
+//! - `json_values.rs`: RFC 3339 times and Go-formatted floats, exactly;
+//! - `json_parse.rs`: a small general JSON reader for the slow paths
+//!   (lines off k6's usual layout, new tag objects);
+//! - `records.rs`: each complete CSV record, the same way;
+//! - `scan.rs`: finding a CSV record's end and its commas, 8 bytes at a time;
 //! - `quoting.rs`: CSV quoting the way k6 (Go's `encoding/csv`) writes it;
-//! - `values.rs`: timestamps and fixed-point values, parsed without floats;
-//! - `header.rs`: the column layout learned from the header line;
+//! - `values.rs`: CSV timestamps and fixed-point values, parsed without floats;
+//! - `header.rs`: the CSV column layout learned from the header line;
 //! - `routing.rs`: route cache, per-metric series, tag-set caps, collapsed
 //!   sub-timings and selectors, and recording a sample;
 //! - `timeline.rs`: the per-second timeline while ingesting;
 //! - `snapshot.rs`: the cheap live numbers of the agent's snapshot line.
 
 mod header;
+mod json;
+mod json_parse;
+mod json_scan;
+mod json_values;
 mod quoting;
 mod records;
 mod routing;
@@ -66,10 +92,23 @@ const MAX_RECORD_LINES: usize = 16;
 /// newlines cannot exhaust memory while waiting for its end.
 const MAX_LINE_BYTES: usize = 1 << 20;
 
+/// Which of k6's streaming outputs is fed in.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum OutputFormat {
+    /// `--out csv=...` with `K6_CSV_TIME_FORMAT=unix_micro`; the first line
+    /// is the header.
+    Csv,
+    /// `--out json=...`: what the agent uses, as it costs k6 far less CPU.
+    #[default]
+    Json,
+}
+
 /// How a shard's k6 output is turned into aggregates.
 #[derive(Clone, Debug, PartialEq)]
 pub struct IngestConfig {
     pub shard: u32,
+    /// The format of the bytes fed in (default: JSON).
+    pub format: OutputFormat,
     /// Tag keys never kept (default: `["shard"]`, constant per shard).
     pub dropped_tags: Vec<String>,
     /// Sub-metrics named by thresholds: (metric name, filter). Each gets an
@@ -88,6 +127,7 @@ impl Default for IngestConfig {
     fn default() -> Self {
         IngestConfig {
             shard: 0,
+            format: OutputFormat::default(),
             dropped_tags: vec!["shard".to_owned()],
             selectors: Vec::new(),
             max_series_per_metric: 200,
@@ -95,8 +135,9 @@ impl Default for IngestConfig {
     }
 }
 
-/// A streaming parser of k6 CSV output that aggregates as it reads.
-pub struct CsvIngest {
+/// A streaming parser of k6 metric output (JSON or CSV, per
+/// [`IngestConfig::format`]) that aggregates as it reads.
+pub struct Ingest {
     config: IngestConfig,
     header: Header,
     /// Bytes after the last complete record, waiting for the rest of it.
@@ -113,6 +154,8 @@ pub struct CsvIngest {
     metrics: Vec<MetricSlot>,
     timeline: TimelineBuilder,
     totals: Totals,
+    /// What the JSON hot path remembers between lines.
+    json: json::JsonCache,
 }
 
 #[derive(Default)]
@@ -128,9 +171,9 @@ struct Totals {
     latest_vus: Option<(i64, u64)>,
 }
 
-impl CsvIngest {
+impl Ingest {
     pub fn new(config: IngestConfig) -> Self {
-        CsvIngest {
+        Ingest {
             config,
             header: Header::Pending,
             pending: Vec::new(),
@@ -143,11 +186,12 @@ impl CsvIngest {
             metrics: Vec::new(),
             timeline: TimelineBuilder::default(),
             totals: Totals::default(),
+            json: json::JsonCache::default(),
         }
     }
 
     /// Feeds bytes with arbitrary chunk boundaries (keeps a partial trailing
-    /// line internally). The first line is the header.
+    /// line internally). For CSV, the first line is the header.
     pub fn feed(&mut self, bytes: &[u8]) {
         let mut input = bytes;
         if self.skipping_long_line {
@@ -183,6 +227,20 @@ impl CsvIngest {
         self.keep_pending(input[consumed..].to_vec());
     }
 
+    /// Processes every complete record in `data` and returns how many bytes
+    /// that consumed; the rest is an incomplete record.
+    fn process_records(&mut self, data: &[u8], at_eof: bool) -> usize {
+        match self.config.format {
+            OutputFormat::Csv => self.process_csv_records(data, at_eof),
+            OutputFormat::Json => self.process_json_lines(data),
+        }
+    }
+
+    #[inline]
+    fn count_rejected(&mut self, rejected: bool) {
+        self.totals.rejected_lines += u64::from(rejected);
+    }
+
     fn keep_pending(&mut self, pending: Vec<u8>) {
         // A line without end longer than any line would be accepted is
         // rejected now, as it would be once complete; a pending quoted record
@@ -211,16 +269,17 @@ impl CsvIngest {
         self.process_records(&pending, true);
     }
 
-    /// Types of custom metrics, learned from k6's REST API `/v1/metrics`. May
-    /// be called at any time, repeatedly: non-trends give up the histograms
-    /// kept while their type was unknown.
+    /// Types of custom metrics, from k6's REST API `/v1/metrics` (JSON input
+    /// also calls this for each `Metric` line). May be called at any time,
+    /// repeatedly: non-trends give up the histograms kept while their type
+    /// was unknown.
     pub fn set_metric_kind(&mut self, name: &str, kind: MetricKind, contains: ValueKind) {
         let id = self.metric_id(name);
         self.metrics[id as usize].resolve_kind(kind, contains);
     }
 
     /// A copy of everything so far (used for live grid-wide threshold
-    /// evaluation); gauges carried forward like [`CsvIngest::into_result`].
+    /// evaluation); gauges carried forward like [`Ingest::into_result`].
     pub fn live_result(&self) -> ShardResult {
         let entries =
             self.metrics.iter().filter(|slot| slot.samples > 0).map(|slot| (slot.name.clone(), slot.to_entry()));

@@ -1,11 +1,11 @@
-//! Each complete record, from raw bytes to a route, a value and a time.
+//! Each complete CSV record, from raw bytes to a route, a value and a time.
 //!
-//! [`CsvIngest::process_records`] walks the complete records of a buffer.
+//! [`Ingest::process_csv_records`] walks the complete records of a buffer.
 //! A line in k6's own column order takes the hot path
-//! ([`CsvIngest::process_known_line`]): only the commas it needs are noted,
+//! ([`Ingest::process_known_line`]): only the commas it needs are noted,
 //! and the raw name and tag bytes are looked up in the route cache. The
 //! header, lines in another column order and records with quoted newlines
-//! take slower, general paths ([`CsvIngest::process_fields`]); data lines
+//! take slower, general paths ([`Ingest::process_fields`]); data lines
 //! end in the same route lookup.
 
 use memchr::memchr;
@@ -14,13 +14,13 @@ use super::header::{Header, KnownLayout, Layout};
 use super::quoting::{count_quotes, split_quoted_fields, Span};
 use super::scan::{last_field_start, scan_line, LineScan, Shape, SpanSink};
 use super::values::{parse_fixed, parse_timestamp};
-use super::{CsvIngest, MAX_LINE_BYTES, MAX_RECORD_LINES};
+use super::{Ingest, MAX_LINE_BYTES, MAX_RECORD_LINES};
 
-impl CsvIngest {
+impl Ingest {
     /// Processes every complete record in `data` and returns how many bytes
     /// that consumed; the rest is an incomplete record. At the end of input
     /// (`at_eof`), a record whose quotes never close is rejected instead.
-    pub(super) fn process_records(&mut self, data: &[u8], at_eof: bool) -> usize {
+    pub(super) fn process_csv_records(&mut self, data: &[u8], at_eof: bool) -> usize {
         let mut start = 0;
         loop {
             let known = match &self.header {
@@ -167,11 +167,6 @@ impl CsvIngest {
         // quote cannot swallow the good lines after it.
         self.count_rejected(true);
         Some(line_end + 1)
-    }
-
-    #[inline]
-    fn count_rejected(&mut self, rejected: bool) {
-        self.totals.rejected_lines += u64::from(rejected);
     }
 
     fn process_fields(&mut self, record: &[u8], spans: &[Span]) -> bool {

@@ -2,9 +2,11 @@
 //! tag-set cap, the collapsing of sub-timing trends, and selector filters.
 //!
 //! A route is what a line with a given raw metric name and raw tag bytes
-//! updates. It is worked out once per distinct byte string
-//! ([`CsvIngest::new_route`], cold) and cached, so that recording a sample
-//! ([`CsvIngest::record`], hot) is a few indexed additions.
+//! updates (CSV: the tag columns; JSON: the `tags` object). It is worked out
+//! once per distinct byte string ([`Ingest::new_route`] for CSV,
+//! `new_json_route` for JSON, both ending in [`Ingest::cache_route`], cold)
+//! and cached, so both formats share one aggregation path and recording a sample
+//! ([`Ingest::record`], hot) is a few indexed additions.
 
 use std::collections::HashMap;
 
@@ -15,7 +17,7 @@ use super::header::{Header, TagColumn};
 use super::quoting::{unquoted, well_quoted, Span};
 use super::timeline::TimelineRole;
 use super::values::gauge_count;
-use super::{CsvIngest, IngestConfig};
+use super::{Ingest, IngestConfig};
 use crate::{Aggregate, MetricEntry, MetricKind, TagSet, ValueKind};
 
 /// k6 sub-timings of a request that nobody breaks down by tag in practice;
@@ -32,7 +34,7 @@ const COLLAPSED_METRICS: [&str; 6] = [
 /// Routes cached before the cache is emptied. Distinct raw tag strings are
 /// few in a healthy test (tag sets × orders of `extra_tags`), but a tag that
 /// holds ids would otherwise grow the cache without bound.
-const MAX_CACHED_ROUTES: usize = 1 << 16;
+pub(super) const MAX_CACHED_ROUTES: usize = 1 << 16;
 
 /// What a line with a given metric name and raw tag bytes updates.
 #[derive(Clone, Copy)]
@@ -144,7 +146,7 @@ impl MetricSlot {
     }
 }
 
-impl CsvIngest {
+impl Ingest {
     #[inline]
     pub(super) fn record(&mut self, route: Route, value: i64, time_us: i64) {
         let totals = &mut self.totals;
@@ -197,8 +199,8 @@ impl CsvIngest {
         }
     }
 
-    /// Resolves a line's metric and tags the slow way and caches the result
-    /// under the current route key. None if the metric name is unusable.
+    /// Resolves a CSV line's metric and tags the slow way and caches the
+    /// result under the current route key. None if the line is unusable.
     #[cold]
     pub(super) fn new_route(&mut self, record: &[u8], spans: &[Span]) -> Option<Route> {
         let Header::Valid(layout) = &self.header else { return None };
@@ -210,7 +212,7 @@ impl CsvIngest {
             return None;
         }
         let name = unquoted(spans[layout.name].of(record));
-        let name = std::str::from_utf8(&name).ok().filter(|name| !name.is_empty())?;
+        let name = std::str::from_utf8(&name).ok()?;
 
         let mut all_tags = TagSet::new();
         for (column, tag) in &layout.tag_columns {
@@ -237,6 +239,17 @@ impl CsvIngest {
             }
         }
 
+        self.cache_route(name, &all_tags)
+    }
+
+    /// Resolves a metric name and a sample's full tags (dropped ones
+    /// included) to a route, and caches it under the current route key. The
+    /// one place where both formats meet: everything after the bytes.
+    #[cold]
+    pub(super) fn cache_route(&mut self, name: &str, all_tags: &TagSet) -> Option<Route> {
+        if name.is_empty() {
+            return None;
+        }
         let metric = self.metric_id(name);
         let slot = &mut self.metrics[metric as usize];
         let series = if slot.collapsed {

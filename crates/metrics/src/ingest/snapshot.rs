@@ -2,7 +2,7 @@
 //! running totals, plus rates and p95 over the last few complete seconds of
 //! the timeline.
 
-use super::CsvIngest;
+use super::Ingest;
 use crate::VALUE_SCALE;
 
 /// Cheap live numbers for the agent's periodic snapshot line.
@@ -26,7 +26,7 @@ pub struct Snapshot {
     pub rejected_lines: u64,
 }
 
-impl CsvIngest {
+impl Ingest {
     /// Cheap live numbers for the periodic snapshot line.
     pub fn snapshot(&self, window_seconds: u32) -> Snapshot {
         let totals = &self.totals;

@@ -36,7 +36,6 @@ pub fn manifest() -> Manifest {
         system_tags: vec!["name".into(), "status".into(), "expected_response".into()],
         thresholds: Vec::new(),
         selectors: Vec::new(),
-        declared_metrics: Vec::new(),
         total_duration_ms: 30_000,
         max_vus: 8,
         setup_timeout_ms: 60_000,
