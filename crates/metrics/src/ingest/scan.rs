@@ -22,12 +22,12 @@ pub(super) enum LineScan {
 }
 
 const ONES: u64 = 0x0101_0101_0101_0101;
-const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+pub(super) const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
 
 /// The high bit of every byte of `word` that equals `byte`, exactly (no
 /// false positives from borrows, unlike the shorter `haszero` trick).
 #[inline(always)]
-fn byte_mask(word: u64, byte: u8) -> u64 {
+pub(super) fn byte_mask(word: u64, byte: u8) -> u64 {
     let x = word ^ (ONES * u64::from(byte));
     !(((x & !HIGH_BITS) + !HIGH_BITS) | x) & HIGH_BITS
 }
