@@ -1,11 +1,15 @@
 //! Behaviour of the k6 CSV ingest: parsing, tags, caps, selectors, timeline.
 //! (JSON-specific behaviour and the CSV/JSON equality are in `ingest_json.rs`.)
 
+mod common;
+
 use std::collections::BTreeMap;
 
 use loadgrid_metrics::ingest::{Ingest, IngestConfig, OutputFormat};
 use loadgrid_metrics::{MetricKind, ShardResult, TagSet, ValueKind, VALUE_SCALE};
 use proptest::prelude::*;
+
+use common::{ingest_with, series_counts, tags};
 
 const HEADER: &str =
     "metric_name,timestamp,metric_value,check,expected_response,group,method,name,scenario,status,extra_tags,metadata\n";
@@ -16,31 +20,8 @@ fn csv_config() -> IngestConfig {
     IngestConfig { format: OutputFormat::Csv, ..IngestConfig::default() }
 }
 
-fn ingest_with(config: IngestConfig, csv: &str) -> ShardResult {
-    let mut ingest = Ingest::new(config);
-    ingest.feed(csv.as_bytes());
-    ingest.finish_input();
-    ingest.into_result()
-}
-
 fn ingest(csv: &str) -> ShardResult {
     ingest_with(csv_config(), csv)
-}
-
-fn tags(pairs: &[(&str, &str)]) -> TagSet {
-    TagSet::from_pairs(pairs.iter().copied())
-}
-
-/// The series of `metric` as (tags, count) pairs.
-fn series_counts(result: &ShardResult, metric: &str) -> BTreeMap<TagSet, u64> {
-    result
-        .metrics
-        .metric(metric)
-        .unwrap()
-        .series
-        .iter()
-        .map(|(tags, aggregate)| (tags.clone(), aggregate.count()))
-        .collect()
 }
 
 #[test]
@@ -476,15 +457,7 @@ proptest! {
         let whole = ingest(&input);
         let mut positions: Vec<usize> = cuts.iter().map(|cut| cut.index(bytes.len() + 1)).collect();
         positions.sort_unstable();
-        let mut ingest = Ingest::new(csv_config());
-        let mut start = 0;
-        for position in positions {
-            ingest.feed(&bytes[start..position]);
-            start = position;
-        }
-        ingest.feed(&bytes[start..]);
-        ingest.finish_input();
-        let chunked = ingest.into_result();
+        let chunked = common::ingest_in_chunks(csv_config(), bytes, &positions);
         prop_assert_eq!(chunked.rejected_lines, 2);
         prop_assert_eq!(&chunked, &whole);
     }
@@ -493,12 +466,7 @@ proptest! {
 #[test]
 fn byte_at_a_time_matches_one_chunk() {
     let input = tricky_input();
-    let mut ingest = Ingest::new(csv_config());
-    for byte in input.as_bytes() {
-        ingest.feed(std::slice::from_ref(byte));
-    }
-    ingest.finish_input();
-    let result = ingest.into_result();
+    let result = common::ingest_bytewise(csv_config(), input.as_bytes());
     assert_eq!(result, self::ingest(&input));
     assert_eq!(result.rejected_lines, 2);
     let multi_line = tags(&[("check", "multi\nline, check"), ("x", "1")]);

@@ -1,35 +1,23 @@
 //! Behaviour of the k6 JSON ingest (what the agent uses), and its agreement
 //! with the CSV ingest on the same k6 run.
 
+mod common;
+
 use std::collections::BTreeMap;
 
 use loadgrid_metrics::ingest::{Ingest, IngestConfig, OutputFormat};
 use loadgrid_metrics::{MetricKind, ShardResult, TagSet, ValueKind};
 use proptest::prelude::*;
 
+use common::{ingest_with, series_counts, tags};
+
 /// One k6 run (`SLEEP=0.1 record.sh tests/fixtures/k6-small 1s 1`) written
 /// by k6 in both formats at once.
 const FIXTURE: &str = include_str!("fixtures/k6-small.json");
 const FIXTURE_CSV: &str = include_str!("fixtures/k6-small.csv");
 
-fn ingest_with(config: IngestConfig, input: &str) -> ShardResult {
-    let mut ingest = Ingest::new(config);
-    ingest.feed(input.as_bytes());
-    ingest.finish_input();
-    ingest.into_result()
-}
-
 fn ingest(json: &str) -> ShardResult {
     ingest_with(IngestConfig::default(), json)
-}
-
-fn tags(pairs: &[(&str, &str)]) -> TagSet {
-    TagSet::from_pairs(pairs.iter().copied())
-}
-
-fn series_counts(result: &ShardResult, metric: &str) -> BTreeMap<TagSet, u64> {
-    let entry = result.metrics.metric(metric).unwrap();
-    entry.series.iter().map(|(tags, aggregate)| (tags.clone(), aggregate.count())).collect()
 }
 
 /// A `Point` line in k6's layout.
@@ -305,15 +293,7 @@ proptest! {
         let whole = ingest(&input);
         let mut positions: Vec<usize> = cuts.iter().map(|cut| cut.index(bytes.len() + 1)).collect();
         positions.sort_unstable();
-        let mut ingest = Ingest::new(IngestConfig::default());
-        let mut start = 0;
-        for position in positions {
-            ingest.feed(&bytes[start..position]);
-            start = position;
-        }
-        ingest.feed(&bytes[start..]);
-        ingest.finish_input();
-        let chunked = ingest.into_result();
+        let chunked = common::ingest_in_chunks(IngestConfig::default(), bytes, &positions);
         prop_assert_eq!(chunked.rejected_lines, 2);
         prop_assert_eq!(&chunked, &whole);
     }
@@ -322,12 +302,7 @@ proptest! {
 #[test]
 fn byte_at_a_time_matches_one_chunk() {
     let input = tricky_input();
-    let mut ingest = Ingest::new(IngestConfig::default());
-    for byte in input.as_bytes() {
-        ingest.feed(std::slice::from_ref(byte));
-    }
-    ingest.finish_input();
-    let result = ingest.into_result();
+    let result = common::ingest_bytewise(IngestConfig::default(), input.as_bytes());
     assert_eq!(result, self::ingest(&input));
     assert_eq!(result.rejected_lines, 2);
     assert_eq!(result.samples, 392 + 5);
