@@ -23,7 +23,7 @@ pub async fn meet(
     config: &AgentConfig,
     manifest: &Manifest,
     client: &Client,
-    interrupted: &mut tokio::sync::watch::Receiver<bool>,
+    interrupted: &mut tokio::sync::watch::Receiver<u32>,
 ) -> anyhow::Result<Met> {
     let store = &config.store;
     let run_id = &config.run_id;
@@ -99,7 +99,7 @@ impl Waiting<'_> {
     async fn until<T, F, Fut>(
         &self,
         what: &str,
-        interrupted: &mut tokio::sync::watch::Receiver<bool>,
+        interrupted: &mut tokio::sync::watch::Receiver<u32>,
         mut check: F,
     ) -> anyhow::Result<Option<T>>
     where
@@ -111,7 +111,7 @@ impl Waiting<'_> {
             if let Some(value) = check().await {
                 return Ok(Some(value));
             }
-            if *interrupted.borrow() {
+            if *interrupted.borrow() > 0 {
                 return Ok(None);
             }
             // The stop record is read less often than the barrier markers.

@@ -60,7 +60,8 @@ enum RunEnd {
 
 /// Runs one shard to the end and returns the agent's exit code: 0 when the
 /// shard's status was written (whatever it says), 1 when even that failed.
-pub async fn run(config: AgentConfig, mut interrupted: tokio::sync::watch::Receiver<bool>) -> i32 {
+/// `interrupted` counts the SIGINT/SIGTERM the agent received.
+pub async fn run(config: AgentConfig, mut interrupted: tokio::sync::watch::Receiver<u32>) -> i32 {
     let started_at_ms = now_ms();
     match run_shard(&config, &mut interrupted, started_at_ms).await {
         Ok(()) => 0,
@@ -93,7 +94,7 @@ pub async fn run(config: AgentConfig, mut interrupted: tokio::sync::watch::Recei
 
 async fn run_shard(
     config: &AgentConfig,
-    interrupted: &mut tokio::sync::watch::Receiver<bool>,
+    interrupted: &mut tokio::sync::watch::Receiver<u32>,
     started_at_ms: i64,
 ) -> anyhow::Result<()> {
     let store = &config.store;
@@ -231,7 +232,7 @@ struct Shard<'a> {
     manifest: &'a Manifest,
     client: &'a Client,
     k6: &'a mut K6Process,
-    interrupted: &'a mut tokio::sync::watch::Receiver<bool>,
+    interrupted: &'a mut tokio::sync::watch::Receiver<u32>,
 }
 
 impl Shard<'_> {
@@ -308,7 +309,7 @@ impl Shard<'_> {
                 next_control = now + control_interval;
                 stop_reason = self.should_stop(now >= deadline).await;
             }
-            if stop_reason.is_none() && *self.interrupted.borrow() {
+            if stop_reason.is_none() && *self.interrupted.borrow() > 0 {
                 stop_reason = Some("the agent was interrupted".into());
             }
             if let Some(reason) = &stop_reason {

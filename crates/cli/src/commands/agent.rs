@@ -2,7 +2,6 @@
 
 use loadgrid_agent::AgentConfig;
 use loadgrid_store::Store;
-use tokio::sync::watch;
 
 use crate::cli::{AgentArgs, GlobalArgs};
 
@@ -14,17 +13,7 @@ pub fn run(args: AgentArgs, global: GlobalArgs) -> anyhow::Result<i32> {
     // One thread: k6 is spawned from it, and its parent-death signal is tied to that thread.
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(async move {
-        let (sender, interrupted) = watch::channel(false);
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut interrupt = signal(SignalKind::interrupt())?;
-        let mut terminate = signal(SignalKind::terminate())?;
-        tokio::spawn(async move {
-            tokio::select! {
-                _ = interrupt.recv() => {}
-                _ = terminate.recv() => {}
-            }
-            let _ = sender.send(true);
-        });
+        let interrupted = super::signal_counter()?;
         let config = AgentConfig {
             store,
             run_id: args.run_id,
