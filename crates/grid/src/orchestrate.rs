@@ -1,7 +1,6 @@
 //! One run end to end, and the re-judging of a stored run.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use loadgrid_k6::K6;
 use loadgrid_report::{build_summary, RunSummary, ShardInput, SummaryInput};
@@ -78,7 +77,14 @@ async fn judge(store: &Store, run_id: &str, thresholds: &[Threshold]) -> anyhow:
 }
 
 pub fn summarize(collected: &Collected, thresholds: &[Threshold]) -> RunSummary {
-    let test_duration = test_duration(collected);
+    let shards: Vec<ShardInput> = (0..collected.manifest.shards as usize)
+        .map(|i| ShardInput {
+            shard: i as u32,
+            status: collected.statuses[i].as_ref(),
+            result: collected.results[i].as_ref(),
+        })
+        .collect();
+    let test_duration = loadgrid_report::test_duration(&shards, &collected.merged);
     let evaluations = loadgrid_thresholds::evaluate(thresholds, &collected.merged, test_duration);
     let gate = gate(&collected.statuses, &evaluations, collected.stop.as_ref(), collected.manifest.allow_partial);
     let mut warnings = collected.manifest.warnings.clone();
@@ -97,13 +103,6 @@ pub fn summarize(collected: &Collected, thresholds: &[Threshold]) -> RunSummary 
             ));
         }
     }
-    let shards = (0..collected.manifest.shards as usize)
-        .map(|i| ShardInput {
-            shard: i as u32,
-            status: collected.statuses[i].as_ref(),
-            result: collected.results[i].as_ref(),
-        })
-        .collect();
     build_summary(&SummaryInput {
         manifest: &collected.manifest,
         merged: &collected.merged,
@@ -116,15 +115,4 @@ pub fn summarize(collected: &Collected, thresholds: &[Threshold]) -> RunSummary 
         stop: collected.stop.as_ref(),
         warnings,
     })
-}
-
-/// From the first shard's resume to the last sample: what k6 calls the test
-/// duration, used for counters' `rate`.
-fn test_duration(collected: &Collected) -> Duration {
-    let start = collected.statuses.iter().flatten().filter_map(|s| s.resumed_at_ms).min();
-    let end = collected.results.iter().flatten().filter_map(|r| r.last_sample_us).max().map(|us| us / 1000);
-    match (start, end) {
-        (Some(start), Some(end)) if end > start => Duration::from_millis((end - start) as u64),
-        _ => Duration::from_secs(collected.merged.timeline.len() as u64),
-    }
 }

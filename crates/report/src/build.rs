@@ -117,9 +117,20 @@ impl Span {
     }
 }
 
+/// How long the grid's test ran: from the first shard's resume to the last
+/// shard's end (else the samples' or the timeline's span). The one duration
+/// counters' `rate` is computed with, in thresholds and in the summary alike.
+pub fn test_duration(shards: &[ShardInput], merged: &MetricSet) -> std::time::Duration {
+    std::time::Duration::from_secs_f64(span_of(shards, merged).duration_seconds.max(0.0))
+}
+
 fn run_span(input: &SummaryInput) -> Span {
-    let statuses = || input.shards.iter().filter_map(|s| s.status);
-    let results = || input.shards.iter().filter_map(|s| s.result);
+    span_of(&input.shards, input.merged)
+}
+
+fn span_of(shards: &[ShardInput], merged: &MetricSet) -> Span {
+    let statuses = || shards.iter().filter_map(|s| s.status);
+    let results = || shards.iter().filter_map(|s| s.result);
     let from_status =
         || Span::between(statuses().filter_map(|s| s.resumed_at_ms).min(), statuses().map(|s| s.ended_at_ms).max());
     let from_samples = || {
@@ -129,7 +140,7 @@ fn run_span(input: &SummaryInput) -> Span {
         )
     };
     let from_timeline = || {
-        let seconds = || input.merged.timeline.iter().map(|(t, _)| t);
+        let seconds = || merged.timeline.iter().map(|(t, _)| t);
         Span::between(seconds().min().map(|t| t * 1000), seconds().max().map(|t| (t + 1) * 1000))
     };
     from_status().or_else(from_samples).or_else(from_timeline).unwrap_or(Span {

@@ -23,7 +23,7 @@ mod build;
 mod terminal;
 mod values;
 
-pub use build::{build_summary, ShardInput, SummaryInput};
+pub use build::{build_summary, test_duration, ShardInput, SummaryInput};
 pub use model::{
     EndpointSummary, MetricSummary, RunSummary, ShardSummary, StopSummary, ThresholdSummary, TimelinePoint, Verdict,
     SUMMARY_SCHEMA_VERSION,
