@@ -40,6 +40,9 @@ pub struct K6RunArgs<'a> {
     /// Where k6 writes its own end-of-test summary; `None` switches the
     /// summary off, so that k6 does not hold every trend sample in memory.
     pub summary_export: Option<&'a Path>,
+    /// Extra environment for k6 only (secret values): never on a command
+    /// line, where `ps` would show them.
+    pub env: &'a [(String, String)],
 }
 
 impl K6Process {
@@ -69,6 +72,7 @@ impl K6Process {
             })
             .arg(args.archive)
             .env("K6_NO_COLOR", "true")
+            .envs(args.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::inherit())
             .stderr(Stdio::piped())

@@ -40,10 +40,18 @@ const INIT_TIMEOUT: Duration = Duration::from_secs(180);
 const STOP_GRACE: Duration = Duration::from_secs(30);
 const STATUS_POLL: Duration = Duration::from_millis(200);
 
+/// Where secret values come from (Secrets Manager on AWS).
+#[async_trait::async_trait]
+pub trait SecretSource: Send + Sync {
+    async fn read(&self, secret_id: &str) -> anyhow::Result<String>;
+}
+
 pub struct AgentConfig {
     pub store: Store,
     pub run_id: String,
     pub shard: u32,
+    /// For runs with `secrets` in their manifest.
+    pub secrets: Option<Arc<dyn SecretSource>>,
     pub k6: PathBuf,
     /// `host:port` for this shard's k6 REST API.
     pub k6_address: String,
@@ -117,6 +125,7 @@ async fn run_shard(
         anyhow::bail!("run `{run_id}` has no archive in the store");
     }
 
+    let secret_env = read_secrets(config, &manifest).await?;
     let ingest = Ingest::new(IngestConfig {
         shard: config.shard,
         selectors: manifest.selectors.clone(),
@@ -135,6 +144,7 @@ async fn run_shard(
             system_tags: &manifest.system_tags,
             tags: &manifest.tags,
             summary_export: manifest.keep_k6_summary.then_some(k6_summary.as_path()),
+            env: &secret_env,
         },
         Arc::clone(&ingest),
     )
@@ -205,6 +215,40 @@ async fn run_shard(
     };
     write_status_if_absent(config, &status).await?;
     Ok(())
+}
+
+/// The manifest's secrets as k6 environment variables. Errors name the
+/// variable and the secret id, never a value.
+async fn read_secrets(config: &AgentConfig, manifest: &Manifest) -> anyhow::Result<Vec<(String, String)>> {
+    if manifest.secrets.is_empty() {
+        return Ok(Vec::new());
+    }
+    let source = config.secrets.as_ref().context("this run reads secrets, but the agent has no secret source")?;
+    let mut env = Vec::new();
+    for (name, secret_id) in &manifest.secrets {
+        let value =
+            source.read(secret_id).await.with_context(|| format!("cannot read secret `{secret_id}` for `{name}`"))?;
+        env.push((name.clone(), value));
+    }
+    Ok(env)
+}
+
+/// Claims the first free shard of `range` for `task` (a conditional write
+/// per shard, so two tasks never run the same shard). `None` when every
+/// shard of the range is taken.
+pub async fn claim_shard(
+    store: &Store,
+    run_id: &str,
+    range: std::ops::Range<u32>,
+    task: &str,
+) -> anyhow::Result<Option<u32>> {
+    let claim = serde_json::json!({ "task": task, "at_ms": now_ms() }).to_string();
+    for shard in range {
+        if store.put_if_absent(&layout::shard_claim(run_id, shard), claim.clone()).await? {
+            return Ok(Some(shard));
+        }
+    }
+    Ok(None)
 }
 
 async fn write_status_if_absent(config: &AgentConfig, status: &ShardStatus) -> anyhow::Result<()> {

@@ -29,6 +29,10 @@ pub fn emf_line(run_id: &str, shard: u32, snapshot: &Snapshot) -> String {
         "requests": snapshot.requests,
         "failed_requests": snapshot.failed_requests,
         "iterations": snapshot.iterations,
+        // [[value, count], ...] in k6 units scaled by VALUE_SCALE, one pair per
+        // non-empty bucket: lets a reader merge shards' windows exactly.
+        "latency_bits": snapshot.latency.as_ref().map(|h| h.bits()),
+        "latency": snapshot.latency.as_ref().map(|h| h.iter().map(|b| [b.representative(), b.count]).collect::<Vec<_>>()),
     })
     .to_string()
 }

@@ -40,6 +40,46 @@ pub struct GlobalArgs {
     /// The k6 binary (default: LOADGRID_K6, then PATH).
     #[arg(long, global = true, value_name = "PATH")]
     pub k6: Option<PathBuf>,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+}
+
+/// How to reach AWS (for the ecs backend and s3:// stores). Credentials come
+/// from the standard chain: environment, profile, SSO, web identity (OIDC).
+#[derive(Debug, Args, Clone, Default)]
+#[command(next_help_heading = "AWS")]
+pub struct AwsArgs {
+    /// AWS region (default: AWS_REGION, then the profile's).
+    #[arg(long, global = true, env = "LOADGRID_AWS_REGION")]
+    pub region: Option<String>,
+    /// AWS profile (default: AWS_PROFILE).
+    #[arg(long, global = true, env = "LOADGRID_AWS_PROFILE")]
+    pub profile: Option<String>,
+    /// Endpoint for every AWS service, e.g. an emulator (AWS_ENDPOINT_URL works too).
+    #[arg(long, global = true, env = "LOADGRID_AWS_ENDPOINT_URL", value_name = "URL")]
+    pub endpoint_url: Option<String>,
+    /// Attempts per AWS call, retries included (default 5).
+    #[arg(long, global = true, env = "LOADGRID_AWS_MAX_ATTEMPTS", value_name = "N")]
+    pub max_attempts: Option<u32>,
+}
+
+/// Where ECS shards run; anything unset comes from `[ecs]` in loadgrid.toml,
+/// then from the outputs of the stack it names.
+#[derive(Debug, Args, Clone, Default)]
+#[command(next_help_heading = "ECS")]
+pub struct EcsArgs {
+    /// ECS cluster name or ARN.
+    #[arg(long, env = "LOADGRID_ECS_CLUSTER")]
+    pub cluster: Option<String>,
+    /// Task definition family, family:revision or ARN.
+    #[arg(long, env = "LOADGRID_ECS_TASK_DEFINITION")]
+    pub task_definition: Option<String>,
+    /// Subnet for the tasks (repeatable).
+    #[arg(long = "subnet", value_name = "ID")]
+    pub subnets: Vec<String>,
+    /// Security group for the tasks (repeatable).
+    #[arg(long = "security-group", value_name = "ID")]
+    pub security_groups: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -71,6 +111,24 @@ pub enum Command {
 Example:
   loadgrid target --listen 127.0.0.1:8089")]
     Target(TargetArgs),
+    /// Re-attach to a run: live progress, then merge and gate as if never detached.
+    #[command(
+        after_help = "Example:\n  loadgrid run tests/checkout.js --backend ecs --shards 10 --detach\n  loadgrid attach 20261122-020512-7f3a"
+    )]
+    Attach(AttachArgs),
+    /// Running grids on the ECS cluster, with their tasks, age and cost so far.
+    Ps(PsArgs),
+    /// Stop every task of a run (or of every run) on the ECS cluster.
+    #[command(after_help = "Examples:\n  loadgrid stop 20261122-020512-7f3a\n  loadgrid stop --all")]
+    Stop(StopArgs),
+    /// The agents' logs of a run (CloudWatch Logs for ECS runs, files for local ones).
+    #[command(
+        after_help = "Examples:\n  loadgrid logs 20261122-020512-7f3a --shard 3\n  loadgrid logs 20261122-020512-7f3a --follow"
+    )]
+    Logs(LogsArgs),
+    /// Build the runner image (k6 + loadgrid) and push it to ECR.
+    #[command(subcommand)]
+    Image(ImageCommand),
     /// Print shell completions.
     #[command(after_help = "Example:\n  loadgrid completions bash > /etc/bash_completion.d/loadgrid")]
     Completions { shell: clap_complete::Shell },
@@ -121,6 +179,92 @@ pub struct RunArgs {
     /// No progress display.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+    /// Where shards run: `local` (default) or `ecs`.
+    #[arg(long, env = "LOADGRID_BACKEND", value_parser = ["local", "ecs"])]
+    pub backend: Option<String>,
+    /// ECS: run on FARGATE_SPOT, falling back to FARGATE when Spot has no capacity.
+    #[arg(long)]
+    pub spot: bool,
+    /// ECS: task CPU units for this run (1024 = 1 vCPU).
+    #[arg(long)]
+    pub cpu: Option<u32>,
+    /// ECS: task memory in MiB for this run.
+    #[arg(long)]
+    pub memory: Option<u32>,
+    /// k6 env var read from Secrets Manager by each agent: `NAME=<secret id>` (repeatable).
+    #[arg(long = "secret", value_name = "NAME=SECRET_ID", value_parser = parse_key_value)]
+    pub secrets: Vec<(String, String)>,
+    /// Print the run id and return once the shards are launched; they finish on their own.
+    #[arg(long)]
+    pub detach: bool,
+    /// Agents stop their shard when this process's heartbeat is older than this (default 15s local, 60s ecs).
+    #[arg(long, value_name = "DURATION")]
+    pub heartbeat_timeout: Option<String>,
+    #[command(flatten)]
+    pub ecs: EcsArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct AttachArgs {
+    pub run_id: String,
+    #[arg(long)]
+    pub json: bool,
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub ecs: EcsArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct PsArgs {
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub ecs: EcsArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct StopArgs {
+    /// The run to stop.
+    #[arg(required_unless_present = "all", conflicts_with = "all")]
+    pub run_id: Option<String>,
+    /// Stop every loadgrid task on the cluster.
+    #[arg(long)]
+    pub all: bool,
+    #[command(flatten)]
+    pub ecs: EcsArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    pub run_id: String,
+    /// Only this shard.
+    #[arg(long)]
+    pub shard: Option<u32>,
+    /// Keep printing new lines until the run has ended.
+    #[arg(long, short = 'f')]
+    pub follow: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImageCommand {
+    /// `docker build` the runner image from docker/Dockerfile.
+    Build(ImageArgs),
+    /// Log in to ECR through the SDK and `docker push` the runner image.
+    Push(ImageArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImageArgs {
+    /// Image reference (default: the stack's `RepositoryUri` output, tag = loadgrid version).
+    #[arg(long)]
+    pub tag: Option<String>,
+    /// Build context: the loadgrid source tree (default: current directory).
+    #[arg(long, default_value = ".")]
+    pub context: PathBuf,
+    /// Use this k6 image (e.g. one with xk6 extensions) instead of grafana/k6.
+    #[arg(long)]
+    pub k6_image: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -165,12 +309,25 @@ pub struct AgentArgs {
     pub store: String,
     #[arg(long, env = "LOADGRID_RUN_ID")]
     pub run_id: String,
-    #[arg(long, env = "LOADGRID_SHARD")]
-    pub shard: u32,
+    #[arg(long, env = "LOADGRID_SHARD", required_unless_present = "shard_range")]
+    pub shard: Option<u32>,
+    /// `a-b`: claim the first free shard of this range (ECS tasks started together).
+    #[arg(long, env = "LOADGRID_SHARD_RANGE", value_parser = parse_shard_range, conflicts_with = "shard")]
+    pub shard_range: Option<std::ops::Range<u32>>,
     #[arg(long = "k6-address", env = "LOADGRID_K6_ADDRESS", default_value = "127.0.0.1:6565")]
     pub k6_address: String,
     #[arg(long = "work-dir", env = "LOADGRID_WORK_DIR")]
     pub work_dir: Option<PathBuf>,
+}
+
+fn parse_shard_range(text: &str) -> Result<std::ops::Range<u32>, String> {
+    let (first, last) = text.split_once('-').ok_or_else(|| format!("expected a-b, got `{text}`"))?;
+    let parse = |v: &str| v.trim().parse::<u32>().map_err(|_| format!("expected a-b, got `{text}`"));
+    let (first, last) = (parse(first)?, parse(last)?);
+    if first > last {
+        return Err(format!("empty shard range `{text}`"));
+    }
+    Ok(first..last + 1)
 }
 
 fn parse_key_value(text: &str) -> Result<(String, String), String> {

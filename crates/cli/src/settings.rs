@@ -11,7 +11,10 @@ use loadgrid_plan::FileConfig;
 use loadgrid_store::Store;
 use loadgrid_thresholds::{Origin, Threshold};
 
-use crate::cli::{GlobalArgs, RunArgs};
+use loadgrid_aws::ecs::{EcsSettings, DEFAULT_CONTAINER};
+use loadgrid_aws::{AwsContext, AwsSettings};
+
+use crate::cli::{EcsArgs, GlobalArgs, RunArgs};
 
 pub const DEFAULT_STORE: &str = ".loadgrid";
 const DEFAULT_MAX_SERIES_PER_METRIC: usize = 200;
@@ -36,7 +39,8 @@ impl Settings {
         Ok(Settings { config, global })
     }
 
-    pub fn store(&self) -> anyhow::Result<Store> {
+    /// The store URL in effect: flag, environment, config, else `.loadgrid`.
+    pub fn store_url(&self) -> String {
         let url = self.global.store.clone().or_else(|| self.config.store.clone());
         let url = match (url, &self.config.path) {
             (Some(url), Some(config_path)) if self.global.store.is_none() && is_relative_dir(&url) => {
@@ -46,7 +50,78 @@ impl Settings {
             (Some(url), _) => url,
             (None, _) => DEFAULT_STORE.to_owned(),
         };
+        url
+    }
+
+    /// Opens the store: a directory, or `s3://bucket/prefix` through AWS
+    /// (whose bucket is checked, so that a bad name fails before a run).
+    pub async fn store(&self) -> anyhow::Result<Store> {
+        let url = self.store_url();
+        if url.starts_with("s3://") {
+            let aws = self.aws().await?;
+            let store = loadgrid_aws::s3::open(&aws, &url).map_err(|e| input_error(format!("{e:#}")))?;
+            loadgrid_aws::s3::check_bucket(&store).await.map_err(|e| input_error(e.to_string()))?;
+            return Ok(store);
+        }
         Store::open(&url).map_err(|e| input_error(e.to_string()))
+    }
+
+    pub fn aws_settings(&self) -> AwsSettings {
+        let flags = &self.global.aws;
+        let file = &self.config.aws;
+        AwsSettings {
+            region: flags.region.clone().or_else(|| file.region.clone()),
+            profile: flags.profile.clone().or_else(|| file.profile.clone()),
+            endpoint_url: flags.endpoint_url.clone().or_else(|| file.endpoint_url.clone()),
+            max_attempts: flags.max_attempts.or(file.max_attempts),
+        }
+    }
+
+    /// Credentials and region, checked against AWS (STS): no credentials,
+    /// rejected ones and an unreachable endpoint all fail here, as input errors.
+    pub async fn aws(&self) -> anyhow::Result<AwsContext> {
+        let aws = AwsContext::load(&self.aws_settings()).await.map_err(|e| input_error(format!("{e:#}")))?;
+        aws.verify().await.map_err(|e| input_error(format!("{e:#}")))?;
+        Ok(aws)
+    }
+
+    /// `--backend`, else `backend` in loadgrid.toml, else `local`.
+    pub fn backend(&self, args: &RunArgs) -> anyhow::Result<String> {
+        let backend = args.backend.clone().or_else(|| self.config.backend.clone()).unwrap_or_else(|| "local".into());
+        match backend.as_str() {
+            "local" | "ecs" => Ok(backend),
+            other => Err(input_error(format!("unknown backend `{other}`; use `local` or `ecs`"))),
+        }
+    }
+
+    /// ECS settings: flags, then `[ecs]`, then the outputs of `[ecs] stack`.
+    pub async fn ecs_settings(
+        &self,
+        aws: &AwsContext,
+        flags: &EcsArgs,
+        run: Option<&RunArgs>,
+    ) -> anyhow::Result<EcsSettings> {
+        let file = &self.config.ecs;
+        let mut settings = EcsSettings {
+            cluster: flags.cluster.clone().or_else(|| file.cluster.clone()).unwrap_or_default(),
+            task_definition: flags.task_definition.clone().or_else(|| file.task_definition.clone()).unwrap_or_default(),
+            container: file.container.clone().unwrap_or_else(|| DEFAULT_CONTAINER.to_owned()),
+            subnets: if flags.subnets.is_empty() { file.subnets.clone() } else { flags.subnets.clone() },
+            security_groups: if flags.security_groups.is_empty() {
+                file.security_groups.clone()
+            } else {
+                flags.security_groups.clone()
+            },
+            assign_public_ip: file.assign_public_ip.unwrap_or(false),
+            spot: run.is_some_and(|r| r.spot) || file.spot.unwrap_or(false),
+            cpu: run.and_then(|r| r.cpu).or(file.cpu),
+            memory: run.and_then(|r| r.memory).or(file.memory),
+        };
+        if let Some(stack) = &file.stack {
+            let outputs = loadgrid_aws::stack::outputs(aws, stack).await?;
+            loadgrid_aws::stack::fill_ecs_settings(&mut settings, &outputs, file.assign_public_ip.is_some());
+        }
+        Ok(settings)
     }
 
     pub fn k6(&self) -> anyhow::Result<K6> {
@@ -71,7 +146,23 @@ impl Settings {
         upsert(&mut env, &args.env);
         let mut tags: Vec<(String, String)> = run.tags.clone().into_iter().collect();
         upsert(&mut tags, &args.tags);
-        let mut timing = Timing::local();
+        let backend = self.backend(args)?;
+        let remote = backend != "local" || self.store_url().starts_with("s3://");
+        let mut timing = if remote { Timing::remote() } else { Timing::local() };
+        if let Some(timeout) = args.heartbeat_timeout.as_ref().or(run.heartbeat_timeout.as_ref()) {
+            let timeout = loadgrid_thresholds::parse_duration(timeout)
+                .map_err(|e| input_error(format!("heartbeat timeout: {e}")))?;
+            timing.heartbeat_timeout_ms = Some(timeout.as_millis() as u64);
+        }
+        if args.detach {
+            // A detached run has no watcher: its shards end on their own deadline.
+            timing.heartbeat_timeout_ms = None;
+        }
+        let mut secrets = run.secrets.clone();
+        secrets.extend(args.secrets.iter().cloned());
+        if let Some(name) = secrets.keys().find(|name| env.iter().any(|(key, _)| key == *name)) {
+            return Err(input_error(format!("`{name}` is both an --env variable and a --secret; keep one")));
+        }
         if let Some(grace) = &run.grace {
             let grace =
                 loadgrid_thresholds::parse_duration(grace).map_err(|e| input_error(format!("[run] grace: {e}")))?;
@@ -93,8 +184,9 @@ impl Settings {
             timing,
             allow_partial: args.allow_partial || run.allow_partial.unwrap_or(false),
             max_series_per_metric: run.max_series_per_metric.unwrap_or(DEFAULT_MAX_SERIES_PER_METRIC),
-            backend: "local".into(),
+            backend,
             keep_k6_summary: args.keep_k6_summary,
+            secrets,
         })
     }
 }

@@ -16,6 +16,8 @@ pub struct Collected {
     pub results: Vec<Option<ShardResult>>,
     pub merged: MetricSet,
     pub stop: Option<Stop>,
+    /// Indexed by shard: how the backend saw the shard end, when it said.
+    pub backend_notes: Vec<Option<String>>,
 }
 
 pub async fn read_manifest(store: &Store, run_id: &str) -> anyhow::Result<Manifest> {
@@ -35,6 +37,7 @@ pub async fn collect(store: &Store, run_id: &str) -> anyhow::Result<Collected> {
     let mut statuses = Vec::new();
     let mut results = Vec::new();
     let mut merged = MetricSet::new();
+    let mut backend_notes = Vec::new();
     for shard in 0..manifest.shards {
         let status_key = layout::shard_status(run_id, shard);
         let status = match store.get(&status_key).await? {
@@ -62,10 +65,12 @@ pub async fn collect(store: &Store, run_id: &str) -> anyhow::Result<Collected> {
         };
         statuses.push(status);
         results.push(result);
+        let note = store.get(&layout::shard_backend_note(run_id, shard)).await?;
+        backend_notes.push(note.map(|bytes| String::from_utf8_lossy(&bytes).into_owned()));
     }
     let stop = match store.get(&layout::stop(run_id)).await? {
         Some(bytes) => serde_json::from_slice(&bytes).ok(),
         None => None,
     };
-    Ok(Collected { manifest, statuses, results, merged, stop })
+    Ok(Collected { manifest, statuses, results, merged, stop, backend_notes })
 }

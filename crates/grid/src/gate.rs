@@ -28,6 +28,7 @@ pub struct Gate {
 
 pub fn gate(
     statuses: &[Option<ShardStatus>],
+    backend_notes: &[Option<String>],
     evaluations: &[Evaluation],
     stop: Option<&Stop>,
     allow_partial: bool,
@@ -39,7 +40,10 @@ pub fn gate(
         match status {
             None => {
                 partial = true;
-                let message = format!("shard {shard} never reported");
+                let message = match backend_notes.get(shard).and_then(Option::as_deref) {
+                    Some(note) => format!("shard {shard} never reported ({note})"),
+                    None => format!("shard {shard} never reported"),
+                };
                 if allow_partial {
                     warnings.push(format!("{message} (allowed by --allow-partial)"));
                 } else {
@@ -129,12 +133,13 @@ mod tests {
 
     #[test]
     fn a_failed_or_missing_shard_never_passes() {
-        let gate_failed = gate(&[status(0, ShardOutcome::Completed), status(1, ShardOutcome::Failed)], &[], None, true);
+        let gate_failed =
+            gate(&[status(0, ShardOutcome::Completed), status(1, ShardOutcome::Failed)], &[], &[], None, true);
         assert_eq!((gate_failed.verdict, gate_failed.exit_code), (Verdict::Failed, EXIT_FAILED));
-        let missing = gate(&[status(0, ShardOutcome::Completed), None], &[], None, false);
+        let missing = gate(&[status(0, ShardOutcome::Completed), None], &[], &[], None, false);
         assert_eq!(missing.exit_code, EXIT_FAILED);
         assert!(missing.reasons[0].contains("--allow-partial"));
-        let allowed = gate(&[status(0, ShardOutcome::Completed), None], &[], None, true);
+        let allowed = gate(&[status(0, ShardOutcome::Completed), None], &[], &[], None, true);
         assert_eq!(allowed.exit_code, EXIT_PASSED);
         assert!(allowed.partial);
     }
@@ -142,11 +147,11 @@ mod tests {
     #[test]
     fn interruption_fails_and_abort_on_fail_crosses() {
         let interrupted = Stop { reason: StopReason::Interrupted, detail: "SIGINT".into(), at_ms: now_ms() };
-        let result = gate(&[status(0, ShardOutcome::Stopped)], &[], Some(&interrupted), false);
+        let result = gate(&[status(0, ShardOutcome::Stopped)], &[], &[], Some(&interrupted), false);
         assert_eq!(result.exit_code, EXIT_FAILED);
         assert!(result.partial);
         let aborted = Stop { reason: StopReason::AbortOnFail, detail: "p(95)<1 crossed".into(), at_ms: now_ms() };
-        let result = gate(&[status(0, ShardOutcome::Stopped)], &[], Some(&aborted), false);
+        let result = gate(&[status(0, ShardOutcome::Stopped)], &[], &[], Some(&aborted), false);
         assert_eq!((result.verdict, result.exit_code), (Verdict::ThresholdsCrossed, EXIT_THRESHOLDS));
     }
 }

@@ -3,38 +3,77 @@
 use std::path::PathBuf;
 
 use loadgrid_k6::K6;
+use loadgrid_plan::Manifest;
 use loadgrid_report::{build_summary, RunSummary, ShardInput, SummaryInput};
 use loadgrid_store::{layout, Store};
 use loadgrid_thresholds::Threshold;
 use tokio::sync::watch;
 
+use crate::backend::detached::DetachedShards;
 use crate::backend::local::{self, LocalBackend};
+use crate::backend::LaunchedShards;
 use crate::collect::{collect, Collected};
 use crate::gate::gate;
 use crate::prepare::{prepare, thresholds_of, RunRequest};
 use crate::watch::{watch_grid, ProgressMode};
 
 pub struct RunOptions {
-    /// The `loadgrid` binary agents run from.
-    pub exe: PathBuf,
     pub progress: ProgressMode,
     /// Counts SIGINT/SIGTERM received.
     pub signals: watch::Receiver<u32>,
     /// Called once the run is stored, before launch.
-    pub on_planned: Box<dyn FnOnce(&loadgrid_plan::Manifest) + Send>,
+    pub on_planned: Box<dyn FnOnce(&Manifest) + Send>,
+    /// Return once the shards are launched; they finish on their own.
+    pub detach: bool,
 }
 
-/// Plans, bundles, launches locally, watches, collects, merges and gates.
+/// Where a run's shards are started.
+#[async_trait::async_trait]
+pub trait Backend: Send + Sync {
+    /// Checks everything this backend needs for `manifest` (network,
+    /// cluster, secrets...). Runs before anything is stored or launched;
+    /// bad input is an [`crate::InputError`].
+    async fn validate(&self, manifest: &Manifest) -> anyhow::Result<()>;
+    async fn launch(&self, manifest: &Manifest, store: &Store) -> anyhow::Result<Box<dyn LaunchedShards>>;
+    /// The shards of a run launched earlier, possibly from another machine.
+    async fn reattach(&self, manifest: &Manifest, store: &Store) -> anyhow::Result<Box<dyn LaunchedShards>>;
+}
+
+#[async_trait::async_trait]
+impl Backend for LocalBackend {
+    async fn validate(&self, _manifest: &Manifest) -> anyhow::Result<()> {
+        Ok(())
+    }
+
+    async fn launch(&self, manifest: &Manifest, store: &Store) -> anyhow::Result<Box<dyn LaunchedShards>> {
+        let backend = LocalBackend { log_dir: local::log_dir(store.local_root(), &manifest.run_id), ..self.clone() };
+        Ok(Box::new(backend.launch(manifest)?))
+    }
+
+    async fn reattach(&self, manifest: &Manifest, store: &Store) -> anyhow::Result<Box<dyn LaunchedShards>> {
+        Ok(Box::new(DetachedShards { store: store.clone(), run_id: manifest.run_id.clone() }))
+    }
+}
+
+pub enum RunOutcome {
+    Judged(RunSummary),
+    /// `--detach`: launched; `loadgrid attach <run-id>` judges it later.
+    Detached(Manifest),
+}
+
+/// Plans, bundles, launches on `backend`, watches, collects, merges and gates.
 /// Bad input returns an [`crate::InputError`] before anything is stored or launched.
-pub async fn run_local(
+pub async fn run_grid(
     request: &RunRequest,
     k6: &K6,
     store: &Store,
+    backend: &dyn Backend,
     options: RunOptions,
-) -> anyhow::Result<RunSummary> {
+) -> anyhow::Result<RunOutcome> {
     let prepared = prepare(request, k6).await?;
     let manifest = &prepared.manifest;
     let run_id = &manifest.run_id;
+    backend.validate(manifest).await?;
 
     store.put_file(&layout::archive(run_id), &prepared.archive).await?;
     // The manifest goes last: a run without one is not listed, so a failed
@@ -42,24 +81,56 @@ pub async fn run_local(
     store.put(&layout::manifest(run_id), manifest.to_json()).await?;
     (options.on_planned)(manifest);
 
-    let work_dir = std::env::temp_dir().join(format!("loadgrid-{run_id}"));
-    let backend = LocalBackend {
-        exe: options.exe,
+    let mut shards = backend.launch(manifest, store).await?;
+    if options.detach {
+        return Ok(RunOutcome::Detached(manifest.clone()));
+    }
+    let summary =
+        watch_and_judge(store, manifest, &prepared.thresholds, shards.as_mut(), options.signals, options.progress)
+            .await?;
+    Ok(RunOutcome::Judged(summary))
+}
+
+/// Re-attaches to a run (started detached, or whose orchestrator died):
+/// live progress, then merge and gate as if it had never been left.
+pub async fn attach(
+    store: &Store,
+    run_id: &str,
+    backend: &dyn Backend,
+    options: RunOptions,
+) -> anyhow::Result<RunSummary> {
+    let manifest = crate::collect::read_manifest(store, run_id).await?;
+    let thresholds = thresholds_of(&manifest)?;
+    (options.on_planned)(&manifest);
+    let mut shards = backend.reattach(&manifest, store).await?;
+    watch_and_judge(store, &manifest, &thresholds, shards.as_mut(), options.signals, options.progress).await
+}
+
+async fn watch_and_judge(
+    store: &Store,
+    manifest: &Manifest,
+    thresholds: &[Threshold],
+    shards: &mut dyn LaunchedShards,
+    signals: watch::Receiver<u32>,
+    progress: ProgressMode,
+) -> anyhow::Result<RunSummary> {
+    let watched = watch_grid(store, manifest, thresholds, shards, signals, progress).await;
+    shards.finish().await;
+    watched?;
+    let summary = judge(store, &manifest.run_id, thresholds).await?;
+    store.put(&layout::summary(&manifest.run_id), serde_json::to_vec_pretty(&summary)?).await?;
+    Ok(summary)
+}
+
+/// The local backend for runs of this process: agents run from `exe`.
+pub fn local_backend(exe: PathBuf, k6: &K6, store: &Store, run_hint: &str) -> LocalBackend {
+    LocalBackend {
+        exe,
         k6: k6.path.clone(),
         store_url: store.url().to_owned(),
-        log_dir: local::log_dir(store.local_root(), run_id),
-        work_dir: work_dir.clone(),
-    };
-    let mut shards = backend.launch(manifest)?;
-    let watched =
-        watch_grid(store, manifest, &prepared.thresholds, &mut shards, options.signals, options.progress).await;
-    shards.wait_all();
-    let _ = std::fs::remove_dir_all(&work_dir);
-    watched?;
-
-    let summary = judge(store, run_id, &prepared.thresholds).await?;
-    store.put(&layout::summary(run_id), serde_json::to_vec_pretty(&summary)?).await?;
-    Ok(summary)
+        log_dir: local::log_dir(store.local_root(), run_hint),
+        work_dir: std::env::temp_dir().join("loadgrid-agents"),
+    }
 }
 
 /// Merges and gates a stored run from its shard results, with its own
@@ -82,11 +153,18 @@ pub fn summarize(collected: &Collected, thresholds: &[Threshold]) -> RunSummary 
             shard: i as u32,
             status: collected.statuses[i].as_ref(),
             result: collected.results[i].as_ref(),
+            backend_note: collected.backend_notes[i].as_deref(),
         })
         .collect();
     let test_duration = loadgrid_report::test_duration(&shards, &collected.merged);
     let evaluations = loadgrid_thresholds::evaluate(thresholds, &collected.merged, test_duration);
-    let gate = gate(&collected.statuses, &evaluations, collected.stop.as_ref(), collected.manifest.allow_partial);
+    let gate = gate(
+        &collected.statuses,
+        &collected.backend_notes,
+        &evaluations,
+        collected.stop.as_ref(),
+        collected.manifest.allow_partial,
+    );
     let mut warnings = collected.manifest.warnings.clone();
     warnings.extend(gate.warnings.iter().cloned());
     for status in collected.statuses.iter().flatten() {

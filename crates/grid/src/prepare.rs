@@ -55,6 +55,8 @@ pub struct RunRequest {
     pub max_series_per_metric: usize,
     pub backend: String,
     pub keep_k6_summary: bool,
+    /// k6 env var name → Secrets Manager id (values are read by the agents).
+    pub secrets: BTreeMap<String, String>,
 }
 
 /// A validated run, ready to store and launch.
@@ -120,6 +122,7 @@ pub async fn prepare(request: &RunRequest, k6: &K6) -> anyhow::Result<Prepared> 
         max_series_per_metric: request.max_series_per_metric,
         allow_partial: request.allow_partial,
         keep_k6_summary: request.keep_k6_summary,
+        secrets: request.secrets.clone(),
         warnings: report.warnings,
     };
     Ok(Prepared { manifest, thresholds, archive, _work: work })
@@ -217,6 +220,7 @@ mod tests {
             max_series_per_metric: 10,
             allow_partial: false,
             keep_k6_summary: false,
+            secrets: BTreeMap::new(),
             warnings: vec![],
         };
         assert_eq!(thresholds_of(&manifest_like).unwrap(), vec![threshold]);

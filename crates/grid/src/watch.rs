@@ -16,9 +16,14 @@ use loadgrid_store::{layout, Store};
 use loadgrid_thresholds::Threshold;
 use tokio::sync::watch;
 
-use crate::backend::LaunchedShards;
+use crate::backend::{LaunchedShards, LiveNumbers};
 
-const TICK: Duration = Duration::from_millis(250);
+/// The watch loop's clock on a local store; object stores use the run's
+/// (slower) poll interval, since every tick lists the run's shard objects.
+const MIN_TICK: Duration = Duration::from_millis(250);
+/// How long past a run's deadline a watcher that cannot see shard processes
+/// (an attach to a run started elsewhere) waits for missing statuses.
+const DETACHED_SLACK: Duration = Duration::from_secs(60);
 const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(1);
 /// After every shard process has ended, how long to wait for statuses
 /// that may still be in flight to an object store.
@@ -38,6 +43,8 @@ pub enum ProgressMode {
 /// Live numbers of the whole grid.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct LiveView {
+    /// Backend-side shard states (`PENDING: 3`), then the store's.
+    pub states: String,
     pub ready: usize,
     pub reported: usize,
     pub elapsed: Option<Duration>,
@@ -52,19 +59,20 @@ impl LiveView {
     fn line(&self, manifest: &Manifest) -> String {
         let total = Duration::from_millis(manifest.total_duration_ms);
         let Some(elapsed) = self.elapsed else {
-            return format!("waiting for shards: {}/{} ready", self.ready, manifest.shards);
+            return format!("waiting for shards: {}/{} ready{}", self.ready, manifest.shards, self.states);
         };
         let p95 = self.p95_ms.map_or("-".into(), |v| format!("{v:.1}ms"));
         let errors = self.error_rate.map_or("-".into(), |v| format!("{:.2}%", v * 100.0));
         format!(
-            "running {}s (at most {}s)  vus={}  rps={:.0}  p95={p95}  errors={errors}  requests={}  done={}/{}",
+            "running {}s (at most {}s)  vus={}  rps={:.0}  p95={p95}  errors={errors}  requests={}  done={}/{}{}",
             elapsed.as_secs(),
             total.as_secs(),
             self.vus,
             self.rps,
             self.requests,
             self.reported,
-            manifest.shards
+            manifest.shards,
+            self.states
         )
     }
 }
@@ -90,7 +98,10 @@ pub async fn watch_grid(
     let mut handled_signals = 0;
     let mut all_ended_at: Option<Instant> = None;
     let mut view = LiveView::default();
+    let tick = Duration::from_millis(manifest.timing.poll_interval_ms).max(MIN_TICK);
+    let watch_started = Instant::now();
     loop {
+        shards.poll().await;
         let now = Instant::now();
         if now >= next_heartbeat {
             next_heartbeat = now + HEARTBEAT_INTERVAL;
@@ -106,16 +117,18 @@ pub async fn watch_grid(
             if signal_count == 1 {
                 progress.println("interrupted: stopping every shard and saving what was measured (again to kill)");
                 loadgrid_agent::request_stop(store, run_id, StopReason::Interrupted, "interrupted by a signal").await;
-                shards.terminate();
+                shards.terminate().await;
             } else {
                 progress.println("interrupted again: killing every shard");
-                shards.kill();
+                shards.kill().await;
             }
         }
 
         let keys = store.list_keys(&format!("{}/shards", layout::run_dir(run_id))).await.unwrap_or_default();
         view.ready = keys.iter().filter(|k| k.ends_with("/ready")).count();
         view.reported = keys.iter().filter(|k| k.ends_with("/status")).count();
+        let uploading = keys.iter().filter(|k| k.ends_with("/result")).count().saturating_sub(view.reported);
+        view.states = state_counts(&shards.states(), view.ready, start_at_ms.is_some(), uploading, view.reported);
         if view.reported >= manifest.shards as usize {
             break;
         }
@@ -127,9 +140,19 @@ pub async fn watch_grid(
         if now >= next_live {
             next_live = now + live_interval;
             if let Some(elapsed) = view.elapsed {
-                let merged = merge_live(store, manifest).await;
-                update_view(&mut view, &merged);
-                check_abort_on_fail(store, run_id, &abort_thresholds, &merged, elapsed, &progress).await;
+                let from_backend = shards.live().await;
+                // The store's live objects hold every metric: needed for
+                // abortOnFail, and the live view when the backend has nothing cheaper.
+                if from_backend.is_none() || !abort_thresholds.is_empty() {
+                    let merged = merge_live(store, manifest).await;
+                    if from_backend.is_none() {
+                        update_view(&mut view, &live_numbers(&merged));
+                    }
+                    check_abort_on_fail(store, run_id, &abort_thresholds, &merged, elapsed, &progress).await;
+                }
+                if let Some(numbers) = &from_backend {
+                    update_view(&mut view, numbers);
+                }
             }
         }
         progress.set_message(view.line(manifest));
@@ -138,19 +161,60 @@ pub async fn watch_grid(
             eprintln!("{}", view.line(manifest));
         }
 
-        if shards.ended().len() >= manifest.shards as usize {
+        if shards.knows_ends() && shards.ended().len() >= manifest.shards as usize {
             let since = *all_ended_at.get_or_insert(now);
             if since.elapsed() > STATUS_SETTLE {
                 break;
             }
         }
+        if !shards.knows_ends() && detached_wait_is_over(manifest, start_at_ms, watch_started) {
+            progress.println("giving up on shards that never reported (their run is past its deadline)");
+            break;
+        }
         tokio::select! {
-            _ = tokio::time::sleep(TICK) => {}
+            _ = tokio::time::sleep(tick) => {}
             _ = signals.changed() => {}
         }
     }
     progress.finish_and_clear();
+    for (shard, note) in shards.end_notes() {
+        let _ = store.put(&layout::shard_backend_note(run_id, shard), note.into_bytes()).await;
+    }
     Ok(())
+}
+
+/// `  [PENDING 2 · RUNNING 8 | ready 8 · running 8 · uploading 0 · done 0]`
+fn state_counts(
+    backend: &std::collections::BTreeMap<String, usize>,
+    ready: usize,
+    started: bool,
+    uploading: usize,
+    reported: usize,
+) -> String {
+    let backend: Vec<String> = backend.iter().map(|(state, count)| format!("{state} {count}")).collect();
+    let running = if started { ready.saturating_sub(uploading + reported) } else { 0 };
+    let store = format!("ready {ready} · running {running} · uploading {uploading} · done {reported}");
+    if backend.is_empty() {
+        String::new()
+    } else {
+        format!("  [{} | {store}]", backend.join(" · "))
+    }
+}
+
+/// For a watcher that cannot see shard processes: the run's deadline (or
+/// its barrier timeout, if it never started) plus some slack has passed.
+fn detached_wait_is_over(manifest: &Manifest, start_at_ms: Option<i64>, watch_started: Instant) -> bool {
+    let limit_ms = match start_at_ms {
+        Some(start) => start + manifest.run_deadline().as_millis() as i64,
+        None => {
+            let created =
+                time::OffsetDateTime::parse(&manifest.created_at, &time::format_description::well_known::Rfc3339)
+                    .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
+                    .unwrap_or_else(|_| now_ms() - watch_started.elapsed().as_millis() as i64);
+            created + manifest.timing.barrier_timeout_ms as i64 + manifest.timing.grace_ms as i64
+        }
+    };
+    now_ms() > limit_ms + DETACHED_SLACK.as_millis() as i64
 }
 
 async fn read_go(store: &Store, run_id: &str) -> Option<i64> {
@@ -172,22 +236,32 @@ async fn merge_live(store: &Store, manifest: &Manifest) -> MetricSet {
     merged
 }
 
-fn update_view(view: &mut LiveView, merged: &MetricSet) {
+fn live_numbers(merged: &MetricSet) -> LiveNumbers {
+    let mut numbers = LiveNumbers::default();
     if let Some(entry) = merged.metric("http_reqs") {
-        view.requests = entry.total().sum() as u64;
+        numbers.requests = entry.total().sum() as u64;
     }
     if let Some(entry) = merged.metric("http_req_duration") {
-        view.p95_ms = entry.total().percentile(95.0);
+        numbers.p95_ms = entry.total().percentile(95.0);
     }
     if let Some(entry) = merged.metric("http_req_failed") {
-        view.error_rate = entry.total().rate();
+        numbers.error_rate = entry.total().rate();
     }
     // The newest second is still filling up on some shards: show the ones before it.
     let complete: Vec<_> = merged.timeline.iter().rev().skip(1).take(2).collect();
     if !complete.is_empty() {
-        view.rps = complete.iter().map(|(_, s)| s.requests as f64).sum::<f64>() / complete.len() as f64;
-        view.vus = complete[0].1.vus;
+        numbers.rps = complete.iter().map(|(_, s)| s.requests as f64).sum::<f64>() / complete.len() as f64;
+        numbers.vus = complete[0].1.vus;
     }
+    numbers
+}
+
+fn update_view(view: &mut LiveView, numbers: &LiveNumbers) {
+    view.requests = numbers.requests;
+    view.p95_ms = numbers.p95_ms;
+    view.error_rate = numbers.error_rate;
+    view.rps = numbers.rps;
+    view.vus = numbers.vus;
 }
 
 async fn check_abort_on_fail(

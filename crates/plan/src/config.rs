@@ -27,8 +27,14 @@ pub const FILE_NAME: &str = "loadgrid.toml";
 pub struct FileConfig {
     pub store: Option<String>,
     pub k6: Option<PathBuf>,
+    /// `local` (default) or `ecs`.
+    pub backend: Option<String>,
     #[serde(default)]
     pub run: RunSection,
+    #[serde(default)]
+    pub aws: AwsSection,
+    #[serde(default)]
+    pub ecs: EcsSection,
     /// Same shape as k6's `options.thresholds`.
     #[serde(default)]
     pub thresholds: BTreeMap<String, serde_json::Value>,
@@ -54,6 +60,46 @@ pub struct RunSection {
     pub grace: Option<String>,
     pub allow_partial: Option<bool>,
     pub max_series_per_metric: Option<usize>,
+    /// Agents stop their shard when the orchestrator's heartbeat is older
+    /// than this (runs started with `--detach` have none).
+    pub heartbeat_timeout: Option<String>,
+    /// k6 environment variables read from Secrets Manager by each agent:
+    /// `NAME = "secret-id"`.
+    #[serde(default)]
+    pub secrets: BTreeMap<String, String>,
+}
+
+/// How to reach AWS; the SDK's credential chain does the rest.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AwsSection {
+    pub region: Option<String>,
+    pub profile: Option<String>,
+    pub endpoint_url: Option<String>,
+    pub max_attempts: Option<u32>,
+}
+
+/// Where ECS shards run. Any field left out is read from the CloudFormation
+/// stack named by `stack` (see `loadgrid infra`), when there is one.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EcsSection {
+    pub stack: Option<String>,
+    pub cluster: Option<String>,
+    /// Family (latest active revision), `family:revision` or ARN.
+    pub task_definition: Option<String>,
+    /// The runner container's name in the task definition (default `loadgrid`).
+    pub container: Option<String>,
+    #[serde(default)]
+    pub subnets: Vec<String>,
+    #[serde(default)]
+    pub security_groups: Vec<String>,
+    pub assign_public_ip: Option<bool>,
+    /// FARGATE_SPOT, falling back to FARGATE on capacity errors.
+    pub spot: Option<bool>,
+    /// Task size override, in CPU units (1024 = 1 vCPU) and MiB.
+    pub cpu: Option<u32>,
+    pub memory: Option<u32>,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -11,6 +11,7 @@
 //! Pure: no processes, no network. The CLI runs k6 and hands its output here.
 
 pub mod config;
+pub mod fargate;
 pub mod inspect;
 pub mod manifest;
 pub mod records;

@@ -42,6 +42,10 @@ pub struct Manifest {
     /// Costs k6 memory: it then holds every trend sample.
     #[serde(default)]
     pub keep_k6_summary: bool,
+    /// Environment variables for k6 whose values each agent reads from
+    /// Secrets Manager: name → secret id. Only ids are stored, never values.
+    #[serde(default)]
+    pub secrets: BTreeMap<String, String>,
     pub warnings: Vec<String>,
 }
 
@@ -78,6 +82,19 @@ pub struct Timing {
 }
 
 impl Timing {
+    /// For object stores and remote tasks: every poll is a paid request
+    /// with tens of milliseconds of latency, and tasks take a while to start.
+    pub fn remote() -> Timing {
+        Timing {
+            poll_interval_ms: 500,
+            start_lead_ms: 2_000,
+            live_interval_ms: 2_000,
+            grace_ms: 60_000,
+            heartbeat_timeout_ms: Some(60_000),
+            barrier_timeout_ms: 600_000,
+        }
+    }
+
     pub fn local() -> Timing {
         Timing {
             poll_interval_ms: 20,

@@ -21,6 +21,8 @@ pub struct ShardInput<'a> {
     pub shard: u32,
     pub status: Option<&'a ShardStatus>,
     pub result: Option<&'a ShardResult>,
+    /// How the backend saw the shard end, when it said.
+    pub backend_note: Option<&'a str>,
 }
 
 /// Everything [`build_summary`] reads. The verdict, exit code, reasons and
@@ -174,7 +176,8 @@ fn threshold_summary(evaluation: &Evaluation) -> ThresholdSummary {
 fn shard_summaries(input: &SummaryInput) -> Vec<ShardSummary> {
     let mut rows: BTreeMap<u32, ShardSummary> = input.shards.iter().map(|s| (s.shard, shard_summary(s))).collect();
     for shard in 0..input.manifest.shards {
-        rows.entry(shard).or_insert_with(|| shard_summary(&ShardInput { shard, status: None, result: None }));
+        rows.entry(shard)
+            .or_insert_with(|| shard_summary(&ShardInput { shard, status: None, result: None, backend_note: None }));
     }
     rows.into_values().collect()
 }
@@ -200,6 +203,7 @@ fn shard_summary(input: &ShardInput) -> ShardSummary {
         rejected_lines: input.result.map(|r| r.rejected_lines).or(input.status.map(|s| s.rejected_lines)).unwrap_or(0),
         resumed_at_ms: input.status.and_then(|s| s.resumed_at_ms),
         ended_at_ms: input.status.map(|s| s.ended_at_ms),
+        backend_note: input.backend_note.map(str::to_owned),
     }
 }
 

@@ -196,6 +196,10 @@ pub struct ShardSummary {
     pub rejected_lines: u64,
     pub resumed_at_ms: Option<i64>,
     pub ended_at_ms: Option<i64>,
+    /// How the backend saw the shard end (e.g. an ECS task's stop code and
+    /// exit code): a second opinion beside `outcome`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backend_note: Option<String>,
 }
 
 /// One second of the run, grid-wide.

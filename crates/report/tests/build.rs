@@ -126,7 +126,8 @@ fn test_time_falls_back_to_samples_then_timeline() {
         })
     };
     // No statuses: the shards' first and last samples.
-    let from_samples = input(vec![ShardInput { shard: 0, status: None, result: Some(&run.results[0]) }]);
+    let from_samples =
+        input(vec![ShardInput { shard: 0, status: None, result: Some(&run.results[0]), backend_note: None }]);
     assert_eq!(from_samples.started_at_ms, Some(common::START_S * 1000));
     assert_eq!(from_samples.duration_seconds, 29.999);
     assert_eq!(from_samples.shards[0].outcome, "missing");

@@ -44,3 +44,19 @@ pub fn shard_k6_summary(run_id: &str, shard: u32) -> String {
 pub fn shard_live(run_id: &str, shard: u32) -> String {
     format!("{RUNS}/{run_id}/shards/{shard}/live")
 }
+/// Which backend task runs the shard, claimed by the agent (a conditional
+/// write: one task per shard). Backends that launch several shards per call
+/// hand each task a range and let the agents claim.
+pub fn shard_claim(run_id: &str, shard: u32) -> String {
+    format!("{RUNS}/{run_id}/shards/{shard}/claim")
+}
+/// How the backend saw the shard end (ECS stop code, exit code), written by
+/// the orchestrator: a second opinion beside the shard's own `status`.
+pub fn shard_backend_note(run_id: &str, shard: u32) -> String {
+    format!("{RUNS}/{run_id}/shards/{shard}/backend-note")
+}
+/// The backend's own record of what it launched (e.g. ECS task ARNs), so
+/// that any machine can attach, list or stop the run.
+pub fn launched(run_id: &str) -> String {
+    format!("{RUNS}/{run_id}/launched.json")
+}

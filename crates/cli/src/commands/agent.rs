@@ -1,27 +1,89 @@
 //! `loadgrid agent`: one shard. Backends start it; see loadgrid-agent.
+//!
+//! On ECS, tasks started by one `RunTask` call share a shard range: the
+//! agent claims the first free shard of it, naming its task (from the task
+//! metadata endpoint).
 
-use loadgrid_agent::AgentConfig;
+use std::sync::Arc;
+
+use loadgrid_agent::{AgentConfig, SecretSource};
+use loadgrid_aws::{AwsContext, AwsSettings};
 use loadgrid_store::Store;
 
 use crate::cli::{AgentArgs, GlobalArgs};
 
 pub fn run(args: AgentArgs, global: GlobalArgs) -> anyhow::Result<i32> {
     let k6 = loadgrid_k6::discover(global.k6.as_deref(), std::env::var_os("LOADGRID_K6"), std::env::var_os("PATH"))?;
-    let store = Store::open(&args.store)?;
     let work_dir =
         args.work_dir.unwrap_or_else(|| std::env::temp_dir().join(format!("loadgrid-agent-{}", args.run_id)));
+    let aws_settings = AwsSettings {
+        region: global.aws.region.clone(),
+        profile: global.aws.profile.clone(),
+        endpoint_url: global.aws.endpoint_url.clone(),
+        max_attempts: global.aws.max_attempts,
+    };
     // One thread: k6 is spawned from it, and its parent-death signal is tied to that thread.
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(async move {
         let interrupted = super::signal_counter()?;
+        let mut aws: Option<AwsContext> = None;
+        let store = if args.store.starts_with("s3://") {
+            let context = AwsContext::load(&aws_settings).await?;
+            let store = loadgrid_aws::s3::open(&context, &args.store)?;
+            aws = Some(context);
+            store
+        } else {
+            Store::open(&args.store)?
+        };
+        let shard = match (args.shard, args.shard_range) {
+            (Some(shard), _) => shard,
+            (None, Some(range)) => {
+                let task = loadgrid_aws::ecs::own_task_arn().await?;
+                match loadgrid_agent::claim_shard(&store, &args.run_id, range.clone(), &task).await? {
+                    Some(shard) => {
+                        eprintln!("loadgrid agent: task {task} runs shard {shard}");
+                        shard
+                    }
+                    None => {
+                        eprintln!(
+                            "loadgrid agent: every shard of {}-{} is taken; this task has nothing to run",
+                            range.start,
+                            range.end - 1
+                        );
+                        return Ok(0);
+                    }
+                }
+            }
+            (None, None) => anyhow::bail!("--shard or --shard-range is required"),
+        };
+        let secrets: Arc<dyn SecretSource> = Arc::new(LazySecrets { settings: aws_settings, aws });
         let config = AgentConfig {
             store,
             run_id: args.run_id,
-            shard: args.shard,
+            shard,
+            secrets: Some(secrets),
             k6: k6.path,
             k6_address: args.k6_address,
             work_dir,
         };
         Ok(loadgrid_agent::run(config, interrupted).await)
     })
+}
+
+/// Reaches AWS only if the run has secrets: local runs without any need no
+/// credentials.
+struct LazySecrets {
+    settings: AwsSettings,
+    aws: Option<AwsContext>,
+}
+
+#[async_trait::async_trait]
+impl SecretSource for LazySecrets {
+    async fn read(&self, secret_id: &str) -> anyhow::Result<String> {
+        let aws = match &self.aws {
+            Some(aws) => aws.clone(),
+            None => AwsContext::load(&self.settings).await?,
+        };
+        loadgrid_aws::secrets::SecretsManager::new(&aws).read(secret_id).await
+    }
 }

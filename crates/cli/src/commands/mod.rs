@@ -1,7 +1,11 @@
 //! One module per subcommand.
 
 pub mod agent;
+pub mod attach;
 pub mod demo;
+pub mod image;
+pub mod logs;
+pub mod ps;
 pub mod results;
 pub mod run;
 pub mod runs;
@@ -10,7 +14,10 @@ pub mod target;
 use clap::CommandFactory;
 use tokio::sync::watch;
 
-use crate::cli::{Cli, Command, GlobalArgs};
+use loadgrid_aws::ecs::EcsBackend;
+use loadgrid_store::Store;
+
+use crate::cli::{Cli, Command, EcsArgs, GlobalArgs, RunArgs};
 use crate::settings::Settings;
 
 pub async fn dispatch(command: Command, global: GlobalArgs) -> anyhow::Result<i32> {
@@ -20,6 +27,11 @@ pub async fn dispatch(command: Command, global: GlobalArgs) -> anyhow::Result<i3
         Command::Demo(args) => demo::run(&settings, &args).await,
         Command::Runs(args) => runs::run(&settings, &args).await,
         Command::Results(args) => results::run(&settings, &args).await,
+        Command::Attach(args) => attach::run(&settings, &args).await,
+        Command::Ps(args) => ps::run(&settings, &args).await,
+        Command::Stop(args) => ps::stop(&settings, &args).await,
+        Command::Logs(args) => logs::run(&settings, &args).await,
+        Command::Image(command) => image::run(&settings, command).await,
         Command::Agent(_) | Command::Target(_) | Command::Completions { .. } => {
             unreachable!("handled before the runtime starts")
         }
@@ -47,4 +59,16 @@ pub fn signal_counter() -> anyhow::Result<watch::Receiver<u32>> {
         }
     });
     Ok(receiver)
+}
+
+/// The ECS backend from flags, config and stack outputs, with checked credentials.
+pub async fn ecs_backend(
+    settings: &Settings,
+    flags: &EcsArgs,
+    run: Option<&RunArgs>,
+    store: &Store,
+) -> anyhow::Result<EcsBackend> {
+    let aws = settings.aws().await?;
+    let ecs = settings.ecs_settings(&aws, flags, run).await?;
+    Ok(EcsBackend::new(aws, ecs, store.url().to_owned()))
 }

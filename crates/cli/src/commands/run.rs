@@ -1,4 +1,5 @@
-use loadgrid_grid::orchestrate::{run_local, RunOptions};
+use loadgrid_grid::input_error;
+use loadgrid_grid::orchestrate::{local_backend, run_grid, Backend, RunOptions, RunOutcome};
 
 use crate::cli::RunArgs;
 use crate::output;
@@ -9,32 +10,51 @@ pub async fn run(settings: &Settings, args: &RunArgs) -> anyhow::Result<i32> {
     run_with(settings, args, &k6).await
 }
 
-/// Runs `args` on a local grid with a given k6 and prints the summary.
-/// Everything that can be wrong with the input is found before a run exists.
+/// Runs `args` on the configured backend with a given k6 and prints the
+/// summary. Everything that can be wrong with the input is found before a
+/// run exists.
 pub async fn run_with(settings: &Settings, args: &RunArgs, k6: &loadgrid_k6::K6) -> anyhow::Result<i32> {
     let request = settings.run_request(args)?;
-    let store = settings.store()?;
-    let summary = run_local(
+    let store = settings.store().await?;
+    let backend: Box<dyn Backend> = match request.backend.as_str() {
+        "ecs" => Box::new(super::ecs_backend(settings, &args.ecs, Some(args), &store).await?),
+        _ => {
+            if args.detach {
+                return Err(input_error("--detach needs the ecs backend: local shards are this process's children"));
+            }
+            Box::new(local_backend(std::env::current_exe()?, k6, &store, "run"))
+        }
+    };
+    let outcome = run_grid(
         &request,
         k6,
         &store,
+        backend.as_ref(),
         RunOptions {
-            exe: std::env::current_exe()?,
             progress: output::progress_mode(args.quiet),
             signals: super::signal_counter()?,
             on_planned: Box::new(announce),
+            detach: args.detach,
         },
     )
     .await?;
-    output::print_summary(&summary, args.json)
+    match outcome {
+        RunOutcome::Judged(summary) => output::print_summary(&summary, args.json),
+        RunOutcome::Detached(manifest) => {
+            eprintln!("detached: the shards finish on their own; `loadgrid attach {}` judges the run", manifest.run_id);
+            println!("{}", manifest.run_id);
+            Ok(0)
+        }
+    }
 }
 
 pub fn announce(manifest: &loadgrid_plan::Manifest) {
     eprintln!(
-        "run {}: `{}` on {} local shard{} (k6 {})",
+        "run {}: `{}` on {} {} shard{} (k6 {})",
         manifest.run_id,
         manifest.test_name,
         manifest.shards,
+        manifest.backend,
         if manifest.shards == 1 { "" } else { "s" },
         manifest.k6_version
     );

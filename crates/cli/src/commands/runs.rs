@@ -21,7 +21,7 @@ struct RunRow {
 }
 
 pub async fn run(settings: &Settings, args: &RunsArgs) -> anyhow::Result<i32> {
-    let store = settings.store()?;
+    let store = settings.store().await?;
     let mut rows = Vec::new();
     for run_id in store.list_dirs(layout::RUNS).await? {
         let Some(manifest) = store.get(&layout::manifest(&run_id)).await? else { continue };

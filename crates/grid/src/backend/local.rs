@@ -18,6 +18,7 @@ use nix::unistd::Pid;
 
 use super::LaunchedShards;
 
+#[derive(Clone)]
 pub struct LocalBackend {
     /// The `loadgrid` binary to run agents with.
     pub exe: PathBuf,
@@ -25,12 +26,14 @@ pub struct LocalBackend {
     pub store_url: String,
     /// Where agent logs go: `<dir>/shard-<i>.log`.
     pub log_dir: PathBuf,
+    /// Agents work in `<work_dir>/<run-id>/shard-<i>`, removed after the run.
     pub work_dir: PathBuf,
 }
 
 pub struct LocalShards {
     children: Vec<(u32, Child)>,
     ended: Vec<u32>,
+    run_work_dir: PathBuf,
 }
 
 impl LocalBackend {
@@ -38,22 +41,23 @@ impl LocalBackend {
         std::fs::create_dir_all(&self.log_dir)
             .with_context(|| format!("cannot create log directory `{}`", self.log_dir.display()))?;
         let ports = free_ports(manifest.shards as usize)?;
+        let run_work_dir = self.work_dir.join(&manifest.run_id);
         let mut children = Vec::new();
         for (shard, port) in (0..manifest.shards).zip(ports) {
-            let child = self.spawn_agent(manifest, shard, port);
+            let child = self.spawn_agent(manifest, shard, port, &run_work_dir);
             match child {
                 Ok(child) => children.push((shard, child)),
                 Err(error) => {
-                    let mut started = LocalShards { children, ended: Vec::new() };
-                    started.kill();
+                    let mut started = LocalShards { children, ended: Vec::new(), run_work_dir };
+                    started.kill_now();
                     return Err(error);
                 }
             }
         }
-        Ok(LocalShards { children, ended: Vec::new() })
+        Ok(LocalShards { children, ended: Vec::new(), run_work_dir })
     }
 
-    fn spawn_agent(&self, manifest: &Manifest, shard: u32, port: u16) -> anyhow::Result<Child> {
+    fn spawn_agent(&self, manifest: &Manifest, shard: u32, port: u16, work_dir: &Path) -> anyhow::Result<Child> {
         let log_path = self.log_dir.join(format!("shard-{shard}.log"));
         let log = File::create(&log_path).with_context(|| format!("cannot create `{}`", log_path.display()))?;
         let mut command = Command::new(&self.exe);
@@ -64,7 +68,7 @@ impl LocalBackend {
             .arg(&self.k6)
             .args(["--k6-address", &format!("127.0.0.1:{port}")])
             .arg("--work-dir")
-            .arg(self.work_dir.join(format!("shard-{shard}")))
+            .arg(work_dir.join(format!("shard-{shard}")))
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
@@ -91,6 +95,13 @@ impl LocalShards {
         }
     }
 
+    fn kill_now(&mut self) {
+        for (_, child) in &mut self.children {
+            let _ = child.kill();
+        }
+        self.wait_all();
+    }
+
     pub fn wait_all(&mut self) {
         for (_, child) in &mut self.children {
             let _ = child.wait();
@@ -98,25 +109,31 @@ impl LocalShards {
     }
 }
 
+#[async_trait::async_trait]
 impl LaunchedShards for LocalShards {
-    fn ended(&mut self) -> Vec<u32> {
+    async fn poll(&mut self) {
         for (shard, child) in &mut self.children {
             if !self.ended.contains(shard) && matches!(child.try_wait(), Ok(Some(_))) {
                 self.ended.push(*shard);
             }
         }
+    }
+
+    fn ended(&self) -> Vec<u32> {
         self.ended.clone()
     }
 
-    fn terminate(&mut self) {
+    async fn terminate(&mut self) {
         self.signal_all(Signal::SIGTERM);
     }
 
-    fn kill(&mut self) {
-        for (_, child) in &mut self.children {
-            let _ = child.kill();
-        }
+    async fn kill(&mut self) {
+        self.kill_now();
+    }
+
+    async fn finish(&mut self) {
         self.wait_all();
+        let _ = std::fs::remove_dir_all(&self.run_work_dir);
     }
 }
 
@@ -124,7 +141,7 @@ impl Drop for LocalShards {
     /// An orchestrator that unwinds never leaves agents behind.
     fn drop(&mut self) {
         if self.children.iter_mut().any(|(_, c)| matches!(c.try_wait(), Ok(None))) {
-            self.kill();
+            self.kill_now();
         }
     }
 }

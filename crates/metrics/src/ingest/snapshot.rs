@@ -6,7 +6,7 @@ use super::Ingest;
 use crate::VALUE_SCALE;
 
 /// Cheap live numbers for the agent's periodic snapshot line.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Snapshot {
     /// Totals since the start.
     pub requests: u64,
@@ -24,6 +24,10 @@ pub struct Snapshot {
     pub error_rate: Option<f64>,
     pub samples: u64,
     pub rejected_lines: u64,
+    /// `http_req_duration` over the window, in the timeline's buckets, so
+    /// that a reader of several shards' snapshots merges the histograms
+    /// instead of averaging their p95s.
+    pub latency: Option<crate::Histogram>,
 }
 
 impl Ingest {
@@ -64,8 +68,11 @@ impl Ingest {
         }
         snapshot.rps = requests as f64 / complete as f64;
         snapshot.error_rate = (requests > 0).then(|| failed as f64 / requests as f64);
-        snapshot.p95_ms =
-            latency.and_then(|histogram| histogram.value_at_quantile(0.95)).map(|p95| p95 as f64 / VALUE_SCALE as f64);
+        snapshot.p95_ms = latency
+            .as_ref()
+            .and_then(|histogram| histogram.value_at_quantile(0.95))
+            .map(|p95| p95 as f64 / VALUE_SCALE as f64);
+        snapshot.latency = latency;
         snapshot
     }
 }

@@ -183,8 +183,12 @@ pub fn run() -> Run {
 
 impl Run {
     pub fn summary(&self) -> RunSummary {
-        let shard =
-            |i: usize| ShardInput { shard: i as u32, status: self.statuses.get(i), result: self.results.get(i) };
+        let shard = |i: usize| ShardInput {
+            shard: i as u32,
+            status: self.statuses.get(i),
+            result: self.results.get(i),
+            backend_note: None,
+        };
         build_summary(&SummaryInput {
             manifest: &self.manifest,
             merged: &self.merged,

@@ -1,0 +1,353 @@
+//! The ECS Fargate backend: shards are tasks of one task definition.
+//!
+//! - [`launch`]: `RunTask` in batches of 10, in parallel, with retries.
+//! - [`shards`]: watching the launched tasks (`DescribeTasks` per 100
+//!   tasks, spaced out), their live numbers from CloudWatch Logs, stopping.
+//! - [`admin`]: `loadgrid ps` and `loadgrid stop` from any machine, by tag.
+//!
+//! Nothing is launched before [`EcsBackend::validate`] has checked the
+//! cluster, task definition, network, task size, secrets and store.
+
+pub mod admin;
+pub mod launch;
+pub mod shards;
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use anyhow::Context;
+use futures::StreamExt;
+use loadgrid_grid::backend::LaunchedShards;
+use loadgrid_grid::input_error;
+use loadgrid_grid::orchestrate::Backend;
+use loadgrid_plan::Manifest;
+use loadgrid_store::{layout, Store};
+use serde::{Deserialize, Serialize};
+
+use crate::clients::AwsContext;
+use crate::error::sdk_message;
+use launch::{batches, Launcher, PARALLEL_CALLS};
+use shards::EcsShards;
+
+pub const TAG_RUN_ID: &str = "loadgrid:run-id";
+pub const TAG_TEST: &str = "loadgrid:test";
+/// The shard range of the `RunTask` call that started the task.
+pub const TAG_SHARDS: &str = "loadgrid:shards";
+/// Every loadgrid task's `startedBy` starts with this.
+pub const STARTED_BY_PREFIX: &str = "loadgrid-";
+pub const DEFAULT_CONTAINER: &str = "loadgrid";
+
+/// `startedBy` (at most 36 characters): lets `ListTasks` find a run's tasks.
+pub fn started_by(run_id: &str) -> String {
+    format!("{STARTED_BY_PREFIX}{run_id}")
+}
+
+pub fn group(run_id: &str) -> String {
+    format!("loadgrid:{run_id}")
+}
+
+/// Where and how shards run, resolved from flags, config and stack outputs.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EcsSettings {
+    pub cluster: String,
+    pub task_definition: String,
+    pub container: String,
+    pub subnets: Vec<String>,
+    pub security_groups: Vec<String>,
+    pub assign_public_ip: bool,
+    pub spot: bool,
+    pub cpu: Option<u32>,
+    pub memory: Option<u32>,
+}
+
+/// What was launched, stored as `runs/<id>/launched.json` so that any
+/// machine can attach to, list, stop or read the logs of the run.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Launched {
+    pub backend: String,
+    pub region: String,
+    pub cluster: String,
+    pub container: String,
+    pub task_arns: Vec<String>,
+    /// The awslogs group and stream prefix of the runner container.
+    pub log_group: Option<String>,
+    pub log_stream_prefix: Option<String>,
+    /// Task size in CPU units and MiB, for cost estimates.
+    pub cpu: Option<u32>,
+    pub memory: Option<u32>,
+}
+
+impl Launched {
+    /// The awslogs stream of a task: `<prefix>/<container>/<task id>`.
+    pub fn log_stream(&self, task_arn: &str) -> Option<String> {
+        let prefix = self.log_stream_prefix.as_ref()?;
+        Some(format!("{prefix}/{}/{}", self.container, task_id(task_arn)))
+    }
+}
+
+/// The last part of a task ARN.
+pub fn task_id(task_arn: &str) -> &str {
+    task_arn.rsplit('/').next().unwrap_or(task_arn)
+}
+
+/// What validation learned from the task definition.
+#[derive(Debug, Clone, Default)]
+struct TaskDefinitionFacts {
+    log_group: Option<String>,
+    log_stream_prefix: Option<String>,
+    cpu: Option<u32>,
+    memory: Option<u32>,
+}
+
+pub struct EcsBackend {
+    pub aws: AwsContext,
+    pub settings: EcsSettings,
+    /// The S3 store the agents use.
+    pub store_url: String,
+    facts: Mutex<Option<TaskDefinitionFacts>>,
+}
+
+impl EcsBackend {
+    pub fn new(aws: AwsContext, settings: EcsSettings, store_url: String) -> EcsBackend {
+        EcsBackend { aws, settings, store_url, facts: Mutex::new(None) }
+    }
+
+    async fn check_cluster(&self) -> anyhow::Result<()> {
+        let cluster = &self.settings.cluster;
+        if cluster.is_empty() {
+            return Err(input_error(
+                "no ECS cluster is set. Next step: --cluster, `cluster` under [ecs] in loadgrid.toml, or a stack \
+                 from `loadgrid infra deploy` under [ecs] stack",
+            ));
+        }
+        let response = self
+            .aws
+            .ecs()
+            .describe_clusters()
+            .clusters(cluster)
+            .send()
+            .await
+            .map_err(|e| input_error(format!("cannot look up ECS cluster `{cluster}`: {}", sdk_message(&e))))?;
+        let active = response.clusters().iter().any(|c| c.status() == Some("ACTIVE"));
+        if !active {
+            return Err(input_error(format!(
+                "ECS cluster `{cluster}` does not exist (or is not active) in region {}. Next step: check the name and \
+                 region, or create it with `loadgrid infra deploy`",
+                self.aws.region()
+            )));
+        }
+        Ok(())
+    }
+
+    async fn check_task_definition(&self) -> anyhow::Result<TaskDefinitionFacts> {
+        let family = &self.settings.task_definition;
+        if family.is_empty() {
+            return Err(input_error(
+                "no ECS task definition is set. Next step: --task-definition or `task_definition` under [ecs]",
+            ));
+        }
+        let response = self.aws.ecs().describe_task_definition().task_definition(family).send().await.map_err(|e| {
+            input_error(format!(
+                "ECS task definition `{family}` cannot be used: {}. Next step: check the family name, or register \
+                     it with `loadgrid infra deploy`",
+                sdk_message(&e)
+            ))
+        })?;
+        let definition = response.task_definition().context("DescribeTaskDefinition returned nothing")?;
+        let names: Vec<&str> = definition.container_definitions().iter().filter_map(|c| c.name()).collect();
+        let container = definition
+            .container_definitions()
+            .iter()
+            .find(|c| c.name() == Some(self.settings.container.as_str()))
+            .ok_or_else(|| {
+                input_error(format!(
+                    "task definition `{family}` has no container `{}` (it has: {}). Next step: set `container` under \
+                     [ecs]",
+                    self.settings.container,
+                    names.join(", ")
+                ))
+            })?;
+        let options = container.log_configuration().and_then(|l| l.options());
+        let option = |key: &str| options.and_then(|o| o.get(key)).cloned();
+        Ok(TaskDefinitionFacts {
+            log_group: option("awslogs-group"),
+            log_stream_prefix: option("awslogs-stream-prefix"),
+            cpu: definition.cpu().and_then(|c| c.parse().ok()),
+            memory: definition.memory().and_then(|m| m.parse().ok()),
+        })
+    }
+
+    async fn check_network(&self) -> anyhow::Result<()> {
+        let settings = &self.settings;
+        if settings.subnets.is_empty() {
+            return Err(input_error(
+                "no subnets are set for the ECS tasks. Next step: --subnet, `subnets` under [ecs], or a stack from \
+                 `loadgrid infra deploy`",
+            ));
+        }
+        if settings.security_groups.is_empty() {
+            return Err(input_error(
+                "no security group is set for the ECS tasks. Next step: --security-group or `security_groups` under \
+                 [ecs] (egress only is enough)",
+            ));
+        }
+        let ec2 = self.aws.ec2();
+        ec2.describe_subnets().set_subnet_ids(Some(settings.subnets.clone())).send().await.map_err(|e| {
+            input_error(format!(
+                "subnets {} cannot be used: {}. Next step: check the subnet ids and the region ({})",
+                settings.subnets.join(", "),
+                sdk_message(&e),
+                self.aws.region()
+            ))
+        })?;
+        ec2.describe_security_groups().set_group_ids(Some(settings.security_groups.clone())).send().await.map_err(
+            |e| {
+                input_error(format!(
+                    "security groups {} cannot be used: {}. Next step: check the ids and the region",
+                    settings.security_groups.join(", "),
+                    sdk_message(&e)
+                ))
+            },
+        )?;
+        Ok(())
+    }
+
+    async fn check_secrets(&self, secrets: &BTreeMap<String, String>) -> anyhow::Result<()> {
+        let client = self.aws.secrets();
+        for (name, secret_id) in secrets {
+            client.describe_secret().secret_id(secret_id).send().await.map_err(|e| {
+                input_error(format!(
+                    "secret `{secret_id}` (for `{name}`) cannot be used: {}. Next step: create it in Secrets Manager \
+                     under the `loadgrid/` prefix, which the task role may read",
+                    sdk_message(&e)
+                ))
+            })?;
+        }
+        Ok(())
+    }
+
+    fn launched_record(&self, task_arns: Vec<String>) -> Launched {
+        let facts = self.facts.lock().expect("facts lock").clone().unwrap_or_default();
+        Launched {
+            backend: "ecs".into(),
+            region: self.aws.region(),
+            cluster: self.settings.cluster.clone(),
+            container: self.settings.container.clone(),
+            task_arns,
+            log_group: facts.log_group,
+            log_stream_prefix: facts.log_stream_prefix,
+            cpu: self.settings.cpu.or(facts.cpu),
+            memory: self.settings.memory.or(facts.memory),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Backend for EcsBackend {
+    async fn validate(&self, manifest: &Manifest) -> anyhow::Result<()> {
+        if !self.store_url.starts_with("s3://") {
+            return Err(input_error(format!(
+                "the ecs backend needs an S3 store that the tasks can reach, not `{}`. Next step: --store \
+                 s3://bucket/prefix or `store` in loadgrid.toml",
+                self.store_url
+            )));
+        }
+        self.check_cluster().await?;
+        let facts = self.check_task_definition().await?;
+        if let (Some(cpu), Some(memory)) = (self.settings.cpu.or(facts.cpu), self.settings.memory.or(facts.memory)) {
+            loadgrid_plan::fargate::check_task_size(cpu, memory).map_err(input_error)?;
+        }
+        self.check_network().await?;
+        self.check_secrets(&manifest.secrets).await?;
+        *self.facts.lock().expect("facts lock") = Some(facts);
+        Ok(())
+    }
+
+    async fn launch(&self, manifest: &Manifest, store: &Store) -> anyhow::Result<Box<dyn LaunchedShards>> {
+        let ecs = self.aws.ecs();
+        let region = self.aws.region();
+        let launcher = Launcher {
+            ecs: &ecs,
+            settings: &self.settings,
+            manifest,
+            store_url: &self.store_url,
+            region: &region,
+            container: &self.settings.container,
+        };
+        let launches: Vec<_> = futures::stream::iter(batches(manifest.shards).into_iter().enumerate())
+            .map(|(index, range)| launcher.launch_batch(index, range))
+            .buffer_unordered(PARALLEL_CALLS)
+            .collect()
+            .await;
+        let mut task_arns = Vec::new();
+        let mut errors = Vec::new();
+        for launch in &launches {
+            for note in &launch.notes {
+                eprintln!("launch: {note}");
+            }
+            task_arns.extend(launch.task_arns.iter().cloned());
+            if let Some(error) = &launch.error {
+                errors.push(format!("shards {}-{}: {error}", launch.range.start, launch.range.end - 1));
+            }
+        }
+        let launched = self.launched_record(task_arns);
+        let shards = EcsShards::new(&self.aws, store.clone(), manifest, launched.clone());
+        if !errors.is_empty() && !manifest.allow_partial {
+            // A grid with missing shards measures a different test: stop what started.
+            let mut shards = shards;
+            shards.stop_all("loadgrid: the grid could not be launched whole").await;
+            let _ = store.put(&layout::launched(&manifest.run_id), serde_json::to_vec_pretty(&launched)?).await;
+            anyhow::bail!(
+                "could not launch every shard ({} of {} tasks started; those were stopped): {}. Next step: retry \
+                 later, use fewer or smaller shards, or --allow-partial",
+                launched.task_arns.len(),
+                manifest.shards,
+                errors.join("; ")
+            );
+        }
+        for error in &errors {
+            eprintln!("warning: {error} (continuing: --allow-partial)");
+        }
+        store.put(&layout::launched(&manifest.run_id), serde_json::to_vec_pretty(&launched)?).await?;
+        Ok(Box::new(shards))
+    }
+
+    async fn reattach(&self, manifest: &Manifest, store: &Store) -> anyhow::Result<Box<dyn LaunchedShards>> {
+        let launched = match store.get(&layout::launched(&manifest.run_id)).await? {
+            Some(bytes) => serde_json::from_slice::<Launched>(&bytes)
+                .with_context(|| format!("run `{}`: unreadable launched.json", manifest.run_id))?,
+            None => {
+                // The orchestrator died mid-launch: find the tasks by `startedBy`.
+                let task_arns = admin::run_task_arns(&self.aws.ecs(), &self.settings.cluster, &manifest.run_id).await?;
+                let facts = self.check_task_definition().await.ok();
+                *self.facts.lock().expect("facts lock") = facts;
+                self.launched_record(task_arns)
+            }
+        };
+        Ok(Box::new(EcsShards::new(&self.aws, store.clone(), manifest, launched)))
+    }
+}
+
+/// Reads a run's `launched.json`, if its backend wrote one.
+pub async fn read_launched(store: &Store, run_id: &str) -> anyhow::Result<Option<Launched>> {
+    match store.get(&layout::launched(run_id)).await? {
+        Some(bytes) => Ok(Some(serde_json::from_slice(&bytes).context("unreadable launched.json")?)),
+        None => Ok(None),
+    }
+}
+
+/// This task's ARN, from the ECS task metadata endpoint (v4) that Fargate
+/// gives every container.
+pub async fn own_task_arn() -> anyhow::Result<String> {
+    let base = std::env::var("ECS_CONTAINER_METADATA_URI_V4")
+        .context("ECS_CONTAINER_METADATA_URI_V4 is not set: not running as an ECS task")?;
+    let url = format!("{}/task", base.trim_end_matches('/'));
+    let metadata: serde_json::Value = reqwest::get(&url)
+        .await
+        .and_then(|r| r.error_for_status())
+        .with_context(|| format!("cannot read task metadata from {url}"))?
+        .json()
+        .await
+        .context("unreadable task metadata")?;
+    metadata["TaskARN"].as_str().map(str::to_owned).context("task metadata has no TaskARN")
+}

@@ -1,0 +1,293 @@
+//! A launched ECS grid as the orchestrator watches it.
+//!
+//! Calls are spaced and batched so that their number per interval grows
+//! with N/100, not N: one `DescribeTasks` per 100 tasks every
+//! [`DESCRIBE_INTERVAL`] (doubling while AWS throttles), one store listing
+//! for the shard claims, and one `FilterLogEvents` per 100 log streams for
+//! live numbers.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use loadgrid_grid::backend::{LaunchedShards, LiveNumbers};
+use loadgrid_plan::Manifest;
+use loadgrid_store::{layout, Store};
+
+use super::Launched;
+use crate::clients::AwsContext;
+use crate::error::sdk_message;
+use crate::logs::LiveReader;
+
+pub const DESCRIBE_BATCH: usize = 100;
+pub const DESCRIBE_INTERVAL: Duration = Duration::from_secs(2);
+const MAX_DESCRIBE_INTERVAL: Duration = Duration::from_secs(30);
+const PARALLEL_STOPS: usize = 10;
+
+/// One task as `DescribeTasks` last showed it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TaskView {
+    pub arn: String,
+    /// PROVISIONING, PENDING, ACTIVATING, RUNNING, DEACTIVATING, STOPPING,
+    /// DEPROVISIONING, STOPPED.
+    pub last_status: String,
+    pub stop_code: Option<String>,
+    pub stopped_reason: Option<String>,
+    pub exit_code: Option<i32>,
+    pub container_reason: Option<String>,
+    pub capacity_provider: Option<String>,
+}
+
+impl TaskView {
+    pub fn is_stopped(&self) -> bool {
+        self.last_status == "STOPPED"
+    }
+
+    /// One line on how the task ended: stop code, reason, exit code.
+    pub fn end_note(&self) -> String {
+        let mut note = format!("ECS task {}", super::task_id(&self.arn));
+        if let Some(code) = &self.stop_code {
+            note.push_str(&format!(": {code}"));
+        }
+        if let Some(reason) = &self.stopped_reason {
+            note.push_str(&format!(": {reason}"));
+        }
+        match (self.exit_code, &self.container_reason) {
+            (Some(code), Some(reason)) => note.push_str(&format!("; container exit code {code} ({reason})")),
+            (Some(code), None) => note.push_str(&format!("; container exit code {code}")),
+            (None, Some(reason)) => note.push_str(&format!("; container: {reason}")),
+            (None, None) => {}
+        }
+        note
+    }
+}
+
+pub struct EcsShards {
+    ecs: aws_sdk_ecs::Client,
+    store: Store,
+    run_id: String,
+    shards: u32,
+    launched: Launched,
+    tasks: BTreeMap<String, TaskView>,
+    /// shard → task ARN, from the agents' claims.
+    claims: BTreeMap<u32, String>,
+    next_describe: Instant,
+    describe_interval: Duration,
+    live: Option<LiveReader>,
+    live_interval: Duration,
+    next_live: Instant,
+    last_live: Option<LiveNumbers>,
+}
+
+impl EcsShards {
+    pub fn new(aws: &AwsContext, store: Store, manifest: &Manifest, launched: Launched) -> EcsShards {
+        let tasks = launched
+            .task_arns
+            .iter()
+            .map(|arn| {
+                (arn.clone(), TaskView { arn: arn.clone(), last_status: "PROVISIONING".into(), ..TaskView::default() })
+            })
+            .collect();
+        let live = launched.log_group.clone().map(|group| LiveReader::new(aws.logs(), group));
+        EcsShards {
+            ecs: aws.ecs(),
+            store,
+            run_id: manifest.run_id.clone(),
+            shards: manifest.shards,
+            launched,
+            tasks,
+            claims: BTreeMap::new(),
+            next_describe: Instant::now(),
+            describe_interval: DESCRIBE_INTERVAL,
+            live,
+            live_interval: Duration::from_millis(manifest.timing.live_interval_ms.max(1000)),
+            next_live: Instant::now(),
+            last_live: None,
+        }
+    }
+
+    pub fn tasks(&self) -> impl Iterator<Item = &TaskView> {
+        self.tasks.values()
+    }
+
+    /// `DescribeTasks` for every task not yet seen stopped, 100 per call.
+    async fn describe(&mut self) {
+        let open: Vec<String> = self.tasks.values().filter(|t| !t.is_stopped()).map(|t| t.arn.clone()).collect();
+        let calls = open.chunks(DESCRIBE_BATCH).map(|chunk| {
+            self.ecs.describe_tasks().cluster(&self.launched.cluster).set_tasks(Some(chunk.to_vec())).send()
+        });
+        let responses = futures::future::join_all(calls).await;
+        let mut throttled = false;
+        for response in responses {
+            match response {
+                Ok(output) => {
+                    for task in output.tasks() {
+                        let view = view_of(task);
+                        self.tasks.insert(view.arn.clone(), view);
+                    }
+                    for failure in output.failures() {
+                        // MISSING: ECS forgot the task (it stopped long ago).
+                        if let Some(view) = failure.arn().and_then(|arn| self.tasks.get_mut(arn)) {
+                            view.last_status = "STOPPED".into();
+                            view.stopped_reason =
+                                Some(format!("ECS no longer knows the task ({})", failure.reason().unwrap_or("?")));
+                        }
+                    }
+                }
+                Err(error) => {
+                    throttled = true;
+                    eprintln!("warning: DescribeTasks failed: {}", sdk_message(&error));
+                }
+            }
+        }
+        self.describe_interval =
+            if throttled { (self.describe_interval * 2).min(MAX_DESCRIBE_INTERVAL) } else { DESCRIBE_INTERVAL };
+    }
+
+    /// Reads the claims written since the last look (one listing, then one
+    /// read per new claim).
+    async fn read_claims(&mut self) {
+        if self.claims.len() >= self.shards as usize {
+            return;
+        }
+        let prefix = format!("{}/shards", layout::run_dir(&self.run_id));
+        let Ok(keys) = self.store.list_keys(&prefix).await else { return };
+        for key in keys.iter().filter(|k| k.ends_with("/claim")) {
+            let Some(shard) = key.rsplit('/').nth(1).and_then(|s| s.parse::<u32>().ok()) else { continue };
+            if self.claims.contains_key(&shard) {
+                continue;
+            }
+            if let Ok(Some(bytes)) = self.store.get(key).await {
+                if let Some(task) = serde_json::from_slice::<serde_json::Value>(&bytes)
+                    .ok()
+                    .and_then(|v| v.get("task").and_then(|t| t.as_str()).map(str::to_owned))
+                {
+                    self.claims.insert(shard, task);
+                }
+            }
+        }
+    }
+
+    /// Stops every task not yet stopped. Agents get SIGTERM, save what they
+    /// measured and exit; ECS kills them after the container's stop timeout.
+    pub async fn stop_all(&mut self, reason: &str) {
+        let open: Vec<String> = self.tasks.values().filter(|t| !t.is_stopped()).map(|t| t.arn.clone()).collect();
+        let cluster = self.launched.cluster.clone();
+        let ecs = self.ecs.clone();
+        let results: Vec<_> = futures::stream::iter(open)
+            .map(|arn| {
+                let request = ecs.stop_task().cluster(&cluster).task(&arn).reason(reason);
+                async move { (arn, request.send().await) }
+            })
+            .buffer_unordered(PARALLEL_STOPS)
+            .collect()
+            .await;
+        for (arn, result) in results {
+            if let Err(error) = result {
+                eprintln!("warning: cannot stop task {}: {}", super::task_id(&arn), sdk_message(&error));
+            }
+        }
+    }
+
+    fn all_tasks_stopped(&self) -> bool {
+        self.tasks.values().all(TaskView::is_stopped)
+    }
+}
+
+pub(crate) fn view_of(task: &aws_sdk_ecs::types::Task) -> TaskView {
+    let container = task.containers().first();
+    TaskView {
+        arn: task.task_arn().unwrap_or_default().to_owned(),
+        last_status: task.last_status().unwrap_or("UNKNOWN").to_owned(),
+        stop_code: task.stop_code().map(|c| c.as_str().to_owned()),
+        stopped_reason: task.stopped_reason().map(str::to_owned),
+        exit_code: container.and_then(|c| c.exit_code()),
+        container_reason: container.and_then(|c| c.reason()).map(str::to_owned),
+        capacity_provider: task.capacity_provider_name().map(str::to_owned),
+    }
+}
+
+#[async_trait::async_trait]
+impl LaunchedShards for EcsShards {
+    async fn poll(&mut self) {
+        if Instant::now() < self.next_describe {
+            return;
+        }
+        self.describe().await;
+        self.read_claims().await;
+        self.next_describe = Instant::now() + self.describe_interval;
+    }
+
+    fn ended(&self) -> Vec<u32> {
+        if self.all_tasks_stopped() {
+            return (0..self.shards).collect();
+        }
+        self.claims
+            .iter()
+            .filter(|(_, arn)| self.tasks.get(*arn).is_some_and(TaskView::is_stopped))
+            .map(|(shard, _)| *shard)
+            .collect()
+    }
+
+    fn states(&self) -> BTreeMap<String, usize> {
+        let mut counts = BTreeMap::new();
+        for task in self.tasks.values() {
+            *counts.entry(task.last_status.clone()).or_insert(0) += 1;
+        }
+        counts
+    }
+
+    fn end_notes(&self) -> BTreeMap<u32, String> {
+        let mut notes = BTreeMap::new();
+        for (shard, arn) in &self.claims {
+            if let Some(task) = self.tasks.get(arn).filter(|t| t.is_stopped()) {
+                notes.insert(*shard, task.end_note());
+            }
+        }
+        if self.all_tasks_stopped() {
+            // Tasks that never claimed a shard explain the shards nobody ran.
+            let claimed: BTreeSet<&String> = self.claims.values().collect();
+            let mut unclaimed_tasks = self.tasks.values().filter(|t| !claimed.contains(&t.arn));
+            let launched = self.tasks.len() as u32;
+            for shard in (0..self.shards).filter(|s| !self.claims.contains_key(s)) {
+                let note = match unclaimed_tasks.next() {
+                    Some(task) => format!("no task ran this shard; {}", task.end_note()),
+                    None if launched < self.shards => "its ECS task was never launched".to_owned(),
+                    None => "no ECS task claimed it".to_owned(),
+                };
+                notes.insert(shard, note);
+            }
+        }
+        notes
+    }
+
+    async fn live(&mut self) -> Option<LiveNumbers> {
+        let reader = self.live.as_mut()?;
+        if Instant::now() >= self.next_live {
+            self.next_live = Instant::now() + self.live_interval;
+            let streams: Vec<String> = self.claims.values().filter_map(|arn| self.launched.log_stream(arn)).collect();
+            if let Some(numbers) = reader.read(&self.run_id, &streams).await {
+                self.last_live = Some(numbers);
+            }
+        }
+        self.last_live.clone().or(Some(LiveNumbers::default()))
+    }
+
+    async fn terminate(&mut self) {
+        self.stop_all("loadgrid: run interrupted").await;
+    }
+
+    async fn kill(&mut self) {
+        self.stop_all("loadgrid: run interrupted twice").await;
+    }
+
+    async fn finish(&mut self) {
+        // Make sure no task outlives its watched run (e.g. a hung agent).
+        if !self.all_tasks_stopped() {
+            self.describe().await;
+            if !self.all_tasks_stopped() {
+                self.stop_all("loadgrid: run finished").await;
+            }
+        }
+    }
+}

@@ -1,0 +1,32 @@
+//! `loadgrid attach <run-id>`: watch a run started elsewhere (detached, or
+//! whose terminal or CI job died), then merge and gate it as if never left.
+
+use loadgrid_grid::orchestrate::{attach, local_backend, Backend, RunOptions};
+
+use crate::cli::AttachArgs;
+use crate::output;
+use crate::settings::Settings;
+
+pub async fn run(settings: &Settings, args: &AttachArgs) -> anyhow::Result<i32> {
+    let store = settings.store().await?;
+    let manifest = loadgrid_grid::collect::read_manifest(&store, &args.run_id).await?;
+    let backend: Box<dyn Backend> = match manifest.backend.as_str() {
+        "ecs" => Box::new(super::ecs_backend(settings, &args.ecs, None, &store).await?),
+        _ => Box::new(local_backend(std::env::current_exe()?, &settings.k6()?, &store, &args.run_id)),
+    };
+    let summary = attach(
+        &store,
+        &args.run_id,
+        backend.as_ref(),
+        RunOptions {
+            progress: output::progress_mode(args.quiet),
+            signals: super::signal_counter()?,
+            on_planned: Box::new(|manifest| {
+                eprintln!("attached to run {} (`{}`)", manifest.run_id, manifest.test_name)
+            }),
+            detach: false,
+        },
+    )
+    .await?;
+    output::print_summary(&summary, args.json)
+}

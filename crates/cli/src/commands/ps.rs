@@ -1,0 +1,106 @@
+//! `loadgrid ps` and `loadgrid stop`: loadgrid's tasks on the ECS cluster,
+//! found by tag and `startedBy`, from any machine with access.
+
+use std::collections::BTreeMap;
+
+use loadgrid_aws::ecs::{admin, read_launched};
+use loadgrid_grid::input_error;
+
+use crate::cli::{PsArgs, StopArgs};
+use crate::settings::Settings;
+
+pub async fn run(settings: &Settings, args: &PsArgs) -> anyhow::Result<i32> {
+    let aws = settings.aws().await?;
+    let ecs = settings.ecs_settings(&aws, &args.ecs, None).await?;
+    if ecs.cluster.is_empty() {
+        return Err(input_error("no ECS cluster is set: --cluster or `cluster` under [ecs]"));
+    }
+    let grids = admin::running_grids(&aws.ecs(), &ecs.cluster).await?;
+    if args.json {
+        let rows: Vec<serde_json::Value> = grids
+            .iter()
+            .map(|grid| {
+                let states = states_of(grid);
+                serde_json::json!({
+                    "run_id": grid.run_id,
+                    "test": grid.test,
+                    "tasks": grid.tasks.len(),
+                    "states": states,
+                    "age_seconds": grid.age_seconds.round(),
+                    "cost_so_far_usd": (grid.cost_usd * 10_000.0).round() / 10_000.0,
+                })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(0);
+    }
+    if grids.is_empty() {
+        eprintln!("no loadgrid tasks are running on cluster `{}`", ecs.cluster);
+        return Ok(0);
+    }
+    println!("{:<22} {:<20} {:>5}  {:<28} {:>8} {:>10}", "RUN", "TEST", "TASKS", "STATES", "AGE", "COST");
+    for grid in &grids {
+        let states: Vec<String> = states_of(grid).iter().map(|(s, n)| format!("{s} {n}")).collect();
+        println!(
+            "{:<22} {:<20} {:>5}  {:<28} {:>7}s {:>9.4}$",
+            grid.run_id,
+            grid.test,
+            grid.tasks.len(),
+            states.join(", "),
+            grid.age_seconds.round(),
+            grid.cost_usd
+        );
+    }
+    eprintln!("cost so far: compute at Fargate us-east-1 list prices, per second with a one-minute minimum");
+    Ok(0)
+}
+
+fn states_of(grid: &admin::GridTasks) -> BTreeMap<String, usize> {
+    let mut states = BTreeMap::new();
+    for task in &grid.tasks {
+        *states.entry(task.last_status.clone()).or_insert(0) += 1;
+    }
+    states
+}
+
+pub async fn stop(settings: &Settings, args: &StopArgs) -> anyhow::Result<i32> {
+    let aws = settings.aws().await?;
+    let ecs_settings = settings.ecs_settings(&aws, &args.ecs, None).await?;
+    let ecs = aws.ecs();
+    let (cluster, arns) = match &args.run_id {
+        Some(run_id) => {
+            // The run's own record knows its cluster; the tags find it otherwise.
+            let store = settings.store().await.ok();
+            let launched = match &store {
+                Some(store) => read_launched(store, run_id).await.ok().flatten(),
+                None => None,
+            };
+            if let Some(store) = &store {
+                loadgrid_agent::request_stop(
+                    store,
+                    run_id,
+                    loadgrid_plan::records::StopReason::Interrupted,
+                    "stopped by `loadgrid stop`",
+                )
+                .await;
+            }
+            let cluster = launched.as_ref().map(|l| l.cluster.clone()).unwrap_or(ecs_settings.cluster.clone());
+            if cluster.is_empty() {
+                return Err(input_error("no ECS cluster is set: --cluster or `cluster` under [ecs]"));
+            }
+            let arns = admin::run_task_arns(&ecs, &cluster, run_id).await?;
+            (cluster, arns)
+        }
+        None => {
+            if ecs_settings.cluster.is_empty() {
+                return Err(input_error("no ECS cluster is set: --cluster or `cluster` under [ecs]"));
+            }
+            let grids = admin::running_grids(&ecs, &ecs_settings.cluster).await?;
+            let arns = grids.iter().flat_map(|g| g.tasks.iter().map(|t| t.arn.clone())).collect();
+            (ecs_settings.cluster.clone(), arns)
+        }
+    };
+    let stopped = admin::stop_tasks(&ecs, &cluster, &arns, "loadgrid stop").await;
+    eprintln!("asked ECS to stop {stopped} task{} on cluster `{cluster}`", if stopped == 1 { "" } else { "s" });
+    Ok(if stopped == arns.len() { 0 } else { 1 })
+}
