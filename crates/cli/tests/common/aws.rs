@@ -1,0 +1,631 @@
+//! AWS without AWS: a real moto server on a random loopback port, a
+//! recording proxy in front of it (API call counts, injected `RunTask`
+//! failures), and [`FakeFargate`], which plays Fargate's container runtime:
+//! it starts `loadgrid agent` for each RUNNING task with that task's
+//! environment overrides, forwards the agent's output to the task's
+//! CloudWatch log stream, SIGTERMs the agent when the task is stopped and
+//! stops the task when the agent exits.
+//!
+//! loadgrid talks to the proxy; the harness and the agents talk to moto
+//! directly, so the proxy counts the orchestrator's calls only.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+
+pub const REGION: &str = "us-east-1";
+pub const CLUSTER: &str = "loadgrid";
+pub const TASK_FAMILY: &str = "loadgrid-runner";
+pub const CONTAINER: &str = "loadgrid";
+pub const LOG_GROUP: &str = "/loadgrid/runner";
+pub const LOG_PREFIX: &str = "runner";
+pub const BUCKET: &str = "loadgrid-runs";
+
+fn venv_bin(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin").join(name)
+}
+
+/// A moto server, stopped on drop.
+pub struct Moto {
+    child: Child,
+    pub url: String,
+}
+
+impl Moto {
+    pub fn start() -> Moto {
+        let server = venv_bin("moto_server");
+        assert!(server.is_file(), "moto not found: run `scripts/test` (it installs moto[server] into .venv)");
+        let mut child = Command::new(server)
+            .args(["-H", "127.0.0.1", "-p", "0"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (sender, receiver) = std::sync::mpsc::channel();
+        for stream in [Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>, Box::new(child.stderr.take().unwrap())] {
+            let sender = sender.clone();
+            std::thread::spawn(move || {
+                // Keep draining: a full pipe would stall moto.
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    if let Some(at) = line.find("Running on http://") {
+                        let _ = sender.send(line[at + "Running on ".len()..].trim().to_owned());
+                    }
+                }
+            });
+        }
+        let url = receiver.recv_timeout(Duration::from_secs(60)).expect("moto_server did not start within 60 s");
+        Moto { child, url }
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A canned answer to the next matching calls.
+#[derive(Clone)]
+pub struct Fault {
+    /// e.g. `ecs:RunTask`
+    pub action: String,
+    /// Only requests whose body contains this.
+    pub body_contains: Option<String>,
+    pub times: usize,
+    pub response: String,
+}
+
+#[derive(Default)]
+struct ProxyState {
+    calls: Vec<(Instant, String)>,
+    faults: Vec<Fault>,
+}
+
+/// Forwards to moto, recording each call's action and answering some with
+/// injected faults.
+pub struct Proxy {
+    pub url: String,
+    state: Arc<Mutex<ProxyState>>,
+}
+
+impl Proxy {
+    pub fn start(runtime: &tokio::runtime::Runtime, upstream: &str) -> Proxy {
+        let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+        let address: SocketAddr = listener.local_addr().unwrap();
+        let state = Arc::new(Mutex::new(ProxyState::default()));
+        let upstream = upstream.to_owned();
+        let client = reqwest::Client::new();
+        let shared = Arc::clone(&state);
+        runtime.spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else { continue };
+                let (state, upstream, client) = (Arc::clone(&shared), upstream.clone(), client.clone());
+                tokio::spawn(async move {
+                    let service = service_fn(move |request: Request<Incoming>| {
+                        let (state, upstream, client) = (Arc::clone(&state), upstream.clone(), client.clone());
+                        async move { Ok::<_, hyper::Error>(forward(request, &state, &upstream, &client).await) }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                });
+            }
+        });
+        Proxy { url: format!("http://{address}"), state }
+    }
+
+    pub fn inject(&self, fault: Fault) {
+        self.state.lock().unwrap().faults.push(fault);
+    }
+
+    /// Calls of `action` so far.
+    pub fn count(&self, action: &str) -> usize {
+        self.state.lock().unwrap().calls.iter().filter(|(_, a)| a == action).count()
+    }
+
+    pub fn calls(&self) -> Vec<(Instant, String)> {
+        self.state.lock().unwrap().calls.clone()
+    }
+}
+
+fn action_of(headers: &hyper::HeaderMap, method: &str, body: &[u8]) -> String {
+    if let Some(target) = headers.get("x-amz-target").and_then(|v| v.to_str().ok()) {
+        let (service, operation) = target.split_once('.').unwrap_or(("", target));
+        let service = if service.starts_with("AmazonEC2ContainerService") {
+            "ecs"
+        } else if service.starts_with("Logs") {
+            "logs"
+        } else if service.starts_with("secretsmanager") {
+            "secretsmanager"
+        } else {
+            service
+        };
+        return format!("{service}:{operation}");
+    }
+    let text = String::from_utf8_lossy(body);
+    if let Some(action) = text.split('&').find_map(|pair| pair.strip_prefix("Action=")) {
+        return format!("query:{action}");
+    }
+    format!("s3:{method}")
+}
+
+async fn forward(
+    request: Request<Incoming>,
+    state: &Mutex<ProxyState>,
+    upstream: &str,
+    client: &reqwest::Client,
+) -> Response<Full<Bytes>> {
+    let (parts, body) = request.into_parts();
+    let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let action = action_of(&parts.headers, parts.method.as_str(), &body);
+    let fault = {
+        let mut state = state.lock().unwrap();
+        state.calls.push((Instant::now(), action.clone()));
+        let text = String::from_utf8_lossy(&body);
+        let matching = state.faults.iter_mut().find(|f| {
+            f.times > 0 && f.action == action && f.body_contains.as_ref().is_none_or(|needle| text.contains(needle.as_str()))
+        });
+        matching.map(|fault| {
+            fault.times -= 1;
+            fault.response.clone()
+        })
+    };
+    if let Some(response) = fault {
+        return Response::builder()
+            .header("content-type", "application/x-amz-json-1.1")
+            .body(Full::new(Bytes::from(response)))
+            .unwrap();
+    }
+    let url = format!("{upstream}{}", parts.uri.path_and_query().map_or("/", |p| p.as_str()));
+    let mut outgoing = client.request(parts.method.clone(), url).body(body);
+    for (name, value) in &parts.headers {
+        if name != "host" && name != "content-length" {
+            outgoing = outgoing.header(name, value);
+        }
+    }
+    match outgoing.send().await {
+        Ok(answer) => {
+            let mut response = Response::builder().status(answer.status());
+            let is_head = parts.method == hyper::Method::HEAD;
+            for (name, value) in answer.headers() {
+                // A HEAD answer's length describes the object, not this (empty) body.
+                if (is_head || name != "content-length") && name != "transfer-encoding" && name != "connection" {
+                    response = response.header(name, value);
+                }
+            }
+            let bytes = answer.bytes().await.unwrap_or_default();
+            let bytes = if action.starts_with("ecs:") { fix_moto_ecs(bytes) } else { bytes };
+            response.body(Full::new(bytes)).unwrap()
+        }
+        Err(error) => Response::builder().status(502).body(Full::new(Bytes::from(error.to_string()))).unwrap(),
+    }
+}
+
+/// moto 5 returns a container's `cpu` and `memory` as numbers where the
+/// ECS API (and so the Rust SDK's strict parser) has strings.
+fn fix_moto_ecs(bytes: Bytes) -> Bytes {
+    fn fix(value: &mut serde_json::Value) -> bool {
+        let mut changed = false;
+        match value {
+            serde_json::Value::Object(map) => {
+                if let Some(containers) = map.get_mut("containers").and_then(|c| c.as_array_mut()) {
+                    for container in containers.iter_mut().filter_map(|c| c.as_object_mut()) {
+                        for field in ["cpu", "memory", "memoryReservation"] {
+                            if let Some(number) = container.get(field).filter(|v| v.is_number()).map(|v| v.to_string()) {
+                                container.insert(field.to_owned(), serde_json::Value::String(number));
+                                changed = true;
+                            }
+                        }
+                    }
+                }
+                for child in map.values_mut() {
+                    changed |= fix(child);
+                }
+            }
+            serde_json::Value::Array(items) => {
+                for item in items {
+                    changed |= fix(item);
+                }
+            }
+            _ => {}
+        }
+        changed
+    }
+    let Ok(mut json) = serde_json::from_slice::<serde_json::Value>(&bytes) else { return bytes };
+    if fix(&mut json) {
+        Bytes::from(serde_json::to_vec(&json).unwrap())
+    } else {
+        bytes
+    }
+}
+
+/// The AWS side of an ECS test: moto set up with a cluster, a task
+/// definition, a log group, a bucket, and a proxy in front.
+pub struct AwsWorld {
+    pub runtime: tokio::runtime::Runtime,
+    pub moto: Moto,
+    /// What loadgrid's orchestrator talks to: counted, faults injected.
+    pub proxy: Proxy,
+    /// What the harness and the agents talk to: only moto's quirks fixed.
+    pub direct: Proxy,
+    pub subnet: String,
+    pub security_group: String,
+    pub config: aws_config::SdkConfig,
+}
+
+pub fn sdk_config(runtime: &tokio::runtime::Runtime, endpoint: &str) -> aws_config::SdkConfig {
+    runtime.block_on(
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new(REGION))
+            .endpoint_url(endpoint)
+            .credentials_provider(aws_sdk_ecs::config::Credentials::new("test", "test", None, None, "tests"))
+            .load(),
+    )
+}
+
+impl AwsWorld {
+    pub fn new() -> AwsWorld {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let moto = Moto::start();
+        let proxy = Proxy::start(&runtime, &moto.url);
+        let direct = Proxy::start(&runtime, &moto.url);
+        let config = sdk_config(&runtime, &direct.url);
+        let (subnet, security_group) = runtime.block_on(set_up(&moto.url, &config));
+        AwsWorld { runtime, moto, proxy, direct, subnet, security_group, config }
+    }
+
+    /// The environment that points `loadgrid` at the proxy with test credentials.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ACCESS_KEY_ID", "test".into()),
+            ("AWS_SECRET_ACCESS_KEY", "test".into()),
+            ("AWS_REGION", REGION.into()),
+            ("AWS_ENDPOINT_URL", self.proxy.url.clone()),
+            ("AWS_EC2_METADATA_DISABLED", "true".into()),
+        ]
+    }
+
+    /// `loadgrid.toml` for an ECS run against this world.
+    pub fn config_toml(&self, extra_run: &str) -> String {
+        format!(
+            r#"store = "s3://{BUCKET}/team"
+backend = "ecs"
+
+[ecs]
+cluster = "{CLUSTER}"
+task_definition = "{TASK_FAMILY}"
+subnets = ["{subnet}"]
+security_groups = ["{sg}"]
+
+[run]
+{extra_run}
+"#,
+            subnet = self.subnet,
+            sg = self.security_group
+        )
+    }
+
+    pub fn create_secret(&self, name: &str, value: &str) {
+        let client = aws_sdk_secretsmanager::Client::new(&self.config);
+        self.runtime.block_on(client.create_secret().name(name).secret_string(value).send()).unwrap();
+    }
+
+    /// Tasks in moto by last status, for the tasks `loadgrid` started.
+    pub fn task_statuses(&self) -> BTreeMap<String, String> {
+        let ecs = aws_sdk_ecs::Client::new(&self.config);
+        self.runtime.block_on(async {
+            let mut statuses = BTreeMap::new();
+            for status in [aws_sdk_ecs::types::DesiredStatus::Running, aws_sdk_ecs::types::DesiredStatus::Stopped] {
+                let arns = ecs.list_tasks().cluster(CLUSTER).desired_status(status).send().await.unwrap().task_arns().to_vec();
+                for chunk in arns.chunks(100) {
+                    let tasks = ecs.describe_tasks().cluster(CLUSTER).set_tasks(Some(chunk.to_vec())).send().await.unwrap();
+                    for task in tasks.tasks() {
+                        statuses.insert(task.task_arn().unwrap().to_owned(), task.last_status().unwrap_or("?").to_owned());
+                    }
+                }
+            }
+            statuses
+        })
+    }
+
+    /// Every object in the bucket, with its bytes.
+    pub fn bucket_objects(&self) -> Vec<(String, Vec<u8>)> {
+        self.runtime.block_on(async {
+            let client = reqwest::Client::new();
+            let listing = client.get(format!("{}/{BUCKET}?list-type=2&max-keys=10000", self.moto.url)).send().await.unwrap().text().await.unwrap();
+            let mut objects = Vec::new();
+            for part in listing.split("<Key>").skip(1) {
+                let key = part.split("</Key>").next().unwrap().to_owned();
+                let bytes = client.get(format!("{}/{BUCKET}/{key}", self.moto.url)).send().await.unwrap().bytes().await.unwrap();
+                objects.push((key, bytes.to_vec()));
+            }
+            objects
+        })
+    }
+
+    /// Every log line in the runner log group.
+    pub fn log_lines(&self) -> Vec<String> {
+        let logs = aws_sdk_cloudwatchlogs::Client::new(&self.config);
+        self.runtime.block_on(async {
+            let mut lines = Vec::new();
+            let mut token = None;
+            loop {
+                let page = logs.filter_log_events().log_group_name(LOG_GROUP).set_next_token(token).send().await.unwrap();
+                lines.extend(page.events().iter().filter_map(|e| e.message().map(str::to_owned)));
+                token = page.next_token().map(str::to_owned);
+                if token.is_none() {
+                    return lines;
+                }
+            }
+        })
+    }
+}
+
+async fn set_up(moto: &str, config: &aws_config::SdkConfig) -> (String, String) {
+    let http = reqwest::Client::new();
+    // Tasks stay RUNNING until stopped (moto otherwise advances them on every DescribeTasks).
+    http.post(format!("{moto}/moto-api/state-manager/set-transition"))
+        .json(&serde_json::json!({"model_name": "ecs::task", "transition": {"progression": "manual", "times": 1_000_000}}))
+        .send()
+        .await
+        .unwrap();
+    http.put(format!("{moto}/{BUCKET}")).send().await.unwrap().error_for_status().unwrap();
+    let ecs = aws_sdk_ecs::Client::new(config);
+    ecs.create_cluster().cluster_name(CLUSTER).send().await.unwrap();
+    let log_options: HashMap<String, String> = [
+        ("awslogs-group", LOG_GROUP),
+        ("awslogs-stream-prefix", LOG_PREFIX),
+        ("awslogs-region", REGION),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    use aws_sdk_ecs::types::{Compatibility, ContainerDefinition, LogConfiguration, LogDriver, NetworkMode};
+    ecs.register_task_definition()
+        .family(TASK_FAMILY)
+        .requires_compatibilities(Compatibility::Fargate)
+        .network_mode(NetworkMode::Awsvpc)
+        .cpu("1024")
+        .memory("2048")
+        .container_definitions(
+            ContainerDefinition::builder()
+                .name(CONTAINER)
+                .image("loadgrid-runner:test")
+                .memory(2048)
+                .essential(true)
+                .log_configuration(
+                    LogConfiguration::builder().log_driver(LogDriver::Awslogs).set_options(Some(log_options)).build().unwrap(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    aws_sdk_cloudwatchlogs::Client::new(config).create_log_group().log_group_name(LOG_GROUP).send().await.unwrap();
+    let ec2 = aws_sdk_ec2::Client::new(config);
+    let subnet = ec2.describe_subnets().send().await.unwrap().subnets()[0].subnet_id().unwrap().to_owned();
+    let group = ec2.describe_security_groups().send().await.unwrap().security_groups()[0].group_id().unwrap().to_owned();
+    (subnet, group)
+}
+
+/// Plays Fargate's container runtime for the tasks in moto.
+pub struct FakeFargate {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    pub started: Arc<Mutex<Vec<String>>>,
+}
+
+struct RunningAgent {
+    child: tokio::process::Child,
+    terminated: bool,
+}
+
+impl FakeFargate {
+    /// `agent_env` is added to every agent's environment (e.g. LOADGRID_K6).
+    pub fn start(world: &AwsWorld, work_dir: &Path, agent_env: Vec<(String, String)>) -> FakeFargate {
+        let stop = Arc::new(AtomicBool::new(false));
+        let started = Arc::new(Mutex::new(Vec::new()));
+        let (moto, config, work_dir) = (world.direct.url.clone(), world.config.clone(), work_dir.to_owned());
+        let (stop_flag, started_list) = (Arc::clone(&stop), Arc::clone(&started));
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+            runtime.block_on(run_fargate(moto, config, work_dir, agent_env, stop_flag, started_list));
+        });
+        FakeFargate { stop, thread: Some(thread), started }
+    }
+}
+
+impl Drop for FakeFargate {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+async fn run_fargate(
+    moto: String,
+    config: aws_config::SdkConfig,
+    work_dir: PathBuf,
+    agent_env: Vec<(String, String)>,
+    stop: Arc<AtomicBool>,
+    started: Arc<Mutex<Vec<String>>>,
+) {
+    let ecs = aws_sdk_ecs::Client::new(&config);
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&config);
+    let metadata = MetadataServer::start().await;
+    let (line_sender, line_receiver) = tokio::sync::mpsc::unbounded_channel::<(String, String)>();
+    let forwarder = tokio::spawn(forward_logs(logs, line_receiver));
+    let mut agents: HashMap<String, RunningAgent> = HashMap::new();
+    let mut finished: std::collections::HashSet<String> = Default::default();
+    while !stop.load(Ordering::SeqCst) {
+        let arns = match ecs.list_tasks().cluster(CLUSTER).send().await {
+            Ok(listing) => listing.task_arns().to_vec(),
+            Err(_) => Vec::new(),
+        };
+        let known: Vec<String> = arns
+            .iter()
+            .filter(|arn| !finished.contains(*arn))
+            .chain(agents.keys())
+            .cloned()
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        for chunk in known.chunks(100) {
+            let Ok(described) = ecs.describe_tasks().cluster(CLUSTER).set_tasks(Some(chunk.to_vec())).send().await else { continue };
+            for task in described.tasks() {
+                let arn = task.task_arn().unwrap_or_default().to_owned();
+                let wants_stop = task.desired_status() == Some("STOPPED") || task.last_status() == Some("STOPPED");
+                if let Some(agent) = agents.get_mut(&arn) {
+                    if wants_stop && !agent.terminated {
+                        // What ECS does on StopTask: SIGTERM, then SIGKILL after the stop timeout.
+                        if let Some(pid) = agent.child.id() {
+                            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGTERM);
+                        }
+                        agent.terminated = true;
+                    }
+                    continue;
+                }
+                if wants_stop || finished.contains(&arn) {
+                    continue;
+                }
+                let task_id = arn.rsplit('/').next().unwrap().to_owned();
+                metadata.register(&task_id, &arn);
+                let env: Vec<(String, String)> = task
+                    .overrides()
+                    .map(|o| o.container_overrides())
+                    .unwrap_or_default()
+                    .iter()
+                    .flat_map(|c| c.environment())
+                    .filter_map(|kv| Some((kv.name()?.to_owned(), kv.value()?.to_owned())))
+                    .collect();
+                let k6_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+                let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_loadgrid"));
+                command
+                    .arg("agent")
+                    .envs(env)
+                    .envs(agent_env.iter().cloned())
+                    .env("AWS_ACCESS_KEY_ID", "test")
+                    .env("AWS_SECRET_ACCESS_KEY", "test")
+                    .env("AWS_ENDPOINT_URL", &moto)
+                    .env("AWS_EC2_METADATA_DISABLED", "true")
+                    .env("ECS_CONTAINER_METADATA_URI_V4", format!("{}/{task_id}", metadata.url))
+                    .env("LOADGRID_K6_ADDRESS", format!("127.0.0.1:{k6_port}"))
+                    .env("LOADGRID_WORK_DIR", work_dir.join(&task_id))
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .kill_on_drop(true);
+                let Ok(mut child) = command.spawn() else { continue };
+                let stream = format!("{LOG_PREFIX}/{CONTAINER}/{task_id}");
+                for output in [child.stdout.take().map(|o| Box::new(o) as Box<dyn tokio::io::AsyncRead + Send + Unpin>), child.stderr.take().map(|e| Box::new(e) as Box<dyn tokio::io::AsyncRead + Send + Unpin>)].into_iter().flatten() {
+                    let (sender, stream) = (line_sender.clone(), stream.clone());
+                    tokio::spawn(async move {
+                        use tokio::io::AsyncBufReadExt;
+                        let mut lines = tokio::io::BufReader::new(output).lines();
+                        while let Ok(Some(line)) = lines.next_line().await {
+                            let _ = sender.send((stream.clone(), line));
+                        }
+                    });
+                }
+                started.lock().unwrap().push(arn.clone());
+                agents.insert(arn, RunningAgent { child, terminated: false });
+            }
+        }
+        let mut exited = Vec::new();
+        for (arn, agent) in agents.iter_mut() {
+            if let Ok(Some(_)) = agent.child.try_wait() {
+                exited.push(arn.clone());
+            }
+        }
+        for arn in exited {
+            agents.remove(&arn);
+            finished.insert(arn.clone());
+            let _ = ecs.stop_task().cluster(CLUSTER).task(&arn).reason("Essential container in task exited").send().await;
+        }
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    for (_, mut agent) in agents {
+        let _ = agent.child.kill().await;
+    }
+    drop(line_sender);
+    let _ = tokio::time::timeout(Duration::from_secs(5), forwarder).await;
+}
+
+/// Batches agent output into PutLogEvents, like the awslogs driver.
+async fn forward_logs(logs: aws_sdk_cloudwatchlogs::Client, mut lines: tokio::sync::mpsc::UnboundedReceiver<(String, String)>) {
+    let mut created: std::collections::HashSet<String> = Default::default();
+    loop {
+        let mut batch: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let first = lines.recv().await;
+        let Some((stream, line)) = first else { return };
+        batch.entry(stream).or_default().push(line);
+        while let Ok((stream, line)) = lines.try_recv() {
+            batch.entry(stream).or_default().push(line);
+        }
+        for (stream, messages) in batch {
+            if created.insert(stream.clone()) {
+                let _ = logs.create_log_stream().log_group_name(LOG_GROUP).log_stream_name(&stream).send().await;
+            }
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+            let events = messages.into_iter().map(|m| {
+                aws_sdk_cloudwatchlogs::types::InputLogEvent::builder().timestamp(now).message(m).build().unwrap()
+            });
+            let _ = logs.put_log_events().log_group_name(LOG_GROUP).log_stream_name(&stream).set_log_events(Some(events.collect())).send().await;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The ECS task metadata endpoint (v4): `GET /<task-id>/task` → `{"TaskARN": ...}`.
+struct MetadataServer {
+    url: String,
+    tasks: Arc<Mutex<HashMap<String, String>>>,
+}
+
+impl MetadataServer {
+    async fn start() -> MetadataServer {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let tasks: Arc<Mutex<HashMap<String, String>>> = Arc::default();
+        let shared = Arc::clone(&tasks);
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else { continue };
+                let tasks = Arc::clone(&shared);
+                tokio::spawn(async move {
+                    let service = service_fn(move |request: Request<Incoming>| {
+                        let id = request.uri().path().trim_start_matches('/').trim_end_matches("/task").to_owned();
+                        let arn = tasks.lock().unwrap().get(&id).cloned();
+                        async move {
+                            let response = match arn {
+                                Some(arn) => Response::new(Full::new(Bytes::from(serde_json::json!({"TaskARN": arn}).to_string()))),
+                                None => Response::builder().status(404).body(Full::new(Bytes::new())).unwrap(),
+                            };
+                            Ok::<_, hyper::Error>(response)
+                        }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                });
+            }
+        });
+        MetadataServer { url, tasks }
+    }
+
+    fn register(&self, task_id: &str, arn: &str) {
+        self.tasks.lock().unwrap().insert(task_id.to_owned(), arn.to_owned());
+    }
+}

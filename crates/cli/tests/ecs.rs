@@ -1,0 +1,338 @@
+//! The ECS backend end to end against moto, with the harness playing
+//! Fargate's container runtime (see `common/aws.rs`). Every AWS call
+//! loadgrid makes crosses the real wire protocols.
+
+mod common;
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use common::aws::{AwsWorld, FakeFargate, Fault};
+use common::{k6_path, value, Grid, Outcome};
+
+/// 20 s of steady load, for tests that act mid-run.
+const LONG_SCRIPT: &str = r#"
+import http from "k6/http";
+import { sleep } from "k6";
+export const options = { vus: 4, duration: "20s" };
+export default function () {
+  http.get(`${__ENV.BASE_URL}/ok?delay=10ms`);
+  sleep(0.05);
+}
+"#;
+
+const CAPACITY_FAILURE: &str = r#"{"tasks":[],"failures":[{"reason":"Capacity is unavailable at this time. Please try again later or in a different availability zone"}]}"#;
+
+const SCRIPT: &str = r#"
+import http from "k6/http";
+export const options = {
+  scenarios: { main: { executor: "per-vu-iterations", vus: 8, iterations: 5, maxDuration: "60s" } },
+};
+export default function () {
+  http.get(`${__ENV.BASE_URL}/ok?delay=5ms`);
+  http.get(`${__ENV.BASE_URL}/other?delay=1ms`);
+}
+"#;
+
+struct EcsGrid {
+    grid: Grid,
+    world: AwsWorld,
+    fargate: Option<FakeFargate>,
+}
+
+impl EcsGrid {
+    fn new(extra_run: &str) -> EcsGrid {
+        let grid = Grid::new();
+        let world = AwsWorld::new();
+        std::fs::write(grid.path("loadgrid.toml"), world.config_toml(extra_run)).unwrap();
+        let agent_env = vec![("LOADGRID_K6".to_owned(), k6_path().display().to_string())];
+        let fargate = FakeFargate::start(&world, &grid.path("tasks"), agent_env);
+        EcsGrid { grid, world, fargate: Some(fargate) }
+    }
+
+    fn command(&self, args: &[&str]) -> std::process::Command {
+        let mut command = self.grid.command(args);
+        command.envs(self.world.env());
+        command
+    }
+
+    fn run(&self, args: &[&str]) -> Outcome {
+        Outcome::from(self.command(args).output().unwrap())
+    }
+
+    fn script(&self) -> String {
+        self.grid.script("checkout.js", SCRIPT)
+    }
+
+    fn base_url(&self) -> String {
+        format!("BASE_URL={}", self.grid.target_url)
+    }
+
+    /// Without the fake runtime: tasks stay RUNNING in moto with no agent,
+    /// for tests of launching and stopping only.
+    fn without_runtime(extra_run: &str) -> EcsGrid {
+        let grid = Grid::new();
+        let world = AwsWorld::new();
+        std::fs::write(grid.path("loadgrid.toml"), world.config_toml(extra_run)).unwrap();
+        EcsGrid { grid, world, fargate: None }
+    }
+
+    /// Waits until the store holds an object whose key ends with `suffix`; returns the run id.
+    fn wait_for_object(&self, suffix: &str, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let keys: Vec<String> = self.world.bucket_objects().into_iter().map(|(k, _)| k).collect();
+            if let Some(key) = keys.iter().find(|k| k.ends_with(suffix)) {
+                return key.split('/').nth(2).unwrap().to_owned();
+            }
+            assert!(Instant::now() < deadline, "no `{suffix}` in the store after {timeout:?}: {keys:#?}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    fn summary(&self, run_id: &str) -> serde_json::Value {
+        let key = format!("team/runs/{run_id}/summary.json");
+        let (_, bytes) = self.world.bucket_objects().into_iter().find(|(k, _)| *k == key).expect("summary.json");
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    fn running_tasks(&self) -> usize {
+        self.world.task_statuses().values().filter(|s| *s != "STOPPED").count()
+    }
+}
+
+impl Drop for EcsGrid {
+    fn drop(&mut self) {
+        self.fargate.take();
+    }
+}
+
+#[test]
+fn four_shards_on_ecs_match_the_local_grid() {
+    let ecs = EcsGrid::new("");
+    let script = ecs.script();
+    let base = ecs.base_url();
+    let on_ecs = ecs.run(&["run", &script, "--shards", "4", "-e", &base, "--json", "--threshold", "http_reqs: count==80"]);
+    on_ecs.exit(0);
+    let local = ecs.run(&[
+        "run", &script, "--shards", "4", "-e", &base, "--json", "--backend", "local", "--store", ".loadgrid",
+        "--threshold", "http_reqs: count==80",
+    ]);
+    local.exit(0);
+    let (on_ecs, local) = (on_ecs.json(), local.json());
+    for (metric, key) in [("http_reqs", "count"), ("iterations", "count"), ("checks", "passes")] {
+        if on_ecs["metrics"].get(metric).is_none() {
+            continue;
+        }
+        assert_eq!(value(&on_ecs, metric, key), value(&local, metric, key), "{metric}.{key}");
+    }
+    assert_eq!(value(&on_ecs, "http_reqs", "count"), 80.0);
+    assert_eq!(value(&on_ecs, "iterations", "count"), 40.0);
+    assert_eq!(on_ecs["shards"].as_array().unwrap().len(), 4);
+    for shard in on_ecs["shards"].as_array().unwrap() {
+        assert_eq!(shard["outcome"], "completed", "{shard}");
+        assert_eq!(shard["iterations"], 10, "8 VUs × 5 iterations over 4 shards: {shard}");
+    }
+    assert_eq!(ecs.running_tasks(), 0, "every task of the run has stopped");
+
+    // The same thresholds decide the exit code on both backends.
+    let crossed = ecs.run(&["run", &script, "--shards", "4", "-e", &base, "--threshold", "http_reqs: count<80"]);
+    crossed.exit(99);
+}
+
+#[test]
+fn launching_25_shards_takes_3_run_task_calls() {
+    let ecs = EcsGrid::without_runtime("");
+    let script = ecs.script();
+    let outcome = ecs.run(&["run", &script, "--shards", "25", "-e", &ecs.base_url(), "--detach"]);
+    outcome.exit(0);
+    let run_id = outcome.stdout.trim().to_owned();
+    assert_eq!(ecs.world.proxy.count("ecs:RunTask"), 3, "10 + 10 + 5");
+    let statuses = ecs.world.task_statuses();
+    assert_eq!(statuses.len(), 25);
+    assert!(statuses.values().all(|s| s == "RUNNING"));
+
+    // `loadgrid stop` finds them by run and stops every one.
+    ecs.run(&["stop", &run_id]).exit(0).stderr_contains("stop 25 tasks");
+    assert_eq!(ecs.running_tasks(), 0);
+}
+
+#[test]
+fn capacity_failures_are_retried_without_extra_tasks() {
+    let ecs = EcsGrid::without_runtime("");
+    ecs.world.proxy.inject(Fault {
+        action: "ecs:RunTask".into(),
+        body_contains: None,
+        times: 2,
+        response: CAPACITY_FAILURE.into(),
+    });
+    let outcome = ecs.run(&["run", &ecs.script(), "--shards", "4", "-e", &ecs.base_url(), "--detach"]);
+    outcome.exit(0).stderr_contains("retrying in");
+    assert_eq!(ecs.world.proxy.count("ecs:RunTask"), 3, "two refusals, then the launch");
+    assert_eq!(ecs.world.task_statuses().len(), 4, "exactly the grid's tasks, none extra");
+    ecs.run(&["stop", "--all"]).exit(0);
+    assert_eq!(ecs.running_tasks(), 0);
+}
+
+#[test]
+fn spot_without_capacity_falls_back_to_on_demand() {
+    let ecs = EcsGrid::without_runtime("");
+    ecs.world.proxy.inject(Fault {
+        action: "ecs:RunTask".into(),
+        body_contains: Some("FARGATE_SPOT".into()),
+        times: 100,
+        response: CAPACITY_FAILURE.into(),
+    });
+    let outcome = ecs.run(&["run", &ecs.script(), "--shards", "4", "-e", &ecs.base_url(), "--detach", "--spot"]);
+    outcome.exit(0).stderr_contains("falling back to FARGATE");
+    assert_eq!(ecs.world.proxy.count("ecs:RunTask"), 2, "one Spot attempt, one on-demand launch");
+    assert_eq!(ecs.world.task_statuses().len(), 4);
+    ecs.run(&["stop", "--all"]).exit(0);
+}
+
+#[test]
+fn interrupt_stops_every_task_and_keeps_what_was_measured() {
+    let ecs = EcsGrid::new("");
+    let script = ecs.grid.script("long.js", LONG_SCRIPT);
+    let child = ecs
+        .command(&["run", &script, "--shards", "2", "-e", &ecs.base_url(), "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let run_id = ecs.wait_for_object("/go", Duration::from_secs(60));
+    std::thread::sleep(Duration::from_secs(3));
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGINT).unwrap();
+    let outcome = Outcome::from(child.wait_with_output().unwrap());
+    assert_ne!(outcome.code, 0, "an interrupted run never passes:\n{}", outcome.stderr);
+    assert_eq!(ecs.running_tasks(), 0, "no task of the run is left RUNNING");
+    let summary = ecs.summary(&run_id);
+    assert_eq!(summary["partial"], true);
+    assert!(value(&summary, "http_reqs", "count") > 0.0, "what was measured is kept");
+}
+
+#[test]
+fn killed_orchestrator_agents_stop_at_the_heartbeat_timeout_and_attach_merges() {
+    let ecs = EcsGrid::new("");
+    let script = ecs.grid.script("long.js", LONG_SCRIPT);
+    let mut child = ecs
+        .command(&["run", &script, "--shards", "2", "-e", &ecs.base_url(), "--heartbeat-timeout", "3s", "-q"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let run_id = ecs.wait_for_object("/go", Duration::from_secs(60));
+    std::thread::sleep(Duration::from_secs(2));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let killed_at = Instant::now();
+
+    let attached = ecs.run(&["attach", &run_id, "--json"]);
+    let summary = attached.json();
+    assert!(killed_at.elapsed() < Duration::from_secs(18), "shards stopped before the test's 20 s were up");
+    for shard in summary["shards"].as_array().unwrap() {
+        assert_eq!(shard["outcome"], "stopped", "{shard}");
+        assert!(shard["reason"].as_str().unwrap().contains("heartbeat"), "{shard}");
+    }
+    assert!(value(&summary, "http_reqs", "count") > 0.0);
+    assert_eq!(ecs.running_tasks(), 0);
+}
+
+#[test]
+fn detach_then_attach_gives_the_attached_summary() {
+    let ecs = EcsGrid::new("");
+    let script = ecs.script();
+    let base = ecs.base_url();
+    let attached = ecs.run(&["run", &script, "--shards", "3", "-e", &base, "--json"]);
+    attached.exit(0);
+    let detached = ecs.run(&["run", &script, "--shards", "3", "-e", &base, "--detach"]);
+    detached.exit(0);
+    let run_id = detached.stdout.trim();
+    let later = ecs.run(&["attach", run_id, "--json"]);
+    later.exit(0);
+    let (attached, later) = (attached.json(), later.json());
+    for (metric, key) in [("http_reqs", "count"), ("iterations", "count")] {
+        assert_eq!(value(&attached, metric, key), value(&later, metric, key), "{metric}");
+    }
+    assert_eq!(attached["verdict"], later["verdict"]);
+    assert_eq!(later["run_id"], run_id);
+}
+
+#[test]
+fn secret_values_never_leave_the_agent() {
+    let canary = format!("canary-{:016x}{:016x}", rand_u64(), rand_u64());
+    let ecs = EcsGrid::new("");
+    ecs.world.create_secret("loadgrid/test/token", &canary);
+    let script = ecs.grid.script(
+        "secret.js",
+        r#"
+import http from "k6/http";
+import { check } from "k6";
+export const options = { vus: 2, iterations: 4 };
+export default function () {
+  const token = __ENV.API_TOKEN || "";
+  check(token, { "the secret reached k6": (t) => t.startsWith("canary-") && t.length == 39 });
+  http.get(`${__ENV.BASE_URL}/ok`, { headers: { Authorization: `Bearer ${token}` } });
+}
+"#,
+    );
+    let outcome = ecs.run(&[
+        "run", &script, "--shards", "2", "-e", &ecs.base_url(), "--secret", "API_TOKEN=loadgrid/test/token", "--json",
+    ]);
+    outcome.exit(0);
+    let summary = outcome.json();
+    assert_eq!(value(&summary, "checks", "rate"), 1.0, "k6 got the secret");
+    assert!(!outcome.stdout.contains(&canary) && !outcome.stderr.contains(&canary), "stdout/stderr");
+    for (key, bytes) in ecs.world.bucket_objects() {
+        assert!(!String::from_utf8_lossy(&bytes).contains(&canary), "store object {key}");
+    }
+    let lines = ecs.world.log_lines();
+    assert!(!lines.is_empty());
+    assert!(lines.iter().all(|l| !l.contains(&canary)), "logs");
+}
+
+fn rand_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(Instant::now().elapsed().as_nanos());
+    hasher.finish()
+}
+
+#[test]
+fn bad_inputs_are_refused_before_any_task_starts() {
+    let ecs = EcsGrid::without_runtime("");
+    let script = ecs.script();
+    let base = ecs.base_url();
+    let cases: Vec<(&str, Vec<&str>, Vec<(&str, &str)>, &str)> = vec![
+        ("missing cluster", vec!["--cluster", "nope"], vec![], "ECS cluster `nope` does not exist"),
+        ("bad subnet", vec!["--subnet", "subnet-0bad"], vec![], "subnet-0bad"),
+        ("no bucket", vec!["--store", "s3://no-such-bucket/x"], vec![], "no-such-bucket"),
+        (
+            "unreachable endpoint",
+            vec![],
+            vec![("AWS_ENDPOINT_URL", "http://127.0.0.1:9"), ("LOADGRID_AWS_MAX_ATTEMPTS", "1")],
+            "cannot reach the AWS endpoint",
+        ),
+    ];
+    for (name, flags, env, expected) in cases {
+        let mut args = vec!["run", script.as_str(), "--shards", "2", "-e", base.as_str()];
+        args.extend(flags);
+        let mut command = ecs.command(&args);
+        command.envs(env);
+        let outcome = Outcome::from(command.output().unwrap());
+        assert_eq!(outcome.code, 2, "{name}: exit code\n{}", outcome.stderr);
+        assert!(outcome.stderr.contains(expected), "{name}: stderr lacks `{expected}`:\n{}", outcome.stderr);
+        assert!(outcome.stderr.contains("Next step") || outcome.stderr.contains("check"), "{name}: {}", outcome.stderr);
+    }
+
+    let mut no_credentials = ecs.command(&["run", &script, "--shards", "2", "-e", &base]);
+    for variable in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE", "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_WEB_IDENTITY_TOKEN_FILE"] {
+        no_credentials.env_remove(variable);
+    }
+    no_credentials.env("AWS_CONFIG_FILE", "/nonexistent").env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent");
+    let outcome = Outcome::from(no_credentials.output().unwrap());
+    outcome.exit(2).stderr_contains("no AWS credentials were found. Next step");
+
+    assert_eq!(ecs.world.proxy.count("ecs:RunTask"), 0, "nothing was launched");
+    assert!(ecs.world.task_statuses().is_empty());
+}
