@@ -205,6 +205,7 @@ fn interrupt_stops_every_task_and_keeps_what_was_measured() {
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGINT).unwrap();
     let outcome = Outcome::from(child.wait_with_output().unwrap());
     assert_ne!(outcome.code, 0, "an interrupted run never passes:\n{}", outcome.stderr);
+    outcome.stderr_contains("interrupted: stopping every shard");
     assert_eq!(ecs.running_tasks(), 0, "no task of the run is left RUNNING");
     let summary = ecs.summary(&run_id);
     assert_eq!(summary["partial"], true);
@@ -225,11 +226,12 @@ fn killed_orchestrator_agents_stop_at_the_heartbeat_timeout_and_attach_merges() 
     std::thread::sleep(Duration::from_secs(2));
     child.kill().unwrap();
     child.wait().unwrap();
-    let killed_at = Instant::now();
+    // Both shards save and report on their own (an attach would refresh the heartbeat).
+    ecs.wait_for_object("/shards/0/status", Duration::from_secs(15));
+    ecs.wait_for_object("/shards/1/status", Duration::from_secs(15));
 
     let attached = ecs.run(&["attach", &run_id, "--json"]);
     let summary = attached.json();
-    assert!(killed_at.elapsed() < Duration::from_secs(18), "shards stopped before the test's 20 s were up");
     for shard in summary["shards"].as_array().unwrap() {
         assert_eq!(shard["outcome"], "stopped", "{shard}");
         assert!(shard["reason"].as_str().unwrap().contains("heartbeat"), "{shard}");
@@ -283,7 +285,9 @@ export default function () {
     let summary = outcome.json();
     assert_eq!(value(&summary, "checks", "rate"), 1.0, "k6 got the secret");
     assert!(!outcome.stdout.contains(&canary) && !outcome.stderr.contains(&canary), "stdout/stderr");
-    for (key, bytes) in ecs.world.bucket_objects() {
+    let objects = ecs.world.bucket_objects();
+    assert!(objects.iter().any(|(key, bytes)| key.ends_with("/shards/1/result") && !bytes.is_empty()), "the run was stored");
+    for (key, bytes) in objects {
         assert!(!String::from_utf8_lossy(&bytes).contains(&canary), "store object {key}");
     }
     let lines = ecs.world.log_lines();

@@ -107,7 +107,7 @@ pub async fn watch_grid(
             next_heartbeat = now + HEARTBEAT_INTERVAL;
             let heartbeat = serde_json::to_vec(&Heartbeat { at_ms: now_ms() })?;
             if let Err(error) = store.put(&layout::heartbeat(run_id), heartbeat).await {
-                progress.println(format!("warning: cannot write heartbeat: {error}"));
+                notice(&progress, format!("warning: cannot write heartbeat: {error}"));
             }
         }
 
@@ -115,11 +115,11 @@ pub async fn watch_grid(
         if signal_count > handled_signals {
             handled_signals = signal_count;
             if signal_count == 1 {
-                progress.println("interrupted: stopping every shard and saving what was measured (again to kill)");
+                notice(&progress, "interrupted: stopping every shard and saving what was measured (again to kill)");
                 loadgrid_agent::request_stop(store, run_id, StopReason::Interrupted, "interrupted by a signal").await;
                 shards.terminate().await;
             } else {
-                progress.println("interrupted again: killing every shard");
+                notice(&progress, "interrupted again: killing every shard");
                 shards.kill().await;
             }
         }
@@ -168,7 +168,7 @@ pub async fn watch_grid(
             }
         }
         if !shards.knows_ends() && detached_wait_is_over(manifest, start_at_ms, watch_started) {
-            progress.println("giving up on shards that never reported (their run is past its deadline)");
+            notice(&progress, "giving up on shards that never reported (their run is past its deadline)");
             break;
         }
         tokio::select! {
@@ -285,8 +285,18 @@ async fn check_abort_on_fail(
         trigger.threshold.key()
     );
     if !store.exists(&layout::stop(run_id)).await.unwrap_or(true) {
-        progress.println(format!("aborting the grid: {detail}"));
+        notice(&progress, format!("aborting the grid: {detail}"));
         loadgrid_agent::request_stop(store, run_id, StopReason::AbortOnFail, &detail).await;
+    }
+}
+
+/// A line above the live display, or on stderr when there is none (CI
+/// logs, pipes): notices are never lost with the spinner.
+fn notice(progress: &ProgressBar, message: impl AsRef<str>) {
+    if progress.is_hidden() {
+        eprintln!("{}", message.as_ref());
+    } else {
+        progress.println(message.as_ref());
     }
 }
 

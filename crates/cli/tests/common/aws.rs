@@ -340,17 +340,27 @@ security_groups = ["{sg}"]
         })
     }
 
-    /// Every object in the bucket, with its bytes.
+    /// Every object in the bucket, with its bytes (read with signed requests, as loadgrid does).
     pub fn bucket_objects(&self) -> Vec<(String, Vec<u8>)> {
+        use futures::TryStreamExt;
+        use object_store::{ObjectStore, ObjectStoreExt};
+        let s3 = object_store::aws::AmazonS3Builder::new()
+            .with_bucket_name(BUCKET)
+            .with_region(REGION)
+            .with_endpoint(&self.moto.url)
+            .with_allow_http(true)
+            .with_access_key_id("test")
+            .with_secret_access_key("test")
+            .build()
+            .unwrap();
         self.runtime.block_on(async {
-            let client = reqwest::Client::new();
-            let listing = client.get(format!("{}/{BUCKET}?list-type=2&max-keys=10000", self.moto.url)).send().await.unwrap().text().await.unwrap();
+            let listed: Vec<object_store::ObjectMeta> = s3.list(None).try_collect().await.unwrap();
             let mut objects = Vec::new();
-            for part in listing.split("<Key>").skip(1) {
-                let key = part.split("</Key>").next().unwrap().to_owned();
-                let bytes = client.get(format!("{}/{BUCKET}/{key}", self.moto.url)).send().await.unwrap().bytes().await.unwrap();
-                objects.push((key, bytes.to_vec()));
+            for meta in listed {
+                let bytes = s3.get(&meta.location).await.unwrap().bytes().await.unwrap();
+                objects.push((meta.location.to_string(), bytes.to_vec()));
             }
+            objects.sort();
             objects
         })
     }
