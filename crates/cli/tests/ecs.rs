@@ -112,11 +112,23 @@ fn four_shards_on_ecs_match_the_local_grid() {
     let ecs = EcsGrid::new("");
     let script = ecs.script();
     let base = ecs.base_url();
-    let on_ecs = ecs.run(&["run", &script, "--shards", "4", "-e", &base, "--json", "--threshold", "http_reqs: count==80"]);
+    let on_ecs =
+        ecs.run(&["run", &script, "--shards", "4", "-e", &base, "--json", "--threshold", "http_reqs: count==80"]);
     on_ecs.exit(0);
     let local = ecs.run(&[
-        "run", &script, "--shards", "4", "-e", &base, "--json", "--backend", "local", "--store", ".loadgrid",
-        "--threshold", "http_reqs: count==80",
+        "run",
+        &script,
+        "--shards",
+        "4",
+        "-e",
+        &base,
+        "--json",
+        "--backend",
+        "local",
+        "--store",
+        ".loadgrid",
+        "--threshold",
+        "http_reqs: count==80",
     ]);
     local.exit(0);
     let (on_ecs, local) = (on_ecs.json(), local.json());
@@ -201,11 +213,18 @@ fn interrupt_stops_every_task_and_keeps_what_was_measured() {
         .spawn()
         .unwrap();
     let run_id = ecs.wait_for_object("/go", Duration::from_secs(60));
-    std::thread::sleep(Duration::from_secs(3));
+    // `go` is written 2 s ahead of the start; plain progress lines come every 5 s.
+    std::thread::sleep(Duration::from_secs(11));
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGINT).unwrap();
     let outcome = Outcome::from(child.wait_with_output().unwrap());
     assert_ne!(outcome.code, 0, "an interrupted run never passes:\n{}", outcome.stderr);
     outcome.stderr_contains("interrupted: stopping every shard");
+    // The live view had grid-wide numbers from the agents' log lines.
+    let live = outcome.stderr.lines().filter(|l| l.starts_with("running ")).last().expect("a live line");
+    let field = |name: &str| live.split_whitespace().find_map(|w| w.strip_prefix(name)).unwrap().to_owned();
+    assert!(field("rps=").parse::<f64>().unwrap() > 0.0, "{live}");
+    assert!(field("p95=").ends_with("ms"), "{live}");
+    assert_eq!(field("vus="), "4", "{live}");
     assert_eq!(ecs.running_tasks(), 0, "no task of the run is left RUNNING");
     let summary = ecs.summary(&run_id);
     assert_eq!(summary["partial"], true);
@@ -279,14 +298,25 @@ export default function () {
 "#,
     );
     let outcome = ecs.run(&[
-        "run", &script, "--shards", "2", "-e", &ecs.base_url(), "--secret", "API_TOKEN=loadgrid/test/token", "--json",
+        "run",
+        &script,
+        "--shards",
+        "2",
+        "-e",
+        &ecs.base_url(),
+        "--secret",
+        "API_TOKEN=loadgrid/test/token",
+        "--json",
     ]);
     outcome.exit(0);
     let summary = outcome.json();
     assert_eq!(value(&summary, "checks", "rate"), 1.0, "k6 got the secret");
     assert!(!outcome.stdout.contains(&canary) && !outcome.stderr.contains(&canary), "stdout/stderr");
     let objects = ecs.world.bucket_objects();
-    assert!(objects.iter().any(|(key, bytes)| key.ends_with("/shards/1/result") && !bytes.is_empty()), "the run was stored");
+    assert!(
+        objects.iter().any(|(key, bytes)| key.ends_with("/shards/1/result") && !bytes.is_empty()),
+        "the run was stored"
+    );
     for (key, bytes) in objects {
         assert!(!String::from_utf8_lossy(&bytes).contains(&canary), "store object {key}");
     }
@@ -330,7 +360,13 @@ fn bad_inputs_are_refused_before_any_task_starts() {
     }
 
     let mut no_credentials = ecs.command(&["run", &script, "--shards", "2", "-e", &base]);
-    for variable in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE", "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_WEB_IDENTITY_TOKEN_FILE"] {
+    for variable in [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_PROFILE",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+    ] {
         no_credentials.env_remove(variable);
     }
     no_credentials.env("AWS_CONFIG_FILE", "/nonexistent").env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent");
@@ -339,4 +375,22 @@ fn bad_inputs_are_refused_before_any_task_starts() {
 
     assert_eq!(ecs.world.proxy.count("ecs:RunTask"), 0, "nothing was launched");
     assert!(ecs.world.task_statuses().is_empty());
+}
+
+#[test]
+fn a_task_that_never_starts_fails_the_run_fast_and_says_why() {
+    let ecs = EcsGrid::new("");
+    *ecs.fargate.as_ref().unwrap().fail_next.lock().unwrap() =
+        (1, "CannotPullContainerError: pull image manifest has been retried 5 time(s)".into());
+    let started = Instant::now();
+    let outcome = ecs.run(&["run", &ecs.script(), "--shards", "2", "-e", &ecs.base_url(), "--json"]);
+    outcome.exit(1);
+    assert!(started.elapsed() < Duration::from_secs(60), "no wait for the barrier's timeout");
+    let summary = outcome.json();
+    let shards = summary["shards"].as_array().unwrap();
+    let missing: Vec<_> = shards.iter().filter(|s| s["outcome"] == "missing").collect();
+    assert_eq!(missing.len(), 1, "{shards:#?}");
+    assert!(missing[0]["backend_note"].as_str().unwrap().contains("CannotPullContainerError"), "{shards:#?}");
+    assert!(outcome.stderr.contains("CannotPullContainerError"), "{}", outcome.stderr);
+    assert_eq!(ecs.running_tasks(), 0);
 }

@@ -123,12 +123,13 @@ async fn watch_and_judge(
 }
 
 /// The local backend for runs of this process: agents run from `exe`.
-pub fn local_backend(exe: PathBuf, k6: &K6, store: &Store, run_hint: &str) -> LocalBackend {
+/// Their logs go next to each run (see [`local::log_dir`]).
+pub fn local_backend(exe: PathBuf, k6: &K6, store: &Store) -> LocalBackend {
     LocalBackend {
         exe,
         k6: k6.path.clone(),
         store_url: store.url().to_owned(),
-        log_dir: local::log_dir(store.local_root(), run_hint),
+        log_dir: PathBuf::new(),
         work_dir: std::env::temp_dir().join("loadgrid-agents"),
     }
 }

@@ -98,6 +98,7 @@ pub async fn watch_grid(
     let mut handled_signals = 0;
     let mut all_ended_at: Option<Instant> = None;
     let mut view = LiveView::default();
+    let mut lost_handled = false;
     let tick = Duration::from_millis(manifest.timing.poll_interval_ms).max(MIN_TICK);
     let watch_started = Instant::now();
     loop {
@@ -134,6 +135,13 @@ pub async fn watch_grid(
         }
         if start_at_ms.is_none() {
             start_at_ms = read_go(store, run_id).await;
+        }
+        if start_at_ms.is_none() && !lost_handled {
+            if let Some(reason) = lost_before_start(shards, &keys) {
+                lost_handled = true;
+                notice(&progress, format!("the grid cannot start whole: {reason}; stopping every shard"));
+                loadgrid_agent::request_stop(store, run_id, StopReason::ShardFailed, &reason).await;
+            }
         }
         view.elapsed = start_at_ms.map(|at| Duration::from_millis((now_ms() - at).max(0) as u64));
 
@@ -181,6 +189,21 @@ pub async fn watch_grid(
         let _ = store.put(&layout::shard_backend_note(run_id, shard), note.into_bytes()).await;
     }
     Ok(())
+}
+
+/// A shard that ended before the grid started, without a status: the
+/// others would wait for it at the barrier until its timeout.
+fn lost_before_start(shards: &dyn LaunchedShards, keys: &[String]) -> Option<String> {
+    if let Some(reason) = shards.lost_before_start() {
+        return Some(reason);
+    }
+    let notes = shards.end_notes();
+    shards.ended().into_iter().find(|shard| !keys.iter().any(|k| k.ends_with(&format!("/shards/{shard}/status")))).map(
+        |shard| match notes.get(&shard) {
+            Some(note) => format!("shard {shard} ended before the grid started ({note})"),
+            None => format!("shard {shard} ended before the grid started"),
+        },
+    )
 }
 
 /// `  [PENDING 2 · RUNNING 8 | ready 8 · running 8 · uploading 0 · done 0]`

@@ -237,6 +237,14 @@ impl LaunchedShards for EcsShards {
         counts
     }
 
+    fn lost_before_start(&self) -> Option<String> {
+        // Claims are read after each DescribeTasks, so a stopped task that
+        // had claimed a shard is known by now.
+        let claimed: BTreeSet<&String> = self.claims.values().collect();
+        let lost = self.tasks.values().find(|t| t.is_stopped() && !claimed.contains(&t.arn))?;
+        Some(format!("{} stopped before it ran a shard", lost.end_note()))
+    }
+
     fn end_notes(&self) -> BTreeMap<u32, String> {
         let mut notes = BTreeMap::new();
         for (shard, arn) in &self.claims {

@@ -12,7 +12,7 @@ pub async fn run(settings: &Settings, args: &AttachArgs) -> anyhow::Result<i32> 
     let manifest = loadgrid_grid::collect::read_manifest(&store, &args.run_id).await?;
     let backend: Box<dyn Backend> = match manifest.backend.as_str() {
         "ecs" => Box::new(super::ecs_backend(settings, &args.ecs, None, &store).await?),
-        _ => Box::new(local_backend(std::env::current_exe()?, &settings.k6()?, &store, &args.run_id)),
+        _ => Box::new(local_backend(std::env::current_exe()?, &settings.k6()?, &store)),
     };
     let summary = attach(
         &store,

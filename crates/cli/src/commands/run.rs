@@ -22,7 +22,7 @@ pub async fn run_with(settings: &Settings, args: &RunArgs, k6: &loadgrid_k6::K6)
             if args.detach {
                 return Err(input_error("--detach needs the ecs backend: local shards are this process's children"));
             }
-            Box::new(local_backend(std::env::current_exe()?, k6, &store, "run"))
+            Box::new(local_backend(std::env::current_exe()?, k6, &store))
         }
     };
     let outcome = run_grid(

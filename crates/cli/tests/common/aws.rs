@@ -55,7 +55,10 @@ impl Moto {
             .spawn()
             .unwrap();
         let (sender, receiver) = std::sync::mpsc::channel();
-        for stream in [Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>, Box::new(child.stderr.take().unwrap())] {
+        for stream in [
+            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+            Box::new(child.stderr.take().unwrap()),
+        ] {
             let sender = sender.clone();
             std::thread::spawn(move || {
                 // Keep draining: a full pipe would stall moto.
@@ -89,9 +92,17 @@ pub struct Fault {
     pub response: String,
 }
 
+/// One API call that went through the proxy.
+#[derive(Clone, Debug)]
+pub struct Call {
+    pub action: String,
+    pub started: Instant,
+    pub ended: Instant,
+}
+
 #[derive(Default)]
 struct ProxyState {
-    calls: Vec<(Instant, String)>,
+    calls: Vec<Call>,
     faults: Vec<Fault>,
 }
 
@@ -119,7 +130,9 @@ impl Proxy {
                         let (state, upstream, client) = (Arc::clone(&state), upstream.clone(), client.clone());
                         async move { Ok::<_, hyper::Error>(forward(request, &state, &upstream, &client).await) }
                     });
-                    let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
                 });
             }
         });
@@ -132,10 +145,10 @@ impl Proxy {
 
     /// Calls of `action` so far.
     pub fn count(&self, action: &str) -> usize {
-        self.state.lock().unwrap().calls.iter().filter(|(_, a)| a == action).count()
+        self.state.lock().unwrap().calls.iter().filter(|c| c.action == action).count()
     }
 
-    pub fn calls(&self) -> Vec<(Instant, String)> {
+    pub fn calls(&self) -> Vec<Call> {
         self.state.lock().unwrap().calls.clone()
     }
 }
@@ -167,15 +180,30 @@ async fn forward(
     upstream: &str,
     client: &reqwest::Client,
 ) -> Response<Full<Bytes>> {
+    let started = Instant::now();
     let (parts, body) = request.into_parts();
     let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
     let action = action_of(&parts.headers, parts.method.as_str(), &body);
+    let response = answer(parts, body, &action, state, upstream, client).await;
+    state.lock().unwrap().calls.push(Call { action, started, ended: Instant::now() });
+    response
+}
+
+async fn answer(
+    parts: hyper::http::request::Parts,
+    body: Bytes,
+    action: &str,
+    state: &Mutex<ProxyState>,
+    upstream: &str,
+    client: &reqwest::Client,
+) -> Response<Full<Bytes>> {
     let fault = {
         let mut state = state.lock().unwrap();
-        state.calls.push((Instant::now(), action.clone()));
         let text = String::from_utf8_lossy(&body);
         let matching = state.faults.iter_mut().find(|f| {
-            f.times > 0 && f.action == action && f.body_contains.as_ref().is_none_or(|needle| text.contains(needle.as_str()))
+            f.times > 0
+                && f.action == action
+                && f.body_contains.as_ref().is_none_or(|needle| text.contains(needle.as_str()))
         });
         matching.map(|fault| {
             fault.times -= 1;
@@ -223,7 +251,8 @@ fn fix_moto_ecs(bytes: Bytes) -> Bytes {
                 if let Some(containers) = map.get_mut("containers").and_then(|c| c.as_array_mut()) {
                     for container in containers.iter_mut().filter_map(|c| c.as_object_mut()) {
                         for field in ["cpu", "memory", "memoryReservation"] {
-                            if let Some(number) = container.get(field).filter(|v| v.is_number()).map(|v| v.to_string()) {
+                            if let Some(number) = container.get(field).filter(|v| v.is_number()).map(|v| v.to_string())
+                            {
                                 container.insert(field.to_owned(), serde_json::Value::String(number));
                                 changed = true;
                             }
@@ -328,11 +357,14 @@ security_groups = ["{sg}"]
         self.runtime.block_on(async {
             let mut statuses = BTreeMap::new();
             for status in [aws_sdk_ecs::types::DesiredStatus::Running, aws_sdk_ecs::types::DesiredStatus::Stopped] {
-                let arns = ecs.list_tasks().cluster(CLUSTER).desired_status(status).send().await.unwrap().task_arns().to_vec();
+                let arns =
+                    ecs.list_tasks().cluster(CLUSTER).desired_status(status).send().await.unwrap().task_arns().to_vec();
                 for chunk in arns.chunks(100) {
-                    let tasks = ecs.describe_tasks().cluster(CLUSTER).set_tasks(Some(chunk.to_vec())).send().await.unwrap();
+                    let tasks =
+                        ecs.describe_tasks().cluster(CLUSTER).set_tasks(Some(chunk.to_vec())).send().await.unwrap();
                     for task in tasks.tasks() {
-                        statuses.insert(task.task_arn().unwrap().to_owned(), task.last_status().unwrap_or("?").to_owned());
+                        statuses
+                            .insert(task.task_arn().unwrap().to_owned(), task.last_status().unwrap_or("?").to_owned());
                     }
                 }
             }
@@ -372,7 +404,8 @@ security_groups = ["{sg}"]
             let mut lines = Vec::new();
             let mut token = None;
             loop {
-                let page = logs.filter_log_events().log_group_name(LOG_GROUP).set_next_token(token).send().await.unwrap();
+                let page =
+                    logs.filter_log_events().log_group_name(LOG_GROUP).set_next_token(token).send().await.unwrap();
                 lines.extend(page.events().iter().filter_map(|e| e.message().map(str::to_owned)));
                 token = page.next_token().map(str::to_owned);
                 if token.is_none() {
@@ -394,14 +427,11 @@ async fn set_up(moto: &str, config: &aws_config::SdkConfig) -> (String, String) 
     http.put(format!("{moto}/{BUCKET}")).send().await.unwrap().error_for_status().unwrap();
     let ecs = aws_sdk_ecs::Client::new(config);
     ecs.create_cluster().cluster_name(CLUSTER).send().await.unwrap();
-    let log_options: HashMap<String, String> = [
-        ("awslogs-group", LOG_GROUP),
-        ("awslogs-stream-prefix", LOG_PREFIX),
-        ("awslogs-region", REGION),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
+    let log_options: HashMap<String, String> =
+        [("awslogs-group", LOG_GROUP), ("awslogs-stream-prefix", LOG_PREFIX), ("awslogs-region", REGION)]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
     use aws_sdk_ecs::types::{Compatibility, ContainerDefinition, LogConfiguration, LogDriver, NetworkMode};
     ecs.register_task_definition()
         .family(TASK_FAMILY)
@@ -416,7 +446,11 @@ async fn set_up(moto: &str, config: &aws_config::SdkConfig) -> (String, String) 
                 .memory(2048)
                 .essential(true)
                 .log_configuration(
-                    LogConfiguration::builder().log_driver(LogDriver::Awslogs).set_options(Some(log_options)).build().unwrap(),
+                    LogConfiguration::builder()
+                        .log_driver(LogDriver::Awslogs)
+                        .set_options(Some(log_options))
+                        .build()
+                        .unwrap(),
                 )
                 .build(),
         )
@@ -426,12 +460,15 @@ async fn set_up(moto: &str, config: &aws_config::SdkConfig) -> (String, String) 
     aws_sdk_cloudwatchlogs::Client::new(config).create_log_group().log_group_name(LOG_GROUP).send().await.unwrap();
     let ec2 = aws_sdk_ec2::Client::new(config);
     let subnet = ec2.describe_subnets().send().await.unwrap().subnets()[0].subnet_id().unwrap().to_owned();
-    let group = ec2.describe_security_groups().send().await.unwrap().security_groups()[0].group_id().unwrap().to_owned();
+    let group =
+        ec2.describe_security_groups().send().await.unwrap().security_groups()[0].group_id().unwrap().to_owned();
     (subnet, group)
 }
 
 /// Plays Fargate's container runtime for the tasks in moto.
 pub struct FakeFargate {
+    /// The next this many tasks fail to start, stopped with this reason.
+    pub fail_next: Arc<Mutex<(usize, String)>>,
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
     pub started: Arc<Mutex<Vec<String>>>,
@@ -449,11 +486,13 @@ impl FakeFargate {
         let started = Arc::new(Mutex::new(Vec::new()));
         let (moto, config, work_dir) = (world.direct.url.clone(), world.config.clone(), work_dir.to_owned());
         let (stop_flag, started_list) = (Arc::clone(&stop), Arc::clone(&started));
+        let fail_next: Arc<Mutex<(usize, String)>> = Arc::default();
+        let failing = Arc::clone(&fail_next);
         let thread = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-            runtime.block_on(run_fargate(moto, config, work_dir, agent_env, stop_flag, started_list));
+            runtime.block_on(run_fargate(moto, config, work_dir, agent_env, stop_flag, started_list, failing));
         });
-        FakeFargate { stop, thread: Some(thread), started }
+        FakeFargate { fail_next, stop, thread: Some(thread), started }
     }
 }
 
@@ -473,6 +512,7 @@ async fn run_fargate(
     agent_env: Vec<(String, String)>,
     stop: Arc<AtomicBool>,
     started: Arc<Mutex<Vec<String>>>,
+    fail_next: Arc<Mutex<(usize, String)>>,
 ) {
     let ecs = aws_sdk_ecs::Client::new(&config);
     let logs = aws_sdk_cloudwatchlogs::Client::new(&config);
@@ -495,7 +535,10 @@ async fn run_fargate(
             .into_iter()
             .collect();
         for chunk in known.chunks(100) {
-            let Ok(described) = ecs.describe_tasks().cluster(CLUSTER).set_tasks(Some(chunk.to_vec())).send().await else { continue };
+            let Ok(described) = ecs.describe_tasks().cluster(CLUSTER).set_tasks(Some(chunk.to_vec())).send().await
+            else {
+                continue;
+            };
             for task in described.tasks() {
                 let arn = task.task_arn().unwrap_or_default().to_owned();
                 let wants_stop = task.desired_status() == Some("STOPPED") || task.last_status() == Some("STOPPED");
@@ -503,13 +546,28 @@ async fn run_fargate(
                     if wants_stop && !agent.terminated {
                         // What ECS does on StopTask: SIGTERM, then SIGKILL after the stop timeout.
                         if let Some(pid) = agent.child.id() {
-                            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGTERM);
+                            let _ = nix::sys::signal::kill(
+                                nix::unistd::Pid::from_raw(pid as i32),
+                                nix::sys::signal::Signal::SIGTERM,
+                            );
                         }
                         agent.terminated = true;
                     }
                     continue;
                 }
                 if wants_stop || finished.contains(&arn) {
+                    continue;
+                }
+                let failure = {
+                    let mut fail = fail_next.lock().unwrap();
+                    (fail.0 > 0).then(|| {
+                        fail.0 -= 1;
+                        fail.1.clone()
+                    })
+                };
+                if let Some(reason) = failure {
+                    finished.insert(arn.clone());
+                    let _ = ecs.stop_task().cluster(CLUSTER).task(&arn).reason(reason).send().await;
                     continue;
                 }
                 let task_id = arn.rsplit('/').next().unwrap().to_owned();
@@ -541,7 +599,13 @@ async fn run_fargate(
                     .kill_on_drop(true);
                 let Ok(mut child) = command.spawn() else { continue };
                 let stream = format!("{LOG_PREFIX}/{CONTAINER}/{task_id}");
-                for output in [child.stdout.take().map(|o| Box::new(o) as Box<dyn tokio::io::AsyncRead + Send + Unpin>), child.stderr.take().map(|e| Box::new(e) as Box<dyn tokio::io::AsyncRead + Send + Unpin>)].into_iter().flatten() {
+                for output in [
+                    child.stdout.take().map(|o| Box::new(o) as Box<dyn tokio::io::AsyncRead + Send + Unpin>),
+                    child.stderr.take().map(|e| Box::new(e) as Box<dyn tokio::io::AsyncRead + Send + Unpin>),
+                ]
+                .into_iter()
+                .flatten()
+                {
                     let (sender, stream) = (line_sender.clone(), stream.clone());
                     tokio::spawn(async move {
                         use tokio::io::AsyncBufReadExt;
@@ -564,7 +628,8 @@ async fn run_fargate(
         for arn in exited {
             agents.remove(&arn);
             finished.insert(arn.clone());
-            let _ = ecs.stop_task().cluster(CLUSTER).task(&arn).reason("Essential container in task exited").send().await;
+            let _ =
+                ecs.stop_task().cluster(CLUSTER).task(&arn).reason("Essential container in task exited").send().await;
         }
         tokio::time::sleep(Duration::from_millis(150)).await;
     }
@@ -576,7 +641,10 @@ async fn run_fargate(
 }
 
 /// Batches agent output into PutLogEvents, like the awslogs driver.
-async fn forward_logs(logs: aws_sdk_cloudwatchlogs::Client, mut lines: tokio::sync::mpsc::UnboundedReceiver<(String, String)>) {
+async fn forward_logs(
+    logs: aws_sdk_cloudwatchlogs::Client,
+    mut lines: tokio::sync::mpsc::UnboundedReceiver<(String, String)>,
+) {
     let mut created: std::collections::HashSet<String> = Default::default();
     loop {
         let mut batch: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -594,7 +662,13 @@ async fn forward_logs(logs: aws_sdk_cloudwatchlogs::Client, mut lines: tokio::sy
             let events = messages.into_iter().map(|m| {
                 aws_sdk_cloudwatchlogs::types::InputLogEvent::builder().timestamp(now).message(m).build().unwrap()
             });
-            let _ = logs.put_log_events().log_group_name(LOG_GROUP).log_stream_name(&stream).set_log_events(Some(events.collect())).send().await;
+            let _ = logs
+                .put_log_events()
+                .log_group_name(LOG_GROUP)
+                .log_stream_name(&stream)
+                .set_log_events(Some(events.collect()))
+                .send()
+                .await;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -622,13 +696,17 @@ impl MetadataServer {
                         let arn = tasks.lock().unwrap().get(&id).cloned();
                         async move {
                             let response = match arn {
-                                Some(arn) => Response::new(Full::new(Bytes::from(serde_json::json!({"TaskARN": arn}).to_string()))),
+                                Some(arn) => Response::new(Full::new(Bytes::from(
+                                    serde_json::json!({"TaskARN": arn}).to_string(),
+                                ))),
                                 None => Response::builder().status(404).body(Full::new(Bytes::new())).unwrap(),
                             };
                             Ok::<_, hyper::Error>(response)
                         }
                     });
-                    let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
                 });
             }
         });

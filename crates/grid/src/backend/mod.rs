@@ -40,6 +40,12 @@ pub trait LaunchedShards: Send {
     fn states(&self) -> BTreeMap<String, usize> {
         BTreeMap::new()
     }
+    /// Why some shard can no longer run at all, when the backend knows it
+    /// before the store does (e.g. an ECS task stopped before it took a
+    /// shard): the grid then stops instead of waiting at the barrier.
+    fn lost_before_start(&self) -> Option<String> {
+        None
+    }
     /// How the backend saw each ended shard end (stop code, exit code).
     fn end_notes(&self) -> BTreeMap<u32, String> {
         BTreeMap::new()

@@ -67,9 +67,13 @@ fn shard_row(shard: &ShardSummary) -> Vec<Cell> {
         _ => Paint::Red,
     };
     let mut note = shard.reason.clone().unwrap_or_default();
+    let mut add = |extra: String| note = if note.is_empty() { extra } else { format!("{note}; {extra}") };
     if shard.rejected_lines > 0 {
-        let rejected = format!("{} unreadable k6 lines", shard.rejected_lines);
-        note = if note.is_empty() { rejected } else { format!("{note}; {rejected}") };
+        add(format!("{} unreadable k6 lines", shard.rejected_lines));
+    }
+    // The backend's view matters when the shard did not complete on its own.
+    if let Some(backend) = shard.backend_note.as_ref().filter(|_| shard.outcome != "completed") {
+        add(backend.clone());
     }
     vec![
         plain(shard.shard.to_string()),

@@ -44,6 +44,7 @@ pub fn manifest() -> Manifest {
         max_series_per_metric: 1000,
         allow_partial: false,
         keep_k6_summary: false,
+        secrets: Default::default(),
         warnings: Vec::new(),
     }
 }
