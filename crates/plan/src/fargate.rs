@@ -19,7 +19,7 @@ pub fn check_task_size(cpu: u32, memory: u32) -> Result<(), String> {
         return Err(format!("Fargate has no task with cpu {cpu}; valid cpu units: {}", valid.join(", ")));
     };
     // 256 CPU units also allows 512 MiB, which the 512 step below covers.
-    if memory < low || memory > high || (memory - low) % step != 0 {
+    if memory < low || memory > high || !(memory - low).is_multiple_of(step) {
         return Err(format!(
             "Fargate has no task with cpu {cpu} and memory {memory} MiB; with cpu {cpu}, memory is {low} to {high} MiB \
              in steps of {step}"
