@@ -147,6 +147,13 @@ fn four_shards_on_ecs_match_the_local_grid() {
     }
     assert_eq!(ecs.running_tasks(), 0, "every task of the run has stopped");
 
+    // The agents' output is in CloudWatch Logs, by shard.
+    let run_id = on_ecs["run_id"].as_str().unwrap();
+    let logs = ecs.run(&["logs", run_id, "--shard", "2"]);
+    logs.exit(0);
+    assert!(logs.stdout.contains("[shard 2] loadgrid agent: task"), "{}", logs.stdout);
+    assert!(!logs.stdout.contains("[shard 1]"), "{}", logs.stdout);
+
     // The same thresholds decide the exit code on both backends.
     let crossed = ecs.run(&["run", &script, "--shards", "4", "-e", &base, "--threshold", "http_reqs: count<80"]);
     crossed.exit(99);
@@ -163,6 +170,14 @@ fn launching_25_shards_takes_3_run_task_calls() {
     let statuses = ecs.world.task_statuses();
     assert_eq!(statuses.len(), 25);
     assert!(statuses.values().all(|s| s == "RUNNING"));
+
+    // `loadgrid ps` lists the grid by its tags.
+    let grids = ecs.run(&["ps", "--json"]);
+    let grids = grids.exit(0).json();
+    assert_eq!(grids.as_array().unwrap().len(), 1, "{grids}");
+    assert_eq!(grids[0]["run_id"], run_id.as_str());
+    assert_eq!(grids[0]["tasks"], 25);
+    assert_eq!(grids[0]["test"], "checkout");
 
     // `loadgrid stop` finds them by run and stops every one.
     ecs.run(&["stop", &run_id]).exit(0).stderr_contains("stop 25 tasks");
@@ -395,4 +410,53 @@ fn a_task_that_never_starts_fails_the_run_fast_and_says_why() {
     assert!(missing[0]["backend_note"].as_str().unwrap().contains("CannotPullContainerError"), "{shards:#?}");
     assert!(outcome.stderr.contains("CannotPullContainerError"), "{}", outcome.stderr);
     assert_eq!(ecs.running_tasks(), 0);
+}
+
+#[test]
+fn settings_come_from_the_stack_outputs() {
+    let ecs = EcsGrid::without_runtime("");
+    ecs.world.create_outputs_stack("loadgrid");
+    std::fs::write(
+        ecs.grid.path("loadgrid.toml"),
+        format!("store = \"s3://{}/team\"\nbackend = \"ecs\"\n\n[ecs]\nstack = \"loadgrid\"\n", common::aws::BUCKET),
+    )
+    .unwrap();
+    let outcome = ecs.run(&["run", &ecs.script(), "--shards", "2", "-e", &ecs.base_url(), "--detach"]);
+    outcome.exit(0);
+    assert_eq!(ecs.world.task_statuses().len(), 2, "launched on the stack's cluster, task definition and network");
+    ecs.run(&["stop", "--all"]).exit(0);
+}
+
+#[test]
+fn the_s3_store_writes_conditionally_and_uploads_large_archives_in_parts() {
+    let world = AwsWorld::new();
+    for (key, value) in world.env() {
+        // This test process is the only user of its environment (nextest runs each test alone in its process).
+        std::env::set_var(key, value);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("archive.tar");
+    let content: Vec<u8> = (0..17 * 1024 * 1024 + 321).map(|i: usize| (i % 253) as u8).collect();
+    std::fs::write(&big, &content).unwrap();
+    world.runtime.block_on(async {
+        let aws = loadgrid_aws::AwsContext::load(&loadgrid_aws::AwsSettings::default()).await.unwrap();
+        let store = loadgrid_aws::s3::open(&aws, &format!("s3://{}/team", common::aws::BUCKET)).unwrap();
+        loadgrid_aws::s3::check_bucket(&store).await.unwrap();
+
+        assert!(store.put_if_absent("runs/r/go", "first").await.unwrap());
+        assert!(!store.put_if_absent("runs/r/go", "second").await.unwrap(), "the second writer loses");
+        assert_eq!(store.get("runs/r/go").await.unwrap().unwrap(), "first");
+
+        store.put_file("runs/r/archive.tar", &big).await.unwrap();
+        let back = dir.path().join("back.tar");
+        assert!(store.get_to_file("runs/r/archive.tar", &back).await.unwrap());
+        assert_eq!(std::fs::read(back).unwrap(), content);
+
+        let missing = loadgrid_aws::s3::open(&aws, "s3://no-such-bucket/x").unwrap();
+        let error = loadgrid_aws::s3::check_bucket(&missing).await.unwrap_err().to_string();
+        assert!(error.contains("no-such-bucket") && error.contains("Next step"), "{error}");
+    });
+    // CreateMultipartUpload and CompleteMultipartUpload are POSTs; each 8 MiB part is a PUT.
+    assert_eq!(world.proxy.count("s3:POST"), 2, "one multipart upload");
+    assert!(world.proxy.count("s3:PUT") >= 3 + 2, "three parts plus the two small writes");
 }

@@ -10,10 +10,18 @@ use super::shards::{view_of, TaskView, DESCRIBE_BATCH};
 use super::{STARTED_BY_PREFIX, TAG_RUN_ID, TAG_TEST};
 use crate::error::sdk_message;
 
-/// Every task of a run, running or stopped, by its `startedBy`.
-pub async fn run_task_arns(ecs: &aws_sdk_ecs::Client, cluster: &str, run_id: &str) -> anyhow::Result<Vec<String>> {
+/// The tasks of a run by their `startedBy`: those meant to run, and with
+/// `include_stopped` the stopped ones too.
+pub async fn run_task_arns(
+    ecs: &aws_sdk_ecs::Client,
+    cluster: &str,
+    run_id: &str,
+    include_stopped: bool,
+) -> anyhow::Result<Vec<String>> {
     let mut arns = Vec::new();
-    for status in [DesiredStatus::Running, DesiredStatus::Stopped] {
+    let statuses: &[DesiredStatus] =
+        if include_stopped { &[DesiredStatus::Running, DesiredStatus::Stopped] } else { &[DesiredStatus::Running] };
+    for status in statuses.iter().cloned() {
         arns.extend(list_tasks(ecs, cluster, Some(&super::started_by(run_id)), status).await?);
     }
     Ok(arns)

@@ -31,6 +31,8 @@ use shards::EcsShards;
 
 pub const TAG_RUN_ID: &str = "loadgrid:run-id";
 pub const TAG_TEST: &str = "loadgrid:test";
+/// The shard the task's agent claimed, tagged once it has.
+pub const TAG_SHARD: &str = "loadgrid:shard";
 /// The shard range of the `RunTask` call that started the task.
 pub const TAG_SHARDS: &str = "loadgrid:shards";
 /// Every loadgrid task's `startedBy` starts with this.
@@ -313,12 +315,12 @@ impl Backend for EcsBackend {
     }
 
     async fn reattach(&self, manifest: &Manifest, store: &Store) -> anyhow::Result<Box<dyn LaunchedShards>> {
-        let launched = match store.get(&layout::launched(&manifest.run_id)).await? {
-            Some(bytes) => serde_json::from_slice::<Launched>(&bytes)
-                .with_context(|| format!("run `{}`: unreadable launched.json", manifest.run_id))?,
+        let launched = match read_launched(store, &manifest.run_id).await? {
+            Some(launched) => launched,
             None => {
                 // The orchestrator died mid-launch: find the tasks by `startedBy`.
-                let task_arns = admin::run_task_arns(&self.aws.ecs(), &self.settings.cluster, &manifest.run_id).await?;
+                let task_arns =
+                    admin::run_task_arns(&self.aws.ecs(), &self.settings.cluster, &manifest.run_id, true).await?;
                 let facts = self.check_task_definition().await.ok();
                 *self.facts.lock().expect("facts lock") = facts;
                 self.launched_record(task_arns)
@@ -331,7 +333,9 @@ impl Backend for EcsBackend {
 /// Reads a run's `launched.json`, if its backend wrote one.
 pub async fn read_launched(store: &Store, run_id: &str) -> anyhow::Result<Option<Launched>> {
     match store.get(&layout::launched(run_id)).await? {
-        Some(bytes) => Ok(Some(serde_json::from_slice(&bytes).context("unreadable launched.json")?)),
+        Some(bytes) => Ok(Some(
+            serde_json::from_slice(&bytes).with_context(|| format!("run `{run_id}`: unreadable launched.json"))?,
+        )),
         None => Ok(None),
     }
 }

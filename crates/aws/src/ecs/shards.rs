@@ -9,7 +9,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use futures::StreamExt;
 use loadgrid_grid::backend::{LaunchedShards, LiveNumbers};
 use loadgrid_plan::Manifest;
 use loadgrid_store::{layout, Store};
@@ -22,7 +21,6 @@ use crate::logs::LiveReader;
 pub const DESCRIBE_BATCH: usize = 100;
 pub const DESCRIBE_INTERVAL: Duration = Duration::from_secs(2);
 const MAX_DESCRIBE_INTERVAL: Duration = Duration::from_secs(30);
-const PARALLEL_STOPS: usize = 10;
 
 /// One task as `DescribeTasks` last showed it.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -77,6 +75,7 @@ pub struct EcsShards {
     live_interval: Duration,
     next_live: Instant,
     last_live: Option<LiveNumbers>,
+    tag_warning_shown: bool,
 }
 
 impl EcsShards {
@@ -103,6 +102,7 @@ impl EcsShards {
             live_interval: Duration::from_millis(manifest.timing.live_interval_ms.max(1000)),
             next_live: Instant::now(),
             last_live: None,
+            tag_warning_shown: false,
         }
     }
 
@@ -162,8 +162,23 @@ impl EcsShards {
                     .ok()
                     .and_then(|v| v.get("task").and_then(|t| t.as_str()).map(str::to_owned))
                 {
+                    self.tag_with_shard(&task, shard).await;
                     self.claims.insert(shard, task);
                 }
+            }
+        }
+    }
+
+    /// Tags a task with the shard it claimed: known only once its agent has
+    /// claimed one, since ten tasks share one `RunTask` call. Best effort:
+    /// the claim in the store is what loadgrid itself relies on.
+    async fn tag_with_shard(&mut self, task_arn: &str, shard: u32) {
+        let tag = aws_sdk_ecs::types::Tag::builder().key(super::TAG_SHARD).value(shard.to_string()).build();
+        let result = self.ecs.tag_resource().resource_arn(task_arn).tags(tag).send().await;
+        if let Err(error) = result {
+            if !self.tag_warning_shown {
+                self.tag_warning_shown = true;
+                eprintln!("warning: cannot tag tasks with their shard (ecs:TagResource): {}", sdk_message(&error));
             }
         }
     }
@@ -172,21 +187,7 @@ impl EcsShards {
     /// measured and exit; ECS kills them after the container's stop timeout.
     pub async fn stop_all(&mut self, reason: &str) {
         let open: Vec<String> = self.tasks.values().filter(|t| !t.is_stopped()).map(|t| t.arn.clone()).collect();
-        let cluster = self.launched.cluster.clone();
-        let ecs = self.ecs.clone();
-        let results: Vec<_> = futures::stream::iter(open)
-            .map(|arn| {
-                let request = ecs.stop_task().cluster(&cluster).task(&arn).reason(reason);
-                async move { (arn, request.send().await) }
-            })
-            .buffer_unordered(PARALLEL_STOPS)
-            .collect()
-            .await;
-        for (arn, result) in results {
-            if let Err(error) = result {
-                eprintln!("warning: cannot stop task {}: {}", super::task_id(&arn), sdk_message(&error));
-            }
-        }
+        super::admin::stop_tasks(&self.ecs, &self.launched.cluster, &open, reason).await;
     }
 
     fn all_tasks_stopped(&self) -> bool {

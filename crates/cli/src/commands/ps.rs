@@ -88,7 +88,7 @@ pub async fn stop(settings: &Settings, args: &StopArgs) -> anyhow::Result<i32> {
             if cluster.is_empty() {
                 return Err(input_error("no ECS cluster is set: --cluster or `cluster` under [ecs]"));
             }
-            let arns = admin::run_task_arns(&ecs, &cluster, run_id).await?;
+            let arns = admin::run_task_arns(&ecs, &cluster, run_id, false).await?;
             (cluster, arns)
         }
         None => {

@@ -346,6 +346,26 @@ security_groups = ["{sg}"]
         )
     }
 
+    /// A CloudFormation stack whose outputs describe this world, as
+    /// `loadgrid infra deploy` would leave them.
+    pub fn create_outputs_stack(&self, name: &str) {
+        let template = serde_json::json!({
+            "Resources": { "Handle": { "Type": "AWS::CloudFormation::WaitConditionHandle" } },
+            "Outputs": {
+                "Cluster": { "Value": CLUSTER },
+                "TaskDefinition": { "Value": TASK_FAMILY },
+                "ContainerName": { "Value": CONTAINER },
+                "Subnets": { "Value": self.subnet },
+                "SecurityGroup": { "Value": self.security_group },
+                "AssignPublicIp": { "Value": "ENABLED" },
+            }
+        });
+        let client = aws_sdk_cloudformation::Client::new(&self.config);
+        self.runtime
+            .block_on(client.create_stack().stack_name(name).template_body(template.to_string()).send())
+            .unwrap();
+    }
+
     pub fn create_secret(&self, name: &str, value: &str) {
         let client = aws_sdk_secretsmanager::Client::new(&self.config);
         self.runtime.block_on(client.create_secret().name(name).secret_string(value).send()).unwrap();
