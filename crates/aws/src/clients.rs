@@ -116,6 +116,26 @@ impl AwsContext {
         aws_sdk_ecr::Client::new(&self.sdk)
     }
 
+    /// S3 through the SDK (the run store itself goes through `object_store`):
+    /// path-style when an endpoint override is set, as emulators need.
+    pub fn s3(&self) -> aws_sdk_s3::Client {
+        let config =
+            aws_sdk_s3::config::Builder::from(&self.sdk).force_path_style(self.endpoint_url().is_some()).build();
+        aws_sdk_s3::Client::from_conf(config)
+    }
+
+    pub fn iam(&self) -> aws_sdk_iam::Client {
+        aws_sdk_iam::Client::new(&self.sdk)
+    }
+
+    pub fn sns(&self) -> aws_sdk_sns::Client {
+        aws_sdk_sns::Client::new(&self.sdk)
+    }
+
+    pub fn cloudwatch(&self) -> aws_sdk_cloudwatch::Client {
+        aws_sdk_cloudwatch::Client::new(&self.sdk)
+    }
+
     pub fn cloudformation(&self) -> aws_sdk_cloudformation::Client {
         aws_sdk_cloudformation::Client::new(&self.sdk)
     }

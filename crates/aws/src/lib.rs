@@ -11,11 +11,14 @@
 //! - [`secrets`]: Secrets Manager values for the agent, never logged.
 //! - [`stack`]: settings read from a CloudFormation stack's outputs.
 //! - [`ecr`]: the registry login for `loadgrid image push`.
+//! - [`infra`]: `loadgrid infra`: the stack deployed through change sets,
+//!   its status and outputs, `doctor`'s facts, destroy.
 
 pub mod clients;
 pub mod ecr;
 pub mod ecs;
 pub mod error;
+pub mod infra;
 pub mod logs;
 pub mod s3;
 pub mod secrets;

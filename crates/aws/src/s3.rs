@@ -52,7 +52,8 @@ pub fn open(aws: &AwsContext, url: &str) -> anyhow::Result<Store> {
 
 /// Fails with a next step when the bucket does not exist or cannot be read.
 pub async fn check_bucket(store: &Store) -> anyhow::Result<()> {
-    store.list_dirs("").await.map_err(|e| {
+    // `runs/` is what every role of `loadgrid infra` may list.
+    store.list_dirs("runs").await.map_err(|e| {
         anyhow::anyhow!(
             "the store `{}` cannot be used: {e}. Next step: check the bucket name and region, or create the bucket \
              with `loadgrid infra deploy`",

@@ -129,6 +129,17 @@ Example:
     /// Build the runner image (k6 + loadgrid) and push it to ECR.
     #[command(subcommand)]
     Image(ImageCommand),
+    /// The AWS footprint as a CloudFormation stack: template, deploy, diff, status, doctor, destroy.
+    #[command(
+        subcommand,
+        after_help = "Configured by [infra] in loadgrid.toml (network mode, names, tags, CI identity).
+
+Examples:
+  loadgrid infra template > loadgrid-stack.yaml    # review and commit it
+  loadgrid infra deploy                            # change set: shows the diff, asks, waits
+  loadgrid infra doctor                            # checklist of the live resources"
+    )]
+    Infra(InfraCommand),
     /// Print shell completions.
     #[command(after_help = "Example:\n  loadgrid completions bash > /etc/bash_completion.d/loadgrid")]
     Completions { shell: clap_complete::Shell },
@@ -265,6 +276,67 @@ pub struct ImageArgs {
     /// Use this k6 image (e.g. one with xk6 extensions) instead of grafana/k6.
     #[arg(long)]
     pub k6_image: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum InfraCommand {
+    /// Print the CloudFormation template for the current config.
+    Template(InfraTemplateArgs),
+    /// Create or update the stack through a change set: show the changes, ask (or --yes), wait.
+    Deploy(InfraDeployArgs),
+    /// What a deploy would change.
+    Diff,
+    /// The stack's state.
+    Status(InfraJsonArgs),
+    /// The stack's outputs, ready for loadgrid.toml and GitHub secrets/variables.
+    Outputs(InfraOutputsArgs),
+    /// Check the live resources against the requirements: a checklist with a fix for each failure.
+    Doctor(InfraJsonArgs),
+    /// Delete the stack (the results bucket is kept unless --delete-data).
+    Destroy(InfraDestroyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InfraTemplateArgs {
+    #[arg(long, value_parser = ["yaml", "json"], default_value = "yaml")]
+    pub format: String,
+    /// Also write each IAM policy document as plain JSON (sample account
+    /// 123456789012) into this directory, for review or a policy linter.
+    #[arg(long, value_name = "DIR")]
+    pub iam_policies: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct InfraDeployArgs {
+    /// Execute the change set without asking.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InfraJsonArgs {
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InfraOutputsArgs {
+    /// `text` (every form), `toml`, `env`, `github` (gh CLI commands) or `json`.
+    #[arg(long, value_parser = ["text", "toml", "env", "github", "json"], default_value = "text")]
+    pub format: String,
+    /// Also print the CI user's access key (iam-user mode).
+    #[arg(long)]
+    pub show_ci_key: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InfraDestroyArgs {
+    /// Delete without asking.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Also empty and delete the results bucket: every run and its history.
+    #[arg(long)]
+    pub delete_data: bool,
 }
 
 #[derive(Debug, Args)]

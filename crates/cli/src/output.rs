@@ -12,6 +12,15 @@ pub fn color_stdout() -> bool {
     std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal()
 }
 
+/// `✓`/`✗` and other symbols, unless stdout is not a terminal or the locale is not UTF-8.
+pub fn unicode_stdout() -> bool {
+    let utf8 = ["LC_ALL", "LC_CTYPE", "LANG"]
+        .iter()
+        .find_map(|key| std::env::var(key).ok().filter(|v| !v.is_empty()))
+        .is_none_or(|v| v.to_ascii_uppercase().contains("UTF-8") || v.to_ascii_uppercase().contains("UTF8"));
+    utf8 && std::io::stdout().is_terminal()
+}
+
 pub fn progress_mode(quiet: bool) -> ProgressMode {
     if quiet {
         ProgressMode::Quiet

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use loadgrid_grid::input_error;
 use loadgrid_grid::prepare::RunRequest;
+use loadgrid_infra::InfraSpec;
 use loadgrid_k6::{Overrides, K6};
 use loadgrid_plan::manifest::Timing;
 use loadgrid_plan::FileConfig;
@@ -117,11 +118,29 @@ impl Settings {
             cpu: run.and_then(|r| r.cpu).or(file.cpu),
             memory: run.and_then(|r| r.memory).or(file.memory),
         };
-        if let Some(stack) = &file.stack {
+        if let Some(stack) = file.stack.as_ref().or(self.config.infra.stack.as_ref()) {
             let outputs = loadgrid_aws::stack::outputs(aws, stack).await?;
             loadgrid_aws::stack::fill_ecs_settings(&mut settings, &outputs, file.assign_public_ip.is_some());
         }
         Ok(settings)
+    }
+
+    /// `[infra]` validated: every error here comes before any AWS call.
+    pub fn infra_spec(&self) -> anyhow::Result<InfraSpec> {
+        let region = self.global.aws.region.clone().or_else(|| self.config.aws.region.clone());
+        InfraSpec::from_section(&self.config.infra, region.as_deref()).map_err(|e| input_error(e.to_string()))
+    }
+
+    /// AWS for the stack's region (`[infra] region` wins over `[aws]`), checked.
+    /// Returns the account id too.
+    pub async fn infra_aws(&self, spec: &InfraSpec) -> anyhow::Result<(AwsContext, String)> {
+        let mut aws_settings = self.aws_settings();
+        if !spec.region.is_empty() {
+            aws_settings.region = Some(spec.region.clone());
+        }
+        let aws = AwsContext::load(&aws_settings).await.map_err(|e| input_error(format!("{e:#}")))?;
+        let account = aws.verify().await.map_err(|e| input_error(format!("{e:#}")))?;
+        Ok((aws, account))
     }
 
     pub fn k6(&self) -> anyhow::Result<K6> {

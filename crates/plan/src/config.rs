@@ -35,6 +35,8 @@ pub struct FileConfig {
     pub aws: AwsSection,
     #[serde(default)]
     pub ecs: EcsSection,
+    #[serde(default)]
+    pub infra: InfraSection,
     /// Same shape as k6's `options.thresholds`.
     #[serde(default)]
     pub thresholds: BTreeMap<String, serde_json::Value>,
@@ -100,6 +102,85 @@ pub struct EcsSection {
     /// Task size override, in CPU units (1024 = 1 vCPU) and MiB.
     pub cpu: Option<u32>,
     pub memory: Option<u32>,
+}
+
+/// The AWS footprint `loadgrid infra` deploys, as written in the file;
+/// `loadgrid-infra` validates it into a spec.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InfraSection {
+    /// CloudFormation stack name (default `loadgrid`).
+    pub stack: Option<String>,
+    /// Region of the stack (default: `[aws] region`, then the SDK's).
+    pub region: Option<String>,
+    /// Prefix of every default resource name (default `loadgrid`).
+    pub prefix: Option<String>,
+    /// `default-vpc` (default), `public`, `static-ip` or `existing`.
+    pub network: Option<String>,
+    /// `static-ip`: one NAT gateway (and egress IP) per AZ instead of one.
+    pub nat_per_az: Option<bool>,
+    /// `public` and `static-ip`: the new VPC's CIDR block.
+    pub vpc_cidr: Option<String>,
+    /// `existing`: the tasks' subnets and security group.
+    #[serde(default)]
+    pub subnets: Vec<String>,
+    pub security_group: Option<String>,
+    /// Task size in CPU units and MiB (default 1024 / 2048).
+    pub task_cpu: Option<u32>,
+    pub task_memory: Option<u32>,
+    /// Runner image (default: the stack's ECR repository, tagged with loadgrid's version).
+    pub image: Option<String>,
+    pub log_retention_days: Option<u32>,
+    /// Run data under `runs/` expires after this many days (default 90).
+    pub results_retention_days: Option<u32>,
+    /// Email subscribed to the alerts topic.
+    pub alert_email: Option<String>,
+    /// Cost allocation tags, applied to every resource.
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    #[serde(default)]
+    pub names: InfraNames,
+    #[serde(default)]
+    pub ci: CiSection,
+}
+
+/// Exact resource names, for teams whose naming is prescribed. `{account}`
+/// and `{region}` stand for the account id and region.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InfraNames {
+    pub bucket: Option<String>,
+    pub cluster: Option<String>,
+    pub log_group: Option<String>,
+    pub repository: Option<String>,
+    pub task_family: Option<String>,
+    pub execution_role: Option<String>,
+    pub task_role: Option<String>,
+    pub ci_role: Option<String>,
+    pub ci_user: Option<String>,
+    pub security_group: Option<String>,
+    pub topic: Option<String>,
+    pub dashboard: Option<String>,
+}
+
+/// The identity CI runs as.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CiSection {
+    /// `github-oidc` (default when `repository` is set), `iam-user` or `none`.
+    pub mode: Option<String>,
+    /// The one GitHub repository trusted, `owner/repo`.
+    pub repository: Option<String>,
+    /// Narrow the trust to these branches ...
+    #[serde(default)]
+    pub branches: Vec<String>,
+    /// ... or these deployment environments.
+    #[serde(default)]
+    pub environments: Vec<String>,
+    /// Reuse the account's GitHub OIDC provider instead of creating one.
+    pub oidc_provider_arn: Option<String>,
+    /// Let CI register new revisions of the task family (image swaps).
+    pub image_swaps: Option<bool>,
 }
 
 #[derive(Debug, thiserror::Error)]

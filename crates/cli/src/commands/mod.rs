@@ -4,6 +4,7 @@ pub mod agent;
 pub mod attach;
 pub mod demo;
 pub mod image;
+pub mod infra;
 pub mod logs;
 pub mod ps;
 pub mod results;
@@ -32,6 +33,7 @@ pub async fn dispatch(command: Command, global: GlobalArgs) -> anyhow::Result<i3
         Command::Stop(args) => ps::stop(&settings, &args).await,
         Command::Logs(args) => logs::run(&settings, &args).await,
         Command::Image(command) => image::run(&settings, command).await,
+        Command::Infra(command) => infra::run(&settings, command).await,
         Command::Agent(_) | Command::Target(_) | Command::Completions { .. } => {
             unreachable!("handled before the runtime starts")
         }
