@@ -30,12 +30,36 @@ pub async fn outputs(aws: &AwsContext, stack: &str) -> anyhow::Result<BTreeMap<S
             sdk_message(&e)
         ))
     })?;
-    let stack = response.stacks().first().ok_or_else(|| anyhow::anyhow!("stack `{stack}` not found"))?;
-    Ok(stack
+    let found = response.stacks().first().ok_or_else(|| anyhow::anyhow!("stack `{stack}` not found"))?;
+    let mut outputs = found
         .outputs()
         .iter()
         .filter_map(|o| Some((o.output_key()?.to_owned(), o.output_value()?.to_owned())))
-        .collect())
+        .collect();
+    complete_from_resources(aws, stack, &mut outputs).await;
+    Ok(outputs)
+}
+
+/// Fills outputs CloudFormation did not report (moto's change-set execution
+/// reports none) from the stack's resources, where an output is one
+/// resource's physical id. Best effort: what real AWS reports always wins.
+pub async fn complete_from_resources(aws: &AwsContext, stack: &str, outputs: &mut BTreeMap<String, String>) {
+    use loadgrid_infra::template::outputs::{BUCKET, CLUSTER, FROM_RESOURCES, STORE_URL};
+    if outputs.contains_key(CLUSTER) {
+        return;
+    }
+    let Ok(listed) = aws.cloudformation().list_stack_resources().stack_name(stack).send().await else { return };
+    for resource in listed.stack_resource_summaries() {
+        let (Some(logical), Some(physical)) = (resource.logical_resource_id(), resource.physical_resource_id()) else {
+            continue;
+        };
+        if let Some((output, _)) = FROM_RESOURCES.iter().find(|(_, id)| *id == logical) {
+            outputs.entry((*output).to_owned()).or_insert_with(|| physical.to_owned());
+        }
+    }
+    if let Some(bucket) = outputs.get(BUCKET).cloned() {
+        outputs.entry(STORE_URL.to_owned()).or_insert_with(|| format!("s3://{bucket}"));
+    }
 }
 
 /// Fills the empty fields of `settings` from stack outputs.

@@ -34,6 +34,18 @@ pub mod outputs {
     pub const CI_USER: &str = "CiUser";
     pub const CI_ACCESS_KEY_SECRET: &str = "CiAccessKeySecretArn";
     pub const NETWORK: &str = "NetworkMode";
+
+    /// Outputs that are one resource's physical id, by logical id: what a
+    /// reader can recover from the stack's resources when CloudFormation
+    /// reports no outputs.
+    pub const FROM_RESOURCES: &[(&str, &str)] = &[
+        (BUCKET, "ArtifactsBucket"),
+        (CLUSTER, "Cluster"),
+        (LOG_GROUP, "LogGroup"),
+        (TASK_DEFINITION, "TaskDefinition"),
+        (ALERTS_TOPIC, "AlertsTopic"),
+        (SECURITY_GROUP, "TaskSecurityGroup"),
+    ];
 }
 
 /// Deploy-time parameters (the default VPC's ids, the image tag).

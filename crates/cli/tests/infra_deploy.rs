@@ -1,0 +1,122 @@
+//! `loadgrid infra` against a real moto server: bad configs are refused
+//! before any AWS call, and a deploy creates the stack and points
+//! loadgrid.toml at it. moto drops most resource properties, so their
+//! fidelity is asserted on the template (crates/infra), not here.
+
+mod common;
+
+use common::aws::{AwsWorld, REGION};
+use common::{Grid, Outcome};
+
+struct Infra {
+    grid: Grid,
+    world: AwsWorld,
+}
+
+impl Infra {
+    fn new(config: &str) -> Infra {
+        let infra = Infra { grid: Grid::new(), world: AwsWorld::new() };
+        infra.write_config(config);
+        infra
+    }
+
+    fn write_config(&self, config: &str) {
+        std::fs::write(self.grid.path("loadgrid.toml"), config).unwrap();
+    }
+
+    fn config(&self) -> String {
+        std::fs::read_to_string(self.grid.path("loadgrid.toml")).unwrap()
+    }
+
+    fn run(&self, args: &[&str]) -> Outcome {
+        let mut command = self.grid.command(args);
+        command.envs(self.world.env());
+        Outcome::from(command.output().unwrap())
+    }
+
+    fn stack_status(&self, name: &str) -> Option<String> {
+        let client = aws_sdk_cloudformation::Client::new(&self.world.config);
+        let response = self.world.runtime.block_on(client.describe_stacks().stack_name(name).send()).ok()?;
+        response.stacks().first()?.stack_status().map(|s| s.as_str().to_owned())
+    }
+}
+
+#[test]
+fn bad_infra_configs_are_refused_before_any_aws_call() {
+    let cases = [
+        ("[infra]\nnetwork = \"vpn\"\n", "unknown network mode `vpn`"),
+        ("[infra]\nnetwork = \"existing\"\n", "needs `subnets"),
+        ("[infra.ci]\nrepository = \"acme/shop/extra\"\n", "expected `owner/repo`"),
+        ("[infra.ci]\nrepository = \"acme\"\n", "expected `owner/repo`"),
+        ("[infra.names]\nbucket = \"K6_Artifacts_{account}\"\n", "not a valid S3 bucket name"),
+        ("[infra.names]\nrepository = \"K6 Runner\"\n", "not a valid ECR repository name"),
+    ];
+    let infra = Infra::new("");
+    for (config, message) in cases {
+        infra.write_config(config);
+        for command in [&["infra", "deploy", "--yes"][..], &["infra", "template"], &["infra", "doctor"]] {
+            let outcome = infra.run(command);
+            outcome.exit(2).stderr_contains(message);
+            assert!(outcome.stderr.contains("[infra]"), "the error names the section: {}", outcome.stderr);
+        }
+    }
+    assert!(infra.world.proxy.calls().is_empty(), "no AWS call: {:?}", infra.world.proxy.calls());
+}
+
+#[test]
+fn template_needs_no_aws_at_all() {
+    let grid = Grid::new();
+    std::fs::write(grid.path("loadgrid.toml"), "[infra]\nnetwork = \"static-ip\"\n").unwrap();
+    let mut command = grid.command(&["--region", "eu-west-1", "infra", "template", "--format", "json"]);
+    command.env("AWS_ENDPOINT_URL", "http://127.0.0.1:9").env_remove("AWS_ACCESS_KEY_ID").env_remove("AWS_PROFILE");
+    let outcome = Outcome::from(command.output().unwrap());
+    let template = outcome.exit(0).json();
+    assert_eq!(template["Resources"]["NatGatewayA"]["Type"], "AWS::EC2::NatGateway");
+    assert!(template["Outputs"]["EgressIps"].is_object());
+}
+
+#[test]
+fn deploy_creates_the_stack_and_the_next_ecs_command_finds_it() {
+    let infra = Infra::new("# the team's settings\n[run]\nshards = 2\n\n[infra]\nlog_retention_days = 14\n");
+
+    let diff = infra.run(&["infra", "diff"]);
+    diff.exit(0);
+    assert!(diff.stdout.contains("does not exist") && diff.stdout.contains("+ ArtifactsBucket"), "{}", diff.stdout);
+    assert_eq!(infra.stack_status("loadgrid"), None, "diff changes nothing");
+
+    // Without a terminal, deploy does nothing unless told --yes.
+    infra.run(&["infra", "deploy"]).exit(2).stderr_contains("--yes");
+    assert_eq!(infra.stack_status("loadgrid"), None);
+
+    let deploy = infra.run(&["infra", "deploy", "--yes"]);
+    deploy.exit(0);
+    assert!(deploy.stderr.contains("+ Cluster"), "the change set is shown: {}", deploy.stderr);
+    assert!(deploy.stderr.contains("CREATE_COMPLETE"), "stack events are followed: {}", deploy.stderr);
+    assert_eq!(infra.stack_status("loadgrid").as_deref(), Some("CREATE_COMPLETE"));
+    // The default VPC's subnets were looked up and passed as parameters.
+    assert!(infra.world.proxy.count("query:DescribeSubnets") >= 1);
+
+    // loadgrid.toml now points at the stack, its comments and settings kept.
+    let config = infra.config();
+    assert!(config.contains("# the team's settings") && config.contains("shards = 2"), "{config}");
+    assert!(config.contains("store = \"s3://loadgrid-"), "{config}\n{}", deploy.stderr);
+    assert!(config.contains(&format!("-{REGION}\"")), "{config}");
+    assert!(config.contains("[ecs]\nstack = \"loadgrid\""), "{config}");
+
+    let outputs = infra.run(&["infra", "outputs", "--format", "json"]);
+    let outputs = outputs.exit(0).json();
+    assert_eq!(outputs["Cluster"], "loadgrid");
+    assert!(outputs["Bucket"].as_str().unwrap().starts_with("loadgrid-"), "{outputs}");
+    let env = infra.run(&["infra", "outputs", "--format", "env"]);
+    assert!(env.exit(0).stdout.contains("LOADGRID_STORE=s3://loadgrid-"), "{}", env.stdout);
+    infra.run(&["infra", "status"]).exit(0);
+
+    // The ECS commands read the cluster from the stack: no copying.
+    let before = infra.world.proxy.count("ecs:ListTasks");
+    infra.run(&["ps", "--json"]).exit(0);
+    assert!(infra.world.proxy.count("ecs:ListTasks") > before, "ps listed the stack's cluster");
+
+    let destroy = infra.run(&["infra", "destroy", "--yes"]);
+    destroy.exit(0).stderr_contains("kept bucket loadgrid-");
+    assert_eq!(infra.stack_status("loadgrid").filter(|s| s != "DELETE_COMPLETE"), None);
+}
