@@ -101,6 +101,14 @@ pub enum Command {
   loadgrid results 20261122-020512-7f3a
   loadgrid results 20261122-020512-7f3a --threshold 'http_req_duration: p(99)<800' --json")]
     Results(ResultsArgs),
+    /// Recorded runs: verdict, p95, error rate, RPS, VUs, shards, cost, git sha.
+    #[command(after_help = "Examples:
+  loadgrid history --test checkout --last 30
+  loadgrid history --format csv > history.csv")]
+    History(HistoryArgs),
+    /// Two runs side by side, with deltas and the thresholds and rules that moved.
+    #[command(after_help = "Example:\n  loadgrid compare 20261130-020011-1a2b 20261201-020005-9f8e")]
+    Compare(CompareArgs),
     /// Serve the built-in HTTP target (delays, status codes, body sizes).
     #[command(after_help = "Endpoints (query parameters combine on any path):
   /                          200 ok
@@ -205,6 +213,9 @@ pub struct RunArgs {
     /// k6 env var read from Secrets Manager by each agent: `NAME=<secret id>` (repeatable).
     #[arg(long = "secret", value_name = "NAME=SECRET_ID", value_parser = parse_key_value)]
     pub secrets: Vec<(String, String)>,
+    /// Judge regressions against `last-pass` (the test's latest passed run) or a run id.
+    #[arg(long, value_name = "last-pass|RUN_ID")]
+    pub baseline: Option<String>,
     /// Print the run id and return once the shards are launched; they finish on their own.
     #[arg(long)]
     pub detach: bool,
@@ -218,6 +229,9 @@ pub struct RunArgs {
 #[derive(Debug, Args)]
 pub struct AttachArgs {
     pub run_id: String,
+    /// Judge regressions against `last-pass` or a run id.
+    #[arg(long, value_name = "last-pass|RUN_ID")]
+    pub baseline: Option<String>,
     #[arg(long)]
     pub json: bool,
     #[arg(long, short = 'q')]
@@ -346,6 +360,26 @@ pub struct DemoArgs {
     /// How long the example runs.
     #[arg(long, default_value = "10s")]
     pub duration: String,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// Only this test.
+    #[arg(long)]
+    pub test: Option<String>,
+    /// The latest N runs.
+    #[arg(long, default_value_t = 30)]
+    pub last: usize,
+    #[arg(long, value_parser = ["table", "csv", "json"], default_value = "table")]
+    pub format: String,
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    pub run_a: String,
+    pub run_b: String,
     #[arg(long)]
     pub json: bool,
 }

@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use loadgrid_grid::history::{Baseline, RegressionSettings};
 use loadgrid_grid::input_error;
 use loadgrid_grid::prepare::RunRequest;
 use loadgrid_infra::InfraSpec;
@@ -123,6 +124,33 @@ impl Settings {
             loadgrid_aws::stack::fill_ecs_settings(&mut settings, &outputs, file.assign_public_ip.is_some());
         }
         Ok(settings)
+    }
+
+    /// Baseline and regression rules: `--baseline`, then `[regression]`.
+    pub fn regression(&self, baseline_flag: Option<&str>) -> anyhow::Result<RegressionSettings> {
+        let section = &self.config.regression;
+        let fail = match section.on_regression.as_deref().unwrap_or("fail") {
+            "fail" => true,
+            "warn" => false,
+            other => {
+                return Err(input_error(format!(
+                    "[regression] on_regression = `{other}`: use `fail` (exit 98) or `warn`"
+                )))
+            }
+        };
+        let rules = if section.rules.is_empty() {
+            loadgrid_history::regression::default_rules()
+        } else {
+            loadgrid_history::regression::parse_rules(&section.rules)
+                .map_err(|e| input_error(format!("in [regression.rules]: {e}")))?
+        };
+        let baseline = baseline_flag.map(str::to_owned).or_else(|| section.baseline.clone());
+        if let Some(id) = baseline.as_deref().filter(|b| *b != "last-pass") {
+            if !loadgrid_grid::run_id::is_valid(id) {
+                return Err(input_error(format!("baseline `{id}` is neither `last-pass` nor a run id")));
+            }
+        }
+        Ok(RegressionSettings { baseline: baseline.as_deref().map(Baseline::parse), rules, fail })
     }
 
     /// `[infra]` validated: every error here comes before any AWS call.

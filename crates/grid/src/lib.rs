@@ -15,6 +15,7 @@
 pub mod backend;
 pub mod collect;
 pub mod gate;
+pub mod history;
 pub mod orchestrate;
 pub mod prepare;
 pub mod run_id;

@@ -37,6 +37,8 @@ pub struct FileConfig {
     pub ecs: EcsSection,
     #[serde(default)]
     pub infra: InfraSection,
+    #[serde(default)]
+    pub regression: RegressionSection,
     /// Same shape as k6's `options.thresholds`.
     #[serde(default)]
     pub thresholds: BTreeMap<String, serde_json::Value>,
@@ -102,6 +104,19 @@ pub struct EcsSection {
     /// Task size override, in CPU units (1024 = 1 vCPU) and MiB.
     pub cpu: Option<u32>,
     pub memory: Option<u32>,
+}
+
+/// Judging a run against an earlier one.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegressionSection {
+    /// `last-pass` or a run id; unset: no baseline unless `--baseline`.
+    pub baseline: Option<String>,
+    /// `fail` (default: exit 98) or `warn` (report, keep the exit code).
+    pub on_regression: Option<String>,
+    /// `"metric.statistic" = "+10%"` (default: p95 +10%, error rate +0.5pp, RPS -10%).
+    #[serde(default)]
+    pub rules: BTreeMap<String, String>,
 }
 
 /// The AWS footprint `loadgrid infra` deploys, as written in the file;

@@ -8,7 +8,9 @@ use crate::output;
 use crate::settings::Settings;
 
 pub async fn run(settings: &Settings, args: &AttachArgs) -> anyhow::Result<i32> {
+    let regression = settings.regression(args.baseline.as_deref())?;
     let store = settings.store().await?;
+    super::history::check_baseline(&store, &regression).await?;
     let manifest = loadgrid_grid::collect::read_manifest(&store, &args.run_id).await?;
     let backend: Box<dyn Backend> = match manifest.backend.as_str() {
         "ecs" => Box::new(super::ecs_backend(settings, &args.ecs, None, &store).await?),
@@ -28,5 +30,6 @@ pub async fn run(settings: &Settings, args: &AttachArgs) -> anyhow::Result<i32> 
         },
     )
     .await?;
-    output::print_summary(&summary, args.json)
+    output::print_summary(&summary, args.json)?;
+    super::history::record(&store, &summary, &regression, args.json).await
 }

@@ -3,6 +3,7 @@
 pub mod agent;
 pub mod attach;
 pub mod demo;
+pub mod history;
 pub mod image;
 pub mod infra;
 pub mod logs;
@@ -28,6 +29,8 @@ pub async fn dispatch(command: Command, global: GlobalArgs) -> anyhow::Result<i3
         Command::Demo(args) => demo::run(&settings, &args).await,
         Command::Runs(args) => runs::run(&settings, &args).await,
         Command::Results(args) => results::run(&settings, &args).await,
+        Command::History(args) => history::list(&settings, &args).await,
+        Command::Compare(args) => history::compare(&settings, &args).await,
         Command::Attach(args) => attach::run(&settings, &args).await,
         Command::Ps(args) => ps::run(&settings, &args).await,
         Command::Stop(args) => ps::stop(&settings, &args).await,

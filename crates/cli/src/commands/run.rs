@@ -15,7 +15,9 @@ pub async fn run(settings: &Settings, args: &RunArgs) -> anyhow::Result<i32> {
 /// run exists.
 pub async fn run_with(settings: &Settings, args: &RunArgs, k6: &loadgrid_k6::K6) -> anyhow::Result<i32> {
     let request = settings.run_request(args)?;
+    let regression = settings.regression(args.baseline.as_deref())?;
     let store = settings.store().await?;
+    super::history::check_baseline(&store, &regression).await?;
     let backend: Box<dyn Backend> = match request.backend.as_str() {
         "ecs" => Box::new(super::ecs_backend(settings, &args.ecs, Some(args), &store).await?),
         _ => {
@@ -39,7 +41,10 @@ pub async fn run_with(settings: &Settings, args: &RunArgs, k6: &loadgrid_k6::K6)
     )
     .await?;
     match outcome {
-        RunOutcome::Judged(summary) => output::print_summary(&summary, args.json),
+        RunOutcome::Judged(summary) => {
+            output::print_summary(&summary, args.json)?;
+            super::history::record(&store, &summary, &regression, args.json).await
+        }
         RunOutcome::Detached(manifest) => {
             eprintln!("detached: the shards finish on their own; `loadgrid attach {}` judges the run", manifest.run_id);
             println!("{}", manifest.run_id);

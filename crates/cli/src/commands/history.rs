@@ -1,0 +1,195 @@
+//! `loadgrid history` and `loadgrid compare`, and what every judged run
+//! adds to the history.
+
+use loadgrid_grid::history::{self, Baseline, RegressionSettings};
+use loadgrid_history::{compare as comparison, GitContext, HistoryRecord};
+use loadgrid_report::RunSummary;
+use loadgrid_store::Store;
+
+use crate::cli::{CompareArgs, HistoryArgs};
+use crate::settings::Settings;
+
+pub async fn list(settings: &Settings, args: &HistoryArgs) -> anyhow::Result<i32> {
+    let store = settings.store().await?;
+    let (records, unreadable) = history::list(&store, args.test.as_deref()).await?;
+    for problem in &unreadable {
+        eprintln!("warning: skipped an unreadable history record: {problem}");
+    }
+    let records = &records[records.len().saturating_sub(args.last)..];
+    match args.format.as_str() {
+        "json" => println!("{}", serde_json::to_string_pretty(records)?),
+        "csv" => print!("{}", csv(records)),
+        _ if records.is_empty() => eprintln!("no recorded runs yet in {}", store.url()),
+        _ => print!("{}", table(records)),
+    }
+    Ok(0)
+}
+
+const COLUMNS: [&str; 13] = [
+    "run_id",
+    "test",
+    "created_at",
+    "verdict",
+    "p95_ms",
+    "error_rate",
+    "rps",
+    "requests",
+    "vus_max",
+    "shards",
+    "backend",
+    "cost_usd",
+    "git_sha",
+];
+
+fn cells(record: &HistoryRecord) -> [String; 13] {
+    let number = |v: Option<f64>, digits: usize| v.map_or(String::new(), |v| format!("{v:.digits$}"));
+    [
+        record.run_id.clone(),
+        record.test_name.clone(),
+        record.created_at.clone(),
+        record.verdict.as_str().to_owned(),
+        number(record.headline.p95_ms, 2),
+        number(record.headline.error_rate, 4),
+        number(record.headline.rps, 1),
+        number(record.headline.requests, 0),
+        number(record.headline.vus_max, 0),
+        record.shards_planned.to_string(),
+        record.backend.clone(),
+        number(record.cost_usd, 4),
+        record.git.as_ref().and_then(|g| g.sha.clone()).map(|s| s.chars().take(12).collect()).unwrap_or_default(),
+    ]
+}
+
+fn table(records: &[HistoryRecord]) -> String {
+    let rows: Vec<[String; 13]> = records.iter().map(cells).collect();
+    let widths: Vec<usize> = (0..COLUMNS.len())
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).chain([COLUMNS[i].len()]).max().unwrap_or(0))
+        .collect();
+    let mut text = String::new();
+    let line = |values: Vec<&str>| {
+        values.iter().zip(&widths).map(|(v, w)| format!("{v:<w$}")).collect::<Vec<_>>().join("  ").trim_end().to_owned()
+            + "\n"
+    };
+    text.push_str(&line(COLUMNS.to_vec()));
+    for row in &rows {
+        text.push_str(&line(row.iter().map(String::as_str).collect()));
+    }
+    text
+}
+
+/// RFC 4180: fields with a comma, quote or newline are quoted.
+fn csv(records: &[HistoryRecord]) -> String {
+    let field = |value: &str| {
+        if value.contains([',', '"', '\n', '\r']) {
+            format!("\"{}\"", value.replace('"', "\"\""))
+        } else {
+            value.to_owned()
+        }
+    };
+    let mut text = COLUMNS.join(",") + "\n";
+    for record in records {
+        text.push_str(&cells(record).iter().map(|c| field(c)).collect::<Vec<_>>().join(","));
+        text.push('\n');
+    }
+    text
+}
+
+pub async fn compare(settings: &Settings, args: &CompareArgs) -> anyhow::Result<i32> {
+    let store = settings.store().await?;
+    let a = history::find(&store, &args.run_a).await?;
+    let b = history::find(&store, &args.run_b).await?;
+    if args.json {
+        let rows: Vec<_> = comparison::rows(&a, &b)
+            .iter()
+            .map(|r| serde_json::json!({ "metric": r.label, "a": r.a, "b": r.b, "change_percent": r.change_percent }))
+            .collect();
+        let moved: Vec<_> = comparison::moved_thresholds(&a, &b)
+            .into_iter()
+            .map(|(threshold, before, after)| serde_json::json!({ "threshold": threshold, "a": before, "b": after }))
+            .collect();
+        let value = serde_json::json!({
+            "a": a.run_id, "b": b.run_id, "verdicts": [a.verdict.as_str(), b.verdict.as_str()],
+            "metrics": rows, "thresholds_moved": moved, "regression": b.regression,
+        });
+        println!("{}", serde_json::to_string_pretty(&value)?);
+    } else {
+        print!("{}", comparison::render(&a, &b));
+    }
+    Ok(0)
+}
+
+/// Checks a named baseline exists before anything runs.
+pub async fn check_baseline(store: &Store, settings: &RegressionSettings) -> anyhow::Result<()> {
+    if let Some(Baseline::RunId(run_id)) = &settings.baseline {
+        history::find(store, run_id).await?;
+    }
+    Ok(())
+}
+
+/// Judges `summary` against its baseline, writes its history record, prints
+/// the regression judgement, and returns the run's exit code.
+pub async fn record(
+    store: &Store,
+    summary: &RunSummary,
+    settings: &RegressionSettings,
+    json: bool,
+) -> anyhow::Result<i32> {
+    let (record, note) = history::record_run(store, summary, settings, git_context()).await?;
+    if let Some(note) = note {
+        eprintln!("{note}");
+    }
+    if let Some(report) = &record.regression {
+        let mut text = format!("\nregression rules against {}:\n", report.baseline_run_id);
+        for result in &report.results {
+            let verdict = if result.regressed { "✗ regressed" } else { "✓" };
+            let values = match (result.baseline, result.current) {
+                (Some(b), Some(c)) => format!("{b:.4} -> {c:.4}"),
+                _ => result.note.clone().unwrap_or_default(),
+            };
+            text.push_str(&format!(
+                "  {verdict} {} {} (allowed {}): {values}\n",
+                result.key(),
+                result.delta_text,
+                result.rule
+            ));
+        }
+        if report.regressed() {
+            text.push_str(if settings.fail {
+                "verdict: REGRESSED against the baseline (exit 98)\n"
+            } else {
+                "verdict: regressed against the baseline (on_regression = \"warn\": the exit code is the thresholds')\n"
+            });
+        }
+        // With --json, stdout carries only summary.json.
+        if json {
+            eprint!("{text}");
+        } else {
+            print!("{text}");
+        }
+    }
+    Ok(record.exit_code)
+}
+
+/// The commit and CI run: GitHub Actions' environment, else the local git
+/// checkout (trigger `local`), else nothing.
+fn git_context() -> Option<GitContext> {
+    if let Some(context) = GitContext::from_github_env(&|key| std::env::var(key).ok()) {
+        return Some(context);
+    }
+    let git = |args: &[&str]| {
+        let output = std::process::Command::new("git").args(args).stderr(std::process::Stdio::null()).output().ok()?;
+        output
+            .status
+            .success()
+            .then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+            .filter(|s| !s.is_empty())
+    };
+    let sha = git(&["rev-parse", "HEAD"])?;
+    Some(GitContext {
+        sha: Some(sha),
+        branch: git(&["rev-parse", "--abbrev-ref", "HEAD"]),
+        trigger: Some("local".into()),
+        repository: None,
+        run_url: None,
+    })
+}
