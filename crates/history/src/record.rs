@@ -57,7 +57,13 @@ impl GitContext {
         };
         // A pull request's branch is its head, not the merge ref.
         let branch = lookup("GITHUB_HEAD_REF").filter(|b| !b.is_empty()).or_else(|| lookup("GITHUB_REF_NAME"));
-        Some(GitContext { sha: lookup("GITHUB_SHA"), branch, trigger: lookup("GITHUB_EVENT_NAME"), repository, run_url })
+        Some(GitContext {
+            sha: lookup("GITHUB_SHA"),
+            branch,
+            trigger: lookup("GITHUB_EVENT_NAME"),
+            repository,
+            run_url,
+        })
     }
 }
 
@@ -131,9 +137,13 @@ impl HistoryRecord {
         };
         let mut reasons = summary.verdict_reasons.clone();
         if let Some(report) = regression.as_ref().filter(|r| r.regressed()) {
-            reasons.extend(report.results.iter().filter(|r| r.regressed).map(|r| {
-                format!("regressed against {}: {} {}", report.baseline_run_id, r.key(), r.delta_text)
-            }));
+            reasons.extend(
+                report
+                    .results
+                    .iter()
+                    .filter(|r| r.regressed)
+                    .map(|r| format!("regressed against {}: {} {}", report.baseline_run_id, r.key(), r.delta_text)),
+            );
         }
         HistoryRecord {
             schema_version: HISTORY_SCHEMA_VERSION,

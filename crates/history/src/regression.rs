@@ -51,7 +51,8 @@ pub struct RegressionRule {
 impl RegressionRule {
     /// Parses `key = "rule"` from `[regression.rules]`.
     pub fn parse(key: &str, rule: &str) -> Result<RegressionRule, RuleError> {
-        let error = |message: &str| RuleError { key: key.to_owned(), rule: rule.to_owned(), message: message.to_owned() };
+        let error =
+            |message: &str| RuleError { key: key.to_owned(), rule: rule.to_owned(), message: message.to_owned() };
         // The statistic follows the last `.` outside the tag filter's braces.
         let split = key.rfind('.').filter(|&i| !key[i..].contains('}'));
         let Some(split) = split else {
@@ -77,7 +78,8 @@ impl RegressionRule {
         } else {
             (body, Tolerance::Absolute)
         };
-        let amount: f64 = number.trim().parse().map_err(|_| error("the amount is a number: `+10%`, `+0.5pp`, `+20ms`, `-5`"))?;
+        let amount: f64 =
+            number.trim().parse().map_err(|_| error("the amount is a number: `+10%`, `+0.5pp`, `+20ms`, `-5`"))?;
         if !amount.is_finite() || amount < 0.0 {
             return Err(error("the amount must be a non-negative number"));
         }
@@ -117,7 +119,15 @@ impl RegressionRule {
         let worse_by = if self.higher_is_worse { now - base } else { base - now };
         let (allowed, delta_text) = match self.tolerance {
             Tolerance::Percent(fraction) => {
-                let relative = if base == 0.0 { if now == base { 0.0 } else { f64::INFINITY } } else { (now - base) / base.abs() };
+                let relative = if base == 0.0 {
+                    if now == base {
+                        0.0
+                    } else {
+                        f64::INFINITY
+                    }
+                } else {
+                    (now - base) / base.abs()
+                };
                 let allowed = fraction * base.abs();
                 (allowed, format!("{:+.1}%", relative * 100.0))
             }

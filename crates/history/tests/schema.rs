@@ -61,7 +61,11 @@ fn records_validate_with_and_without_a_baseline() {
     assert!(errors(&record).is_empty(), "{:?}", errors(&record));
     assert_eq!(record.verdict.as_str(), "regressed");
     assert_eq!(record.exit_code, 98);
-    assert!(record.verdict_reasons.iter().any(|r| r.contains("http_req_duration.p(95) +25.0%")), "{:?}", record.verdict_reasons);
+    assert!(
+        record.verdict_reasons.iter().any(|r| r.contains("http_req_duration.p(95) +25.0%")),
+        "{:?}",
+        record.verdict_reasons
+    );
     let git = record.git.as_ref().unwrap();
     assert_eq!(git.run_url.as_deref(), Some("https://github.com/acme/shop/actions/runs/42"));
     assert_eq!(git.trigger.as_deref(), Some("schedule"));
@@ -72,7 +76,8 @@ fn records_validate_with_and_without_a_baseline() {
 fn a_warn_only_regression_keeps_the_thresholds_exit_code() {
     let base = HistoryRecord::from_summary(&summary("a", 100.0, "passed", 0), None, true, None);
     let current = summary("b", 200.0, "passed", 0);
-    let report = judge(&default_rules(), "a", &base.metrics, &HistoryRecord::from_summary(&current, None, true, None).metrics);
+    let report =
+        judge(&default_rules(), "a", &base.metrics, &HistoryRecord::from_summary(&current, None, true, None).metrics);
     let record = HistoryRecord::from_summary(&current, Some(report), false, None);
     assert_eq!(record.verdict.as_str(), "regressed");
     assert_eq!(record.exit_code, 0);
@@ -80,7 +85,8 @@ fn a_warn_only_regression_keeps_the_thresholds_exit_code() {
 
 #[test]
 fn a_record_that_breaks_the_schema_is_caught() {
-    let mut document = serde_json::to_value(HistoryRecord::from_summary(&summary("a", 1.0, "passed", 0), None, true, None)).unwrap();
+    let mut document =
+        serde_json::to_value(HistoryRecord::from_summary(&summary("a", 1.0, "passed", 0), None, true, None)).unwrap();
     document["verdict"] = json!("great");
     let schema: Value = serde_json::from_str(SCHEMA).unwrap();
     assert!(!jsonschema::draft202012::new(&schema).unwrap().is_valid(&document));
