@@ -109,6 +109,17 @@ pub enum Command {
     /// Two runs side by side, with deltas and the thresholds and rules that moved.
     #[command(after_help = "Example:\n  loadgrid compare 20261130-020011-1a2b 20261201-020005-9f8e")]
     Compare(CompareArgs),
+    /// A month of load tests priced: Fargate on-demand, Fargate Spot, EC2 start/stop; fixed vs variable; break-even.
+    #[command(after_help = "Examples:
+  loadgrid cost
+  loadgrid cost --runs-per-month 80 --avg-duration 30m --shards 1 --cpu 4096 --memory 16384 --network static-ip
+  loadgrid cost --compare
+
+Prices are dated us-east-1 list prices; override any under [cost] in loadgrid.toml.")]
+    Cost(CostArgs),
+    /// Suggest shards and task size for a script and a target RPS or VU count.
+    #[command(after_help = "Example:\n  loadgrid plan tests/checkout.js --target-rps 2000")]
+    Plan(PlanArgs),
     /// Serve the built-in HTTP target (delays, status codes, body sizes).
     #[command(after_help = "Endpoints (query parameters combine on any path):
   /                          200 ok
@@ -382,6 +393,61 @@ pub struct CompareArgs {
     pub run_b: String,
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CostArgs {
+    #[arg(long, default_value_t = 30.0, allow_hyphen_values = true)]
+    pub runs_per_month: f64,
+    /// Each run's duration, e.g. `30m`.
+    #[arg(long, default_value = "30m", allow_hyphen_values = true)]
+    pub avg_duration: String,
+    /// Shards per run (default: [run] shards, else 1).
+    #[arg(long)]
+    pub shards: Option<u32>,
+    /// Task CPU units (default: [ecs] cpu, then [infra] task_cpu, then 1024).
+    #[arg(long)]
+    pub cpu: Option<u32>,
+    /// Task memory, MiB (default: [ecs] memory, then [infra] task_memory, then 2048).
+    #[arg(long)]
+    pub memory: Option<u32>,
+    /// `public` or `static-ip` (default: [infra] network).
+    #[arg(long)]
+    pub network: Option<String>,
+    /// `static-ip` with one NAT gateway per AZ (two).
+    #[arg(long)]
+    pub nat_per_az: bool,
+    /// GB through the NAT gateway per run.
+    #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
+    pub nat_gb_per_run: f64,
+    /// GB of results kept in the store.
+    #[arg(long, default_value_t = 1.0, allow_hyphen_values = true)]
+    pub results_gb: f64,
+    /// The EC2 type to compare with (default: the cheapest that fits the task size).
+    #[arg(long)]
+    pub instance: Option<String>,
+    /// `x86` or `arm` (Graviton) Fargate prices.
+    #[arg(long, value_parser = ["x86", "arm"], default_value = "x86")]
+    pub arch: String,
+    /// All three options side by side, with break-even hours.
+    #[arg(long)]
+    pub compare: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    pub script: PathBuf,
+    /// Requests per second the grid must reach.
+    #[arg(long, allow_hyphen_values = true)]
+    pub target_rps: Option<f64>,
+    /// VUs the grid must hold (default: the script's maximum).
+    #[arg(long)]
+    pub target_vus: Option<u64>,
+    /// Requests per second one vCPU carries for this script (default 4000).
+    #[arg(long)]
+    pub per_vcpu_rps: Option<f64>,
 }
 
 #[derive(Debug, Args)]

@@ -153,6 +153,22 @@ impl Settings {
         Ok(RegressionSettings { baseline: baseline.as_deref().map(Baseline::parse), rules, fail })
     }
 
+    /// List prices with `[cost]` laid over them.
+    pub fn prices(&self) -> anyhow::Result<loadgrid_cost::Prices> {
+        let overrides = match &self.config.cost {
+            None => None,
+            Some(table) => Some(
+                table
+                    .clone()
+                    .try_into::<loadgrid_cost::Prices>()
+                    .map_err(|e| input_error(format!("in [cost]: {e}")))?,
+            ),
+        };
+        let prices = loadgrid_cost::Prices::with_overrides(overrides.as_ref());
+        prices.check().map_err(|e| input_error(e.to_string()))?;
+        Ok(prices)
+    }
+
     /// `[infra]` validated: every error here comes before any AWS call.
     pub fn infra_spec(&self) -> anyhow::Result<InfraSpec> {
         let region = self.global.aws.region.clone().or_else(|| self.config.aws.region.clone());

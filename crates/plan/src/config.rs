@@ -39,6 +39,10 @@ pub struct FileConfig {
     pub infra: InfraSection,
     #[serde(default)]
     pub regression: RegressionSection,
+    /// Price overrides for `loadgrid cost` and run costs (see `loadgrid-cost`),
+    /// checked there.
+    #[serde(default)]
+    pub cost: Option<toml::Table>,
     /// Same shape as k6's `options.thresholds`.
     #[serde(default)]
     pub thresholds: BTreeMap<String, serde_json::Value>,

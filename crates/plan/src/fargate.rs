@@ -43,34 +43,3 @@ mod tests {
         assert!(check_task_size(3000, 8192).unwrap_err().contains("valid cpu units"));
     }
 }
-
-/// Fargate list prices, Linux/x86, us-east-1, as published in 2025–2026.
-/// `loadgrid cost` (with overrides) is the place for other regions and
-/// architectures; these serve the running-cost estimate of `loadgrid ps`.
-pub const VCPU_HOUR_USD: f64 = 0.04048;
-pub const GB_HOUR_USD: f64 = 0.004445;
-/// Fargate Spot's usual discount on the on-demand price (AWS: "up to 70%").
-pub const SPOT_DISCOUNT: f64 = 0.70;
-
-/// What one task of `cpu` units and `memory` MiB costs for `seconds`:
-/// billed per second, with a one-minute minimum.
-pub fn task_cost_usd(cpu: u32, memory: u32, seconds: f64, spot: bool) -> f64 {
-    let billed_hours = seconds.max(60.0) / 3600.0;
-    let hourly = f64::from(cpu) / 1024.0 * VCPU_HOUR_USD + f64::from(memory) / 1024.0 * GB_HOUR_USD;
-    hourly * billed_hours * if spot { 1.0 - SPOT_DISCOUNT } else { 1.0 }
-}
-
-#[cfg(test)]
-mod cost_tests {
-    use super::*;
-
-    #[test]
-    fn billing_is_per_second_with_a_one_minute_minimum() {
-        let hour = task_cost_usd(4096, 16384, 3600.0, false);
-        assert!((hour - 0.233).abs() < 0.01, "4 vCPU / 16 GB: {hour}");
-        assert_eq!(task_cost_usd(1024, 2048, 10.0, false), task_cost_usd(1024, 2048, 60.0, false));
-        assert!(task_cost_usd(1024, 2048, 61.0, false) > task_cost_usd(1024, 2048, 60.0, false));
-        let spot = task_cost_usd(1024, 2048, 600.0, true) / task_cost_usd(1024, 2048, 600.0, false);
-        assert!((spot - 0.3).abs() < 1e-9);
-    }
-}

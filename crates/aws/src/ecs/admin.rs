@@ -66,7 +66,12 @@ pub struct GridTasks {
 }
 
 /// loadgrid's running tasks on `cluster`, grouped by run (their tags).
-pub async fn running_grids(ecs: &aws_sdk_ecs::Client, cluster: &str) -> anyhow::Result<Vec<GridTasks>> {
+/// `prices` price the tasks' runtime so far (Fargate bills per second).
+pub async fn running_grids(
+    ecs: &aws_sdk_ecs::Client,
+    cluster: &str,
+    prices: &loadgrid_cost::Prices,
+) -> anyhow::Result<Vec<GridTasks>> {
     let arns = list_tasks(ecs, cluster, None, DesiredStatus::Running).await?;
     let mut grids: BTreeMap<String, GridTasks> = BTreeMap::new();
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs_f64();
@@ -103,7 +108,8 @@ pub async fn running_grids(ecs: &aws_sdk_ecs::Client, cluster: &str) -> anyhow::
                 task.memory().and_then(|m| m.parse::<u32>().ok()),
             ) {
                 let spot = task.capacity_provider_name() == Some("FARGATE_SPOT");
-                grid.cost_usd += loadgrid_plan::fargate::task_cost_usd(cpu, memory, now - started, spot);
+                grid.cost_usd +=
+                    loadgrid_cost::task_cost_usd(prices, cpu, memory, now - started, loadgrid_cost::Arch::X86, spot);
             }
             grid.tasks.push(view_of(task));
         }

@@ -2,6 +2,7 @@
 
 pub mod agent;
 pub mod attach;
+pub mod cost;
 pub mod demo;
 pub mod history;
 pub mod image;
@@ -30,6 +31,8 @@ pub async fn dispatch(command: Command, global: GlobalArgs) -> anyhow::Result<i3
         Command::Runs(args) => runs::run(&settings, &args).await,
         Command::Results(args) => results::run(&settings, &args).await,
         Command::History(args) => history::list(&settings, &args).await,
+        Command::Cost(args) => cost::monthly(&settings, &args),
+        Command::Plan(args) => cost::plan(&settings, &args).await,
         Command::Compare(args) => history::compare(&settings, &args).await,
         Command::Attach(args) => attach::run(&settings, &args).await,
         Command::Ps(args) => ps::run(&settings, &args).await,

@@ -15,7 +15,7 @@ pub async fn run(settings: &Settings, args: &PsArgs) -> anyhow::Result<i32> {
     if ecs.cluster.is_empty() {
         return Err(input_error("no ECS cluster is set: --cluster or `cluster` under [ecs]"));
     }
-    let grids = admin::running_grids(&aws.ecs(), &ecs.cluster).await?;
+    let grids = admin::running_grids(&aws.ecs(), &ecs.cluster, &settings.prices()?).await?;
     if args.json {
         let rows: Vec<serde_json::Value> = grids
             .iter()
@@ -95,7 +95,7 @@ pub async fn stop(settings: &Settings, args: &StopArgs) -> anyhow::Result<i32> {
             if ecs_settings.cluster.is_empty() {
                 return Err(input_error("no ECS cluster is set: --cluster or `cluster` under [ecs]"));
             }
-            let grids = admin::running_grids(&ecs, &ecs_settings.cluster).await?;
+            let grids = admin::running_grids(&ecs, &ecs_settings.cluster, &settings.prices()?).await?;
             let arns = grids.iter().flat_map(|g| g.tasks.iter().map(|t| t.arn.clone())).collect();
             (ecs_settings.cluster.clone(), arns)
         }

@@ -1,0 +1,86 @@
+//! One Fargate task's bill: vCPU-hours and GB-hours, billed per second with
+//! a one-minute minimum, Spot as a discount.
+
+use crate::prices::Prices;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Arch {
+    #[default]
+    X86,
+    Arm,
+}
+
+/// Fargate bills each task from image pull to stop, per second, at least a minute.
+pub const MINIMUM_BILLED_SECONDS: f64 = 60.0;
+
+/// The hourly price of a task of `cpu` units (1024 = 1 vCPU) and `memory` MiB.
+pub fn task_hour_usd(prices: &Prices, cpu: u32, memory: u32, arch: Arch) -> f64 {
+    let (vcpu, gb) = match arch {
+        Arch::X86 => (prices.fargate_vcpu_hour, prices.fargate_gb_hour),
+        Arch::Arm => (prices.fargate_arm_vcpu_hour, prices.fargate_arm_gb_hour),
+    };
+    f64::from(cpu) / 1024.0 * vcpu + f64::from(memory) / 1024.0 * gb
+}
+
+/// What one task costs for `seconds` of runtime.
+pub fn task_cost_usd(prices: &Prices, cpu: u32, memory: u32, seconds: f64, arch: Arch, spot: bool) -> f64 {
+    let billed_seconds = seconds.max(0.0).ceil().max(MINIMUM_BILLED_SECONDS);
+    let on_demand = task_hour_usd(prices, cpu, memory, arch) * billed_seconds / 3600.0;
+    if spot {
+        on_demand * (1.0 - prices.spot_discount)
+    } else {
+        on_demand
+    }
+}
+
+/// Dollars rounded to the cent, half away from zero, for display.
+pub fn cents(usd: f64) -> f64 {
+    (usd * 100.0).round() / 100.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn four_vcpu_sixteen_gb_is_the_published_hourly_price() {
+        let hour = task_hour_usd(&Prices::default(), 4096, 16384, Arch::X86);
+        assert!((hour - 0.233).abs() < 0.01, "{hour}");
+        assert_eq!(cents(hour), 0.23);
+    }
+
+    #[test]
+    fn billing_is_per_second_with_a_one_minute_minimum() {
+        let prices = Prices::default();
+        let cost = |seconds| task_cost_usd(&prices, 1024, 2048, seconds, Arch::X86, false);
+        assert_eq!(cost(1.0), cost(60.0), "anything under a minute bills a minute");
+        assert_eq!(cost(0.0), cost(60.0));
+        assert!(cost(61.0) > cost(60.0));
+        assert_eq!(cost(60.2), cost(61.0), "partial seconds bill as whole seconds");
+        let per_second = task_hour_usd(&prices, 1024, 2048, Arch::X86) / 3600.0;
+        assert!((cost(3600.0) - per_second * 3600.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn spot_is_the_configured_discount() {
+        let mut prices = Prices::default();
+        let ratio = |p: &Prices| {
+            task_cost_usd(p, 2048, 4096, 600.0, Arch::X86, true) / task_cost_usd(p, 2048, 4096, 600.0, Arch::X86, false)
+        };
+        assert!((ratio(&prices) - 0.30).abs() < 1e-12);
+        prices.spot_discount = 0.5;
+        assert!((ratio(&prices) - 0.50).abs() < 1e-12);
+    }
+
+    #[test]
+    fn arm_is_cheaper_than_x86() {
+        let prices = Prices::default();
+        assert!(task_hour_usd(&prices, 1024, 2048, Arch::Arm) < task_hour_usd(&prices, 1024, 2048, Arch::X86));
+    }
+
+    #[test]
+    fn cents_round_half_away_from_zero() {
+        assert_eq!(cents(0.125), 0.13);
+        assert_eq!(cents(32.849), 32.85);
+    }
+}
