@@ -1,0 +1,388 @@
+//! What the template shows: the summary turned into display strings, so
+//! that the template only lays them out (and escapes them).
+
+use loadgrid_report::format;
+use loadgrid_report::{MetricSummary, RunSummary, ThresholdSummary, Verdict};
+use serde::Serialize;
+
+use crate::charts::{self, Chart, Series};
+use crate::ReportExtras;
+
+#[derive(Serialize)]
+pub(crate) struct Page {
+    pub test_name: String,
+    pub run_id: String,
+    pub script: String,
+    pub verdict: &'static str,
+    pub verdict_label: &'static str,
+    pub exit_code: i32,
+    pub verdict_reasons: Vec<String>,
+    pub facts: Vec<Fact>,
+    pub partial: bool,
+    pub stop: Option<Fact>,
+    pub warnings: Vec<String>,
+    pub headline: Vec<Fact>,
+    pub thresholds: Vec<ThresholdRow>,
+    pub endpoints: Vec<EndpointRow>,
+    pub shards: Vec<ShardRow>,
+    pub baseline: Option<Vec<BaselineRow>>,
+    pub cost: Option<String>,
+    pub generated_by: String,
+}
+
+/// A label, its value, and an optional note under it.
+#[derive(Serialize)]
+pub(crate) struct Fact {
+    pub label: String,
+    pub value: String,
+    pub note: Option<String>,
+}
+
+fn fact(label: &str, value: String) -> Fact {
+    Fact { label: label.to_owned(), value, note: None }
+}
+
+#[derive(Serialize)]
+pub(crate) struct ThresholdRow {
+    pub metric: String,
+    pub expression: String,
+    pub observed: String,
+    pub outcome: &'static str,
+    /// A CSS class from a fixed set: `good`, `bad`, `warn`.
+    pub tone: &'static str,
+    pub notes: Vec<String>,
+}
+
+#[derive(Serialize)]
+pub(crate) struct EndpointRow {
+    pub name: String,
+    pub requests: String,
+    pub failed: String,
+    pub rps: String,
+    pub avg: String,
+    pub p50: String,
+    pub p95: String,
+    pub p99: String,
+    pub max: String,
+}
+
+#[derive(Serialize)]
+pub(crate) struct ShardRow {
+    pub shard: u32,
+    pub outcome: String,
+    pub tone: &'static str,
+    pub reason: String,
+    pub backend_note: String,
+    pub k6_exit_code: String,
+    pub requests: String,
+    pub iterations: String,
+    pub p95: String,
+}
+
+#[derive(Serialize)]
+pub(crate) struct BaselineRow {
+    pub metric: String,
+    pub baseline: String,
+    pub current: String,
+    pub delta: String,
+    pub outcome: String,
+    pub tone: &'static str,
+}
+
+/// A chart's markup, built by [`charts`] from numbers only.
+pub(crate) struct ChartView {
+    pub title: &'static str,
+    pub svg: String,
+}
+
+pub(crate) fn page(summary: &RunSummary, extras: &ReportExtras) -> Page {
+    Page {
+        test_name: summary.test_name.clone(),
+        run_id: summary.run_id.clone(),
+        script: summary.script.clone(),
+        verdict: summary.verdict.as_str(),
+        verdict_label: match summary.verdict {
+            Verdict::Passed => "passed",
+            Verdict::ThresholdsCrossed => "thresholds crossed",
+            Verdict::Failed => "failed",
+        },
+        exit_code: summary.exit_code,
+        verdict_reasons: summary.verdict_reasons.clone(),
+        facts: facts(summary),
+        partial: summary.partial,
+        stop: summary.stop.as_ref().map(|stop| {
+            let reason = serde_json::to_value(stop.reason).ok().and_then(|v| v.as_str().map(str::to_owned));
+            fact("stopped early", reason.unwrap_or_default()).with_note(stop.detail.clone())
+        }),
+        warnings: summary.warnings.clone(),
+        headline: headline(summary),
+        thresholds: summary.thresholds.iter().map(|t| threshold_row(t, summary)).collect(),
+        endpoints: summary.endpoints.iter().map(endpoint_row).collect(),
+        shards: summary.shards.iter().map(shard_row).collect(),
+        baseline: extras.baseline.as_ref().map(|rows| {
+            rows.iter()
+                .map(|row| BaselineRow {
+                    metric: row.metric.clone(),
+                    baseline: row.baseline.map_or("-".to_owned(), format::number),
+                    current: row.current.map_or("-".to_owned(), format::number),
+                    delta: row.delta_text.clone(),
+                    outcome: row.outcome.clone(),
+                    tone: outcome_class(&row.outcome),
+                })
+                .collect()
+        }),
+        cost: extras.cost_usd.filter(|c| c.is_finite()).map(usd),
+        generated_by: extras.generated_by.clone(),
+    }
+}
+
+impl Fact {
+    fn with_note(mut self, note: String) -> Fact {
+        self.note = (!note.is_empty()).then_some(note);
+        self
+    }
+}
+
+fn facts(summary: &RunSummary) -> Vec<Fact> {
+    let mut outcomes: Vec<(String, usize)> = Vec::new();
+    for shard in &summary.shards {
+        match outcomes.iter_mut().find(|(o, _)| *o == shard.outcome) {
+            Some((_, n)) => *n += 1,
+            None => outcomes.push((shard.outcome.clone(), 1)),
+        }
+    }
+    let outcomes: Vec<String> = outcomes.iter().map(|(o, n)| format!("{n} {o}")).collect();
+    let time = |ms: Option<i64>| ms.map_or("-".to_owned(), utc);
+    vec![
+        fact("created", created(&summary.created_at)),
+        fact("started", time(summary.started_at_ms)),
+        fact("ended", time(summary.ended_at_ms)),
+        fact("duration", format::duration_ms(summary.duration_seconds * 1000.0)),
+        fact("backend", summary.backend.clone()),
+        fact("shards", summary.shards_planned.to_string()).with_note(outcomes.join(", ")),
+        fact("k6", summary.k6_version.clone()),
+        fact("script", summary.script.clone()),
+    ]
+}
+
+fn stat(summary: &RunSummary, metric: &str, key: &str) -> Option<f64> {
+    summary.metrics.get(metric).and_then(|m| m.values.get(key)).copied().filter(|v| v.is_finite())
+}
+
+fn headline(summary: &RunSummary) -> Vec<Fact> {
+    let or_dash = |v: Option<f64>, f: fn(f64) -> String| v.map_or("-".to_owned(), f);
+    let latency = |key: &str| or_dash(stat(summary, "http_req_duration", key), format::duration_ms);
+    let failed = stat(summary, "http_req_failed", "passes");
+    let total = failed.zip(stat(summary, "http_req_failed", "fails")).map(|(p, f)| p + f);
+    let vus_max = stat(summary, "vus_max", "max")
+        .or_else(|| stat(summary, "vus", "max"))
+        .or_else(|| summary.timeline.iter().map(|p| p.vus).max().map(|v| v as f64));
+    vec![
+        fact("requests", or_dash(stat(summary, "http_reqs", "count"), format::number)),
+        fact("RPS", or_dash(stat(summary, "http_reqs", "rate"), |r| format!("{}/s", format::decimal(r, 2)))),
+        fact("p50 latency", latency("med")),
+        fact("p95 latency", latency("p(95)")),
+        fact("p99 latency", latency("p(99)")),
+        fact("error rate", or_dash(stat(summary, "http_req_failed", "rate"), format::percent)).with_note(
+            failed
+                .zip(total)
+                .map(|(f, t)| format!("{} of {} requests", format::number(f), format::number(t)))
+                .unwrap_or_default(),
+        ),
+        fact("VUs max", or_dash(vus_max, format::number)),
+        fact("iterations", or_dash(stat(summary, "iterations", "count"), format::number)),
+    ]
+}
+
+fn threshold_row(threshold: &ThresholdSummary, summary: &RunSummary) -> ThresholdRow {
+    let base = threshold.metric.split('{').next().unwrap_or(&threshold.metric);
+    let metric = summary.metrics.get(&threshold.metric).or_else(|| summary.metrics.get(base));
+    let observed = threshold.observed.map_or("-".to_owned(), |v| observed_text(&threshold.expression, v, metric));
+    let (outcome, tone) = match threshold.outcome.as_str() {
+        "passed" => ("passed", "good"),
+        "crossed" => ("crossed", "bad"),
+        "no_data" => ("no data", "warn"),
+        _ => ("error", "bad"),
+    };
+    let mut notes = Vec::new();
+    notes.extend(threshold.message.clone());
+    if !threshold.exact {
+        notes.push("inexact: tag-set cap reached".to_owned());
+    }
+    if threshold.abort_on_fail {
+        notes.push("abortOnFail".to_owned());
+    }
+    ThresholdRow {
+        metric: threshold.metric.clone(),
+        expression: threshold.expression.clone(),
+        observed,
+        outcome,
+        tone,
+        notes,
+    }
+}
+
+/// The observed value in the metric's unit, as the terminal summary prints
+/// it: a counter's `rate` per second, a `count` as a plain number.
+fn observed_text(expression: &str, value: f64, metric: Option<&MetricSummary>) -> String {
+    let end = expression.find(['<', '>', '=', '!']).unwrap_or(expression.len());
+    let aggregation: String = expression[..end].chars().filter(|c| !c.is_whitespace()).collect();
+    let Some(metric) = metric else { return format::number(value) };
+    let counter = metric.kind.map(|k| k.as_str()) == Some("counter");
+    match aggregation.as_str() {
+        "rate" if counter => format::per_second(value, metric.contains),
+        "count" => format::number(value),
+        _ => format::value(value, metric.kind, metric.contains),
+    }
+}
+
+fn endpoint_row(endpoint: &loadgrid_report::EndpointSummary) -> EndpointRow {
+    let ms = |v: Option<f64>| v.map_or("-".to_owned(), format::duration_ms);
+    let share = if endpoint.requests > 0 { endpoint.failed as f64 / endpoint.requests as f64 } else { 0.0 };
+    EndpointRow {
+        name: endpoint.name.clone(),
+        requests: endpoint.requests.to_string(),
+        failed: format!("{} ({})", endpoint.failed, format::percent(share)),
+        rps: format!("{}/s", format::decimal(endpoint.rps, 2)),
+        avg: ms(endpoint.avg_ms),
+        p50: ms(endpoint.p50_ms),
+        p95: ms(endpoint.p95_ms),
+        p99: ms(endpoint.p99_ms),
+        max: ms(endpoint.max_ms),
+    }
+}
+
+fn shard_row(shard: &loadgrid_report::ShardSummary) -> ShardRow {
+    ShardRow {
+        shard: shard.shard,
+        outcome: shard.outcome.clone(),
+        tone: outcome_class(&shard.outcome),
+        reason: shard.reason.clone().unwrap_or_default(),
+        backend_note: shard.backend_note.clone().unwrap_or_default(),
+        k6_exit_code: shard.k6_exit_code.map_or("-".to_owned(), |c| c.to_string()),
+        requests: shard.requests.to_string(),
+        iterations: shard.iterations.to_string(),
+        p95: shard.p95_ms.map_or("-".to_owned(), format::duration_ms),
+    }
+}
+
+/// A CSS class for an outcome word; anything unknown is neutral.
+fn outcome_class(outcome: &str) -> &'static str {
+    match outcome {
+        "passed" | "completed" | "improved" | "better" | "ok" => "good",
+        "failed" | "missing" | "crossed" | "regressed" | "worse" | "error" => "bad",
+        "stopped" | "no_data" | "warning" | "warn" => "warn",
+        _ => "neutral",
+    }
+}
+
+fn usd(cost: f64) -> String {
+    if cost >= 1.0 {
+        format!("${cost:.2}")
+    } else {
+        format!("${cost:.4}")
+    }
+}
+
+/// The four charts over the run's seconds.
+pub(crate) fn charts(summary: &RunSummary) -> Vec<ChartView> {
+    let times: Vec<i64> = summary.timeline.iter().map(|p| p.t).collect();
+    let column = |f: fn(&loadgrid_report::TimelinePoint) -> Option<f64>| summary.timeline.iter().map(f).collect();
+    let series = |label, color, values| Series { label, color, values };
+    let charts = [
+        Chart {
+            id: "chart-rps",
+            title: "Requests per second",
+            times: &times,
+            series: vec![series("requests/s", "#2563eb", column(|p| Some(p.rps as f64)))],
+            format_y: |v| format!("{}/s", format::decimal(v, 1)),
+            min_y_max: 1.0,
+        },
+        Chart {
+            id: "chart-latency",
+            title: "Latency (http_req_duration)",
+            times: &times,
+            series: vec![
+                series("p50", "#16a34a", column(|p| p.p50_ms)),
+                series("p95", "#d97706", column(|p| p.p95_ms)),
+                series("p99", "#dc2626", column(|p| p.p99_ms)),
+            ],
+            format_y: format::duration_ms,
+            min_y_max: 1.0,
+        },
+        Chart {
+            id: "chart-errors",
+            title: "Error rate (failed requests / requests)",
+            times: &times,
+            series: vec![series("failed", "#dc2626", column(|p| (p.rps > 0).then(|| p.failed as f64 / p.rps as f64)))],
+            format_y: format::percent,
+            min_y_max: 0.01,
+        },
+        Chart {
+            id: "chart-vus",
+            title: "Virtual users",
+            times: &times,
+            series: vec![series("VUs", "#7c3aed", column(|p| Some(p.vus as f64)))],
+            format_y: |v| format::decimal(v, 1),
+            min_y_max: 1.0,
+        },
+    ];
+    charts.iter().map(|chart| ChartView { title: chart.title, svg: charts::render(chart) }).collect()
+}
+
+/// An RFC 3339 UTC time (`2024-06-01T12:00:00.123Z`) as the other times
+/// read, to the second; anything else as written.
+fn created(rfc3339: &str) -> String {
+    match (rfc3339.get(..10), rfc3339.get(10..11), rfc3339.get(11..19)) {
+        (Some(date), Some("T"), Some(time)) if rfc3339.ends_with('Z') => format!("{date} {time} UTC"),
+        _ => rfc3339.to_owned(),
+    }
+}
+
+/// Milliseconds since the Unix epoch as `2024-06-01 12:00:00 UTC`.
+pub(crate) fn utc(ms: i64) -> String {
+    let seconds = ms.div_euclid(1000);
+    let (days, second_of_day) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let (h, m, s) = (second_of_day / 3600, second_of_day % 3600 / 60, second_of_day % 60);
+    format!("{year:04}-{month:02}-{day:02} {h:02}:{m:02}:{s:02} UTC")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utc_dates() {
+        assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(utc(1_700_000_000_000), "2023-11-14 22:13:20 UTC");
+        assert_eq!(utc(951_782_400_000), "2000-02-29 00:00:00 UTC");
+        assert_eq!(utc(-1000), "1969-12-31 23:59:59 UTC");
+    }
+
+    #[test]
+    fn created_times_read_like_the_others() {
+        assert_eq!(created("2026-12-01T21:12:59.958441112Z"), "2026-12-01 21:12:59 UTC");
+        assert_eq!(created("2024-06-01T12:00:00Z"), "2024-06-01 12:00:00 UTC");
+        assert_eq!(created("yesterday"), "yesterday");
+        assert_eq!(created("2024-06-01T12:00:00+02:00"), "2024-06-01T12:00:00+02:00");
+    }
+
+    #[test]
+    fn outcome_classes_come_from_a_fixed_set() {
+        assert_eq!(outcome_class("completed"), "good");
+        assert_eq!(outcome_class("regressed"), "bad");
+        assert_eq!(outcome_class("\" onmouseover=\"x"), "neutral");
+        assert_eq!(usd(12.345), "$12.35");
+        assert_eq!(usd(0.01234), "$0.0123");
+    }
+}

@@ -1,0 +1,116 @@
+//! A realistic run to report: a minute of traffic on three shards (one
+//! failed), thresholds that pass, cross and find no data, and user strings
+//! that try to inject markup.
+
+#![allow(dead_code)]
+
+use loadgrid_html::{BaselineDelta, ReportExtras};
+use loadgrid_report::RunSummary;
+use serde_json::json;
+
+/// A test name, endpoint name and warning that must never become markup.
+pub const HOSTILE: &str = "<script>alert(1)</script>";
+
+pub const START_S: i64 = 1_717_243_200;
+pub const SECONDS: i64 = 60;
+
+/// The summary, with `test_name` as the test's name. It goes through
+/// serde, so it has the exact shape `summary.json` has.
+pub fn summary(test_name: &str) -> RunSummary {
+    let timeline: Vec<_> = (0..SECONDS)
+        .map(|i| {
+            let ramp = (i.min(20) * 5) as u64; // up to 100 VUs in 20 s
+            let rps = ramp * 4 + (i % 7) as u64;
+            let failed = if i % 10 == 9 { rps / 20 } else { 0 };
+            let base = 40.0 + (i % 13) as f64 * 2.5;
+            json!({
+                "t": START_S + i, "rps": rps, "failed": failed, "iterations": rps / 2, "vus": ramp,
+                // The first second has no requests, hence no latency.
+                "p50_ms": (rps > 0).then_some(base),
+                "p95_ms": (rps > 0).then_some(base * 2.2),
+                "p99_ms": (rps > 0).then_some(base * 3.9),
+            })
+        })
+        .collect();
+    let value = json!({
+        "schema_version": 1,
+        "run_id": "20240601T120000Z-abc123",
+        "test_name": test_name,
+        "script": "tests/checkout.js",
+        "created_at": "2024-06-01T11:59:50Z",
+        "backend": "local",
+        "k6_version": "v1.1.0",
+        "verdict": "thresholds_crossed",
+        "exit_code": 99,
+        "verdict_reasons": ["threshold `http_req_duration{name:<b>login</b>}` 'p(95)<200' crossed"],
+        "partial": true,
+        "stop": {"reason": "shard_failed", "detail": "shard 2 failed: k6 exited with <code> 107"},
+        "shards_planned": 3,
+        "started_at_ms": START_S * 1000,
+        "ended_at_ms": (START_S + SECONDS) * 1000,
+        "duration_seconds": SECONDS as f64,
+        "metrics": {
+            "http_reqs": {"kind": "counter", "contains": "default", "values": {"count": 21_000.0, "rate": 350.0}},
+            "http_req_duration": {"kind": "trend", "contains": "time", "values": {
+                "avg": 61.2, "min": 3.1, "med": 48.5, "max": 812.0, "p(90)": 101.0, "p(95)": 131.7, "p(99)": 240.3, "count": 21_000.0}},
+            "http_req_duration{name:<b>login</b>}": {"kind": "trend", "contains": "time", "values": {
+                "avg": 120.0, "med": 110.0, "p(95)": 230.5, "count": 7_000.0}},
+            "http_req_failed": {"kind": "rate", "contains": "default", "values": {"rate": 0.0123, "passes": 258.0, "fails": 20_742.0}},
+            "iterations": {"kind": "counter", "contains": "default", "values": {"count": 10_500.0, "rate": 175.0}},
+            "vus": {"kind": "gauge", "contains": "default", "values": {"value": 0.0, "min": 0.0, "max": 100.0}},
+            "vus_max": {"kind": "gauge", "contains": "default", "values": {"value": 100.0, "min": 100.0, "max": 100.0}},
+        },
+        "thresholds": [
+            {"metric": "http_req_failed", "expression": "rate<0.05", "origin": "script", "abort_on_fail": true,
+             "observed": 0.0123, "outcome": "passed", "message": null, "exact": true},
+            {"metric": "http_req_duration{name:<b>login</b>}", "expression": "p(95)<200", "origin": "config",
+             "abort_on_fail": false, "observed": 230.5, "outcome": "crossed", "message": null, "exact": true},
+            {"metric": "checks", "expression": "rate>0.99 && <img src=x onerror=alert(2)>", "origin": "flag",
+             "abort_on_fail": false, "observed": null, "outcome": "no_data", "message": null, "exact": true},
+        ],
+        "endpoints": [
+            {"name": "home", "requests": 14_000, "failed": 58, "rps": 233.3, "avg_ms": 30.2, "p50_ms": 28.0,
+             "p95_ms": 70.1, "p99_ms": 120.9, "max_ms": 400.0},
+            {"name": HOSTILE, "requests": 7_000, "failed": 200, "rps": 116.7, "avg_ms": 120.0, "p50_ms": 110.0,
+             "p95_ms": 230.5, "p99_ms": 390.0, "max_ms": 812.0},
+        ],
+        "shards": [
+            {"shard": 0, "outcome": "completed", "reason": null, "k6_exit_code": 0, "requests": 8_000, "iterations": 4_000,
+             "p95_ms": 128.0, "samples": 90_000, "rejected_lines": 0, "resumed_at_ms": START_S * 1000,
+             "ended_at_ms": (START_S + SECONDS) * 1000},
+            {"shard": 1, "outcome": "completed", "reason": null, "k6_exit_code": 0, "requests": 8_000, "iterations": 4_000,
+             "p95_ms": 133.0, "samples": 90_000, "rejected_lines": 0, "resumed_at_ms": START_S * 1000,
+             "ended_at_ms": (START_S + SECONDS) * 1000},
+            {"shard": 2, "outcome": "failed", "reason": "k6 exited with 107: <oops>", "k6_exit_code": 107,
+             "requests": 5_000, "iterations": 2_500, "p95_ms": 150.0, "samples": 50_000, "rejected_lines": 3,
+             "resumed_at_ms": START_S * 1000, "ended_at_ms": (START_S + 40) * 1000,
+             "backend_note": "ecs: EssentialContainerExited, exit 107 & <more>"},
+        ],
+        "timeline": timeline,
+        "warnings": ["`vus` 100 is not a multiple of 3 shards: <i>uneven</i>", "see https://example.com/docs"],
+    });
+    serde_json::from_value(value).expect("the fixture is a valid summary")
+}
+
+pub fn extras() -> ReportExtras {
+    ReportExtras {
+        baseline: Some(vec![
+            BaselineDelta {
+                metric: "http_req_duration p(95)".into(),
+                baseline: Some(120.0),
+                current: Some(131.7),
+                delta_text: "+9.7%".into(),
+                outcome: "regressed".into(),
+            },
+            BaselineDelta {
+                metric: "<em>rps</em>".into(),
+                baseline: None,
+                current: Some(350.0),
+                delta_text: "new".into(),
+                outcome: "\" onmouseover=\"alert(3)".into(),
+            },
+        ]),
+        cost_usd: Some(0.4213),
+        generated_by: "loadgrid 0.1.0".into(),
+    }
+}
