@@ -95,7 +95,7 @@ pub fn starvation_warnings(demand: &Demand, shards: u32, cpu: u32, memory: u32) 
             "{vus_per_shard:.0} VUs per shard need about {needed:.0} MiB but the task has {memory}: k6 will be killed for memory (OutOfMemory); add shards or memory"
         ));
     }
-    if demand.max_vus > 0 && demand.max_vus % u64::from(shards) != 0 {
+    if demand.max_vus > 0 && !demand.max_vus.is_multiple_of(u64::from(shards)) {
         warnings.push(format!("{} VUs do not split evenly over {shards} shards", demand.max_vus));
     }
     warnings

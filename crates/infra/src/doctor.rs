@@ -107,7 +107,8 @@ pub fn checks(spec: &InfraSpec, facts: &Facts) -> Vec<Check> {
         facts
             .stack_status
             .as_deref()
-            .is_some_and(|s| s.ends_with("_COMPLETE") && !s.contains("ROLLBACK") && !s.starts_with("DELETE")),
+            // UPDATE_ROLLBACK_COMPLETE: a failed update was rolled back; the stack stands as it was.
+            .is_some_and(|s| s.ends_with("_COMPLETE") && s != "ROLLBACK_COMPLETE" && !s.starts_with("DELETE")),
         facts.stack_status.clone().unwrap_or_else(|| "no such stack".into()),
         list.redeploy.clone(),
     );
@@ -150,8 +151,8 @@ pub fn checks(spec: &InfraSpec, facts: &Facts) -> Vec<Check> {
             list.check(
                 "bucket",
                 format!("run data under runs/ expires ({} days configured)", spec.results_retention_days),
-                b.runs_expiration_days.is_some(),
-                "no lifecycle rule for runs/".into(),
+                b.runs_expiration_days == Some(spec.results_retention_days),
+                b.runs_expiration_days.map_or("no lifecycle rule for runs/".into(), |d| format!("runs/ expires after {d} days")),
                 list.redeploy.clone(),
             );
         }
@@ -446,10 +447,20 @@ fn grants(identity: &RoleFacts, action: &str, resource_suffix: &str) -> bool {
     })
 }
 
+/// Actions IAM authorizes on `*` only (they have no resource-level
+/// permissions), as loadgrid's policies grant them.
+const ONLY_ON_EVERY_RESOURCE: [&str; 3] =
+    ["ecs:DescribeTaskDefinition", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups"];
+
 /// An `Allow` of every action of a service (`s3:*`, `*`), or of any action on
 /// every resource where that action has resource-level permissions.
 fn grants_wildcards(identity: &RoleFacts) -> bool {
-    statements(identity).any(|s| is_allow(s) && strings(s.get("Action")).iter().any(|a| a == "*" || a.ends_with(":*")))
+    statements(identity).filter(|s| is_allow(s)).any(|s| {
+        let on_every_resource = strings(s.get("Resource")).iter().any(|r| r == "*");
+        strings(s.get("Action")).iter().any(|a| {
+            a == "*" || a.ends_with(":*") || (on_every_resource && !ONLY_ON_EVERY_RESOURCE.contains(&a.as_str()))
+        })
+    })
 }
 
 fn s3_objects_within(identity: &RoleFacts, bucket: &str) -> bool {
@@ -539,4 +550,31 @@ pub fn render(checks: &[Check], unicode: bool) -> String {
     let failed = checks.iter().filter(|c| !c.passed).count();
     text.push_str(&format!("{} of {} checks passed\n", checks.len() - failed, checks.len()));
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn holding(documents: Vec<Value>) -> RoleFacts {
+        RoleFacts { documents, ..RoleFacts::default() }
+    }
+
+    #[test]
+    fn a_grant_on_every_resource_is_a_wildcard_unless_the_action_allows_nothing_narrower() {
+        let config = loadgrid_plan::FileConfig::parse("[infra.ci]\nrepository = \"acme/shop\"").unwrap();
+        let spec = InfraSpec::from_section(&config.infra, Some("eu-west-1")).unwrap();
+        let ci = crate::policy::ci(&spec).resolved(&crate::policy::sample_resolver(&spec));
+        assert!(!grants_wildcards(&holding(vec![ci.clone()])), "loadgrid's CI policy is scoped");
+        let any_secret =
+            json!({"Statement": {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "*"}});
+        assert!(grants_wildcards(&holding(vec![ci, any_secret])));
+        let service =
+            json!({"Statement": [{"Effect": "Allow", "Action": ["s3:*"], "Resource": ["arn:aws:s3:::b/runs/*"]}]});
+        assert!(grants_wildcards(&holding(vec![service])));
+        let denied = json!({"Statement": [{"Effect": "Deny", "Action": "*", "Resource": "*"}]});
+        assert!(!grants_wildcards(&holding(vec![denied])));
+    }
 }

@@ -188,28 +188,41 @@ pub fn ci(spec: &InfraSpec) -> Policy {
     Policy { name: "loadgrid-ci", statements }
 }
 
-/// Resolves a policy's references with sample values, as a linter needs
-/// them: account `123456789012`, the spec's region, partition `aws`.
-pub fn sample_resolver(spec: &InfraSpec) -> impl Fn(&str) -> String + '_ {
-    let region = if spec.region.is_empty() { "us-east-1".to_owned() } else { spec.region.clone() };
-    move |text: &str| {
-        let account = "123456789012";
-        text.replace("${AWS::Partition}", "aws")
-            .replace("${AWS::Region}", &region)
-            .replace("${AWS::AccountId}", account)
-            .replace(
-                "${ExecutionRole.Arn}",
-                &format!("arn:aws:iam::{account}:role/{}", spec.names.execution_role.resolve(account, &region)),
-            )
-            .replace(
-                "${TaskRole.Arn}",
-                &format!("arn:aws:iam::{account}:role/{}", spec.names.task_role.resolve(account, &region)),
-            )
-            .replace(
-                "${AlertsTopic}",
-                &format!("arn:aws:sns:{region}:{account}:{}", spec.names.topic.resolve(account, &region)),
-            )
+/// The partition of `region`'s ARNs: `aws`, `aws-cn` or `aws-us-gov`.
+pub fn partition(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
     }
+}
+
+/// Resolves a policy's references as CloudFormation does in `account` and
+/// `region`: pseudo parameters, the two task roles' ARNs and the alerts topic.
+pub fn resolver(spec: &InfraSpec, account: &str, region: &str) -> impl Fn(&str) -> String {
+    let partition = partition(region);
+    let name = |name: &crate::names::Name| name.resolve(account, region);
+    let execution_role = format!("arn:{partition}:iam::{account}:role/{}", name(&spec.names.execution_role));
+    let task_role = format!("arn:{partition}:iam::{account}:role/{}", name(&spec.names.task_role));
+    let topic = format!("arn:{partition}:sns:{region}:{account}:{}", name(&spec.names.topic));
+    let (account, region) = (account.to_owned(), region.to_owned());
+    move |text: &str| {
+        text.replace("${AWS::Partition}", partition)
+            .replace("${AWS::Region}", &region)
+            .replace("${AWS::AccountId}", &account)
+            .replace("${ExecutionRole.Arn}", &execution_role)
+            .replace("${TaskRole.Arn}", &task_role)
+            .replace("${AlertsTopic}", &topic)
+    }
+}
+
+/// Resolves a policy's references with sample values, as a linter needs
+/// them: account `123456789012` and the spec's region (`us-east-1` when unset).
+pub fn sample_resolver(spec: &InfraSpec) -> impl Fn(&str) -> String {
+    let region = if spec.region.is_empty() { "us-east-1" } else { spec.region.as_str() };
+    resolver(spec, "123456789012", region)
 }
 
 /// Every policy of the spec by file name, resolved for linting.

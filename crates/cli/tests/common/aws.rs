@@ -737,3 +737,149 @@ impl MetadataServer {
         self.tasks.lock().unwrap().insert(task_id.to_owned(), arn.to_owned());
     }
 }
+
+/// Raw calls to moto for the services the tests have no SDK crate for
+/// (S3 bucket settings, IAM, ECR, SNS, CloudWatch). moto routes a request
+/// by the service its signature names and does not check the signature.
+impl AwsWorld {
+    fn raw(&self, service: &str, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        raw_request(&self.moto.url, service, method, path)
+    }
+
+    fn send(&self, what: &str, request: reqwest::RequestBuilder) -> String {
+        self.runtime.block_on(async {
+            let response = request.send().await.unwrap();
+            let status = response.status();
+            let text = response.text().await.unwrap();
+            assert!(status.is_success(), "{what}: {status}\n{text}");
+            text
+        })
+    }
+
+    /// A query-protocol call (IAM, SNS, CloudWatch); returns the XML answer.
+    pub fn query(&self, service: &str, action: &str, params: &[(&str, &str)]) -> String {
+        let mut form = vec![("Action", action)];
+        form.extend_from_slice(params);
+        self.send(&format!("{service}:{action}"), self.raw(service, reqwest::Method::POST, "/").form(&form))
+    }
+
+    /// A JSON-protocol call (ECR): `target` is the `X-Amz-Target` header.
+    pub fn json_rpc(&self, service: &str, target: &str, body: serde_json::Value) -> serde_json::Value {
+        let request = self
+            .raw(service, reqwest::Method::POST, "/")
+            .header("x-amz-target", target)
+            .header("content-type", "application/x-amz-json-1.1")
+            .body(body.to_string());
+        serde_json::from_str(&self.send(target, request)).unwrap()
+    }
+
+    /// A path-style S3 `PUT`, e.g. `/bucket?versioning` with its XML body.
+    pub fn s3_put(&self, path: &str, body: &str) {
+        self.send(&format!("s3 PUT {path}"), self.raw("s3", reqwest::Method::PUT, path).body(body.to_owned()));
+    }
+}
+
+/// A request to moto that names `service` in an (unchecked) signature.
+fn raw_request(moto: &str, service: &str, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+    let scope = format!("test/20250101/{REGION}/{service}/aws4_request");
+    reqwest::Client::new()
+        .request(method, format!("{moto}{path}"))
+        .header("authorization", format!("AWS4-HMAC-SHA256 Credential={scope}, SignedHeaders=host, Signature=0"))
+}
+
+/// The text of the first `<tag>` in an XML answer.
+pub fn xml_text(xml: &str, tag: &str) -> Option<String> {
+    let start = xml.find(&format!("<{tag}>"))? + tag.len() + 2;
+    let end = start + xml[start..].find(&format!("</{tag}>"))?;
+    Some(xml[start..end].to_owned())
+}
+
+/// moto has no CloudWatch over Smithy RPC v2 CBOR, the only protocol the
+/// Rust SDK's CloudWatch client speaks. This answers its `GetDashboard` in
+/// CBOR from moto's own dashboards (read over the query protocol); other
+/// operations are refused. `loadgrid` uses it through
+/// `AWS_ENDPOINT_URL_CLOUDWATCH`, which wins over `AWS_ENDPOINT_URL`.
+impl AwsWorld {
+    pub fn cloudwatch_cbor_endpoint(&self) -> String {
+        let listener = self.runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let moto = self.moto.url.clone();
+        self.runtime.spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else { continue };
+                let moto = moto.clone();
+                tokio::spawn(async move {
+                    let service = service_fn(move |request: Request<Incoming>| {
+                        let moto = moto.clone();
+                        async move { Ok::<_, hyper::Error>(get_dashboard_in_cbor(request, &moto).await) }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        url
+    }
+}
+
+async fn get_dashboard_in_cbor(request: Request<Incoming>, moto: &str) -> Response<Full<Bytes>> {
+    let answer = |status: u16, error: Option<&str>, pairs: &[(&str, &str)]| {
+        let mut response = Response::builder()
+            .status(status)
+            .header("smithy-protocol", "rpc-v2-cbor")
+            .header("content-type", "application/cbor");
+        if let Some(code) = error {
+            response = response.header("x-amzn-query-error", format!("{code};Sender"));
+        }
+        response.body(Full::new(Bytes::from(cbor_map(pairs)))).unwrap()
+    };
+    if !request.uri().path().ends_with("/operation/GetDashboard") {
+        let message = format!("the test harness answers GetDashboard only, not {}", request.uri().path());
+        return answer(400, Some("NotImplemented"), &[("__type", "NotImplemented"), ("message", &message)]);
+    }
+    let body = request.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let name = cbor_text_after(&body, "DashboardName").unwrap_or_default();
+    let request = raw_request(moto, "monitoring", reqwest::Method::POST, "/")
+        .form(&[("Action", "GetDashboard"), ("DashboardName", name.as_str())]);
+    let response = request.send().await.unwrap();
+    let found = response.status().is_success();
+    let xml = response.text().await.unwrap_or_default();
+    if found {
+        let arn = xml_text(&xml, "DashboardArn").unwrap_or_default();
+        answer(200, None, &[("DashboardName", &name), ("DashboardArn", &arn)])
+    } else {
+        let code = xml_text(&xml, "Code").unwrap_or_else(|| "InternalServiceError".into());
+        let message = xml_text(&xml, "Message").unwrap_or_default();
+        answer(400, Some(&code), &[("__type", &code), ("message", &message)])
+    }
+}
+
+/// A CBOR map of text strings (fewer than 24 pairs).
+fn cbor_map(pairs: &[(&str, &str)]) -> Vec<u8> {
+    let mut out = vec![0xa0 | u8::try_from(pairs.len()).unwrap()];
+    for text in pairs.iter().flat_map(|(key, value)| [key, value]) {
+        match text.len() {
+            len @ 0..=23 => out.push(0x60 | len as u8),
+            len @ 24..=255 => out.extend([0x78, len as u8]),
+            len => {
+                out.push(0x79);
+                out.extend(u16::try_from(len).unwrap().to_be_bytes());
+            }
+        }
+        out.extend(text.as_bytes());
+    }
+    out
+}
+
+/// The text string that follows the text `key` in a CBOR map.
+fn cbor_text_after(body: &[u8], key: &str) -> Option<String> {
+    let at = body.windows(key.len()).position(|w| w == key.as_bytes())? + key.len();
+    let (len, start) = match *body.get(at)? {
+        header @ 0x60..=0x77 => (usize::from(header - 0x60), at + 1),
+        0x78 => (usize::from(*body.get(at + 1)?), at + 2),
+        0x79 => (usize::from(u16::from_be_bytes([*body.get(at + 1)?, *body.get(at + 2)?])), at + 3),
+        _ => return None,
+    };
+    String::from_utf8(body.get(start..start + len)?.to_vec()).ok()
+}
