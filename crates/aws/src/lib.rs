@@ -22,6 +22,7 @@ pub mod infra;
 pub mod logs;
 pub mod s3;
 pub mod secrets;
+pub mod sns;
 pub mod stack;
 
 pub use clients::{AwsContext, AwsSettings};

@@ -120,6 +120,9 @@ Prices are dated us-east-1 list prices; override any under [cost] in loadgrid.to
     /// Suggest shards and task size for a script and a target RPS or VU count.
     #[command(after_help = "Example:\n  loadgrid plan tests/checkout.js --target-rps 2000")]
     Plan(PlanArgs),
+    /// One self-contained HTML report of a run.
+    #[command(after_help = "Example:\n  loadgrid report 20261201-020005-9f8e --html out/run.html")]
+    Report(crate::commands::report::ReportArgs),
     /// Serve the built-in HTTP target (delays, status codes, body sizes).
     #[command(after_help = "Endpoints (query parameters combine on any path):
   /                          200 ok
@@ -234,6 +237,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "DURATION")]
     pub heartbeat_timeout: Option<String>,
     #[command(flatten)]
+    pub publish: PublishArgs,
+    #[command(flatten)]
     pub ecs: EcsArgs,
 }
 
@@ -248,7 +253,21 @@ pub struct AttachArgs {
     #[arg(long, short = 'q')]
     pub quiet: bool,
     #[command(flatten)]
+    pub publish: PublishArgs,
+    #[command(flatten)]
     pub ecs: EcsArgs,
+}
+
+/// What a judged run is published as, besides the summary and the history.
+#[derive(Debug, Args, Clone, Default)]
+pub struct PublishArgs {
+    /// Also write a JUnit XML report: a test case per threshold and regression rule.
+    #[arg(long, value_name = "PATH")]
+    pub junit: Option<PathBuf>,
+    /// Tell people how the run went: `github` (issue per failing test, commit status, PR
+    /// comment) or `sns:<topic-arn>` (repeatable). A failed notification is a warning.
+    #[arg(long = "notify", value_name = "TARGET", value_parser = parse_notify_target)]
+    pub notify: Vec<loadgrid_notify::Target>,
 }
 
 #[derive(Debug, Args)]
@@ -500,6 +519,10 @@ fn parse_shard_range(text: &str) -> Result<std::ops::Range<u32>, String> {
         return Err(format!("empty shard range `{text}`"));
     }
     Ok(first..last + 1)
+}
+
+fn parse_notify_target(text: &str) -> Result<loadgrid_notify::Target, String> {
+    text.parse()
 }
 
 fn parse_key_value(text: &str) -> Result<(String, String), String> {

@@ -84,3 +84,42 @@ mod tests {
         assert_eq!(cents(32.849), 32.85);
     }
 }
+
+/// A run's price on Fargate: every shard billed for its runtime.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunCost {
+    pub compute_usd: f64,
+    /// The agents' snapshot lines into CloudWatch Logs.
+    pub logs_usd: f64,
+}
+
+impl RunCost {
+    pub fn total(&self) -> f64 {
+        self.compute_usd + self.logs_usd
+    }
+}
+
+/// Prices a run from each shard's runtime in seconds.
+pub fn run_cost(prices: &Prices, shard_seconds: &[f64], cpu: u32, memory: u32, spot: bool) -> RunCost {
+    let compute_usd = shard_seconds.iter().map(|s| task_cost_usd(prices, cpu, memory, *s, Arch::X86, spot)).sum();
+    let shard_hours: f64 = shard_seconds.iter().map(|s| s.max(0.0) / 3600.0).sum();
+    let logs_usd = shard_hours * crate::planner::LOG_GB_PER_SHARD_HOUR * prices.logs_ingest_gb;
+    RunCost { compute_usd, logs_usd }
+}
+
+#[cfg(test)]
+mod run_cost_tests {
+    use super::*;
+
+    #[test]
+    fn a_run_bills_every_shard_with_its_own_minimum() {
+        let prices = Prices::default();
+        let cost = run_cost(&prices, &[30.0, 600.0], 1024, 2048, false);
+        let expected = task_cost_usd(&prices, 1024, 2048, 60.0, Arch::X86, false)
+            + task_cost_usd(&prices, 1024, 2048, 600.0, Arch::X86, false);
+        assert!((cost.compute_usd - expected).abs() < 1e-12);
+        assert!(cost.logs_usd > 0.0 && cost.logs_usd < cost.compute_usd);
+        let spot = run_cost(&prices, &[30.0, 600.0], 1024, 2048, true);
+        assert!((spot.compute_usd - expected * 0.3).abs() < 1e-12);
+    }
+}

@@ -108,6 +108,7 @@ pub async fn record_run(
     summary: &RunSummary,
     settings: &RegressionSettings,
     git: Option<GitContext>,
+    cost_usd: Option<f64>,
 ) -> anyhow::Result<(HistoryRecord, Option<String>)> {
     let mut note = None;
     let mut report = None;
@@ -125,7 +126,8 @@ pub async fn record_run(
             }
         }
     }
-    let record = HistoryRecord::from_summary(summary, report, settings.fail, git);
+    let mut record = HistoryRecord::from_summary(summary, report, settings.fail, git);
+    record.cost_usd = cost_usd;
     // Each run has its own key: a conditional put only guards a re-attach
     // writing the same run twice.
     store.put_if_absent(&record.key(), serde_json::to_vec_pretty(&record)?).await?;

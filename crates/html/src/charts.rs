@@ -61,21 +61,10 @@ pub(crate) fn render(chart: &Chart) -> String {
     }
     let (y_max, y_ticks) = nice_ceiling(max.max(chart.min_y_max));
     let x = |t: i64| LEFT + (t - first) as f64 / (last - first) as f64 * (RIGHT - LEFT);
-    let y = |v: f64| BOTTOM - (v.max(0.0) / y_max) * (BOTTOM - TOP);
+    let y = |v: f64| y_at(v, y_max);
 
-    let mut svg = open(chart);
-    for i in 0..=y_ticks {
-        let value = y_max * i as f64 / y_ticks as f64;
-        let at = y(value);
-        let _ = write!(svg, r#"<line class="grid" x1="{LEFT}" y1="{at:.1}" x2="{RIGHT}" y2="{at:.1}"/>"#);
-        let label = escape(&(chart.format_y)(value));
-        let _ = write!(
-            svg,
-            r#"<text class="tick" x="{:.1}" y="{:.1}" text-anchor="end">{label}</text>"#,
-            LEFT - 6.0,
-            at + 4.0
-        );
-    }
+    let mut svg = open(chart.id, chart.title);
+    y_grid(&mut svg, y_max, y_ticks, chart.format_y);
     let step = x_step(last - first);
     for elapsed in (0..=last - first).step_by(step as usize) {
         let at = x(first + elapsed);
@@ -91,7 +80,7 @@ pub(crate) fn render(chart: &Chart) -> String {
             BOTTOM + 18.0
         );
     }
-    let _ = write!(svg, r#"<path class="axis" d="M{LEFT},{TOP}V{BOTTOM}H{RIGHT}"/>"#);
+    axes(&mut svg);
     let mut legend_x = RIGHT;
     for series in chart.series.iter().rev() {
         let label = escape(series.label);
@@ -122,7 +111,12 @@ pub(crate) fn render(chart: &Chart) -> String {
 /// `M x,y L x,y …`, starting a new subpath after each gap; a point alone
 /// between gaps becomes a zero-length segment, which the round line cap
 /// draws as a dot.
-fn path_data(times: &[i64], values: &[Option<f64>], x: impl Fn(i64) -> f64, y: impl Fn(f64) -> f64) -> String {
+pub(crate) fn path_data(
+    times: &[i64],
+    values: &[Option<f64>],
+    x: impl Fn(i64) -> f64,
+    y: impl Fn(f64) -> f64,
+) -> String {
     let mut d = String::new();
     let mut run: Vec<(f64, f64)> = Vec::new();
     let flush = |run: &mut Vec<(f64, f64)>, d: &mut String| {
@@ -144,16 +138,49 @@ fn path_data(times: &[i64], values: &[Option<f64>], x: impl Fn(i64) -> f64, y: i
     d
 }
 
-fn open(chart: &Chart) -> String {
-    let title = escape(chart.title);
+/// The height of `value` in the plot box, on a y axis from 0 to `y_max`.
+pub(crate) fn y_at(value: f64, y_max: f64) -> f64 {
+    BOTTOM - (value.max(0.0) / y_max) * (BOTTOM - TOP)
+}
+
+/// Horizontal grid lines with their tick labels, from 0 to `y_max` in
+/// `ticks` steps.
+pub(crate) fn y_grid(svg: &mut String, y_max: f64, ticks: usize, format_y: fn(f64) -> String) {
+    for i in 0..=ticks {
+        let value = y_max * i as f64 / ticks as f64;
+        let at = y_at(value, y_max);
+        let _ = write!(svg, r#"<line class="grid" x1="{LEFT}" y1="{at:.1}" x2="{RIGHT}" y2="{at:.1}"/>"#);
+        let label = escape(&format_y(value));
+        let _ = write!(
+            svg,
+            r#"<text class="tick" x="{:.1}" y="{:.1}" text-anchor="end">{label}</text>"#,
+            LEFT - 6.0,
+            at + 4.0
+        );
+    }
+}
+
+/// The left and bottom axis lines.
+pub(crate) fn axes(svg: &mut String) {
+    let _ = write!(svg, r#"<path class="axis" d="M{LEFT},{TOP}V{BOTTOM}H{RIGHT}"/>"#);
+}
+
+/// `<svg …><title>…</title>`: a chart's opening, to be closed with `</svg>`.
+pub(crate) fn open(id: &str, title: &str) -> String {
     format!(
-        r#"<svg id="{id}" class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-labelledby="{id}-title"><title id="{id}-title">{title}</title>"#,
-        id = chart.id,
+        r#"<svg id="{id}" class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-labelledby="{id}-title"><title id="{id}-title">{}</title>"#,
+        escape(title),
+        id = escape(id),
     )
 }
 
 fn no_data(chart: &Chart, message: &str) -> String {
-    let mut svg = open(chart);
+    empty(chart.id, chart.title, message)
+}
+
+/// A chart with nothing to draw: a grey box that says `message`.
+pub(crate) fn empty(id: &str, title: &str, message: &str) -> String {
+    let mut svg = open(id, title);
     let _ = write!(
         svg,
         r#"<rect class="empty" x="{LEFT}" y="{TOP}" width="{}" height="{}"/><text class="no-data" x="{}" y="{}" text-anchor="middle">{}</text></svg>"#,

@@ -1,5 +1,5 @@
 //! The self-contained HTML report of one loadgrid run
-//! (`runs/<run-id>/report.html`).
+//! (`runs/<run-id>/report.html`), and the trend site over the history.
 //!
 //! [`run_report`] renders a [`RunSummary`] into one HTML file that needs
 //! nothing else: inline CSS, charts as inline SVG drawn by this crate from
@@ -13,10 +13,19 @@
 //! HTML auto-escaping; only the chart markup is inserted as is, and it is
 //! built from numbers and this crate's own labels (module `charts`).
 //!
+//! [`site()`] renders history records into a small static site: an index of
+//! every test with its latest verdict, and a page per test with trend
+//! charts (p95, error rate, RPS) over its last runs, each point linking to
+//! the run's report. The same rules hold: self-contained, escaped, and
+//! relative links only.
+//!
 //! Pure: no I/O, no clock, no environment.
 
 mod charts;
+mod site;
 mod view;
+
+pub use site::site;
 
 use std::fmt;
 
@@ -93,5 +102,7 @@ fn environment() -> Result<Environment<'static>, Error> {
     // A misspelt field fails the render (and the tests) instead of printing nothing.
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.add_template(RUN_TEMPLATE, include_str!("../templates/run.html"))?;
+    env.add_template(site::INDEX_TEMPLATE, include_str!("../templates/index.html"))?;
+    env.add_template(site::TEST_TEMPLATE, include_str!("../templates/test.html"))?;
     Ok(env)
 }

@@ -276,7 +276,7 @@ fn outcome_class(outcome: &str) -> &'static str {
     }
 }
 
-fn usd(cost: f64) -> String {
+pub(crate) fn usd(cost: f64) -> String {
     if cost >= 1.0 {
         format!("${cost:.2}")
     } else {
@@ -332,7 +332,7 @@ pub(crate) fn charts(summary: &RunSummary) -> Vec<ChartView> {
 
 /// An RFC 3339 UTC time (`2024-06-01T12:00:00.123Z`) as the other times
 /// read, to the second; anything else as written.
-fn created(rfc3339: &str) -> String {
+pub(crate) fn created(rfc3339: &str) -> String {
     match (rfc3339.get(..10), rfc3339.get(10..11), rfc3339.get(11..19)) {
         (Some(date), Some("T"), Some(time)) if rfc3339.ends_with('Z') => format!("{date} {time} UTC"),
         _ => rfc3339.to_owned(),

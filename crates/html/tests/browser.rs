@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{extras, summary, HOSTILE};
+use common::{extras, history, summary, HOSTILE};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const TIMEOUT: Duration = Duration::from_secs(120);
@@ -191,4 +191,73 @@ fn the_net_log_check_sees_what_a_page_requests() {
         .unwrap();
     let run = chromium(&page, &["--dump-dom".into()]);
     assert_eq!(page_requests(&run.net_log), vec!["http://cdn.example.invalid/logo.png".to_owned()]);
+}
+
+/// The trend site of 20 runs of one test, written under `dir`; returns the
+/// test's page. Every other run has a report (a stand-in page).
+fn trend_site(dir: &Path) -> PathBuf {
+    let records = history("checkout", 20);
+    let link = |r: &loadgrid_history::HistoryRecord| {
+        r.run_id.ends_with(['0', '2', '4', '6', '8']).then(|| format!("runs/{}.html", r.run_id))
+    };
+    for (path, html) in loadgrid_html::site(&records, 30, &link).unwrap() {
+        let path = dir.join(path);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, html).unwrap();
+    }
+    dir.join("tests/checkout.html")
+}
+
+#[test]
+fn the_trend_page_draws_its_charts_links_relatively_and_requests_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let page = trend_site(dir.path());
+    let run = chromium(&page, &["--dump-dom".into()]);
+    let dom = &run.stdout;
+
+    for id in ["trend-p95", "trend-errors", "trend-rps"] {
+        let start = dom.find(&format!(r#"<svg id="{id}""#)).unwrap_or_else(|| panic!("no <svg> `{id}` in the DOM"));
+        let svg = &dom[start..start + dom[start..].find("</svg>").unwrap()];
+        let d = svg
+            .split(r#"class="series trend""#)
+            .nth(1)
+            .and_then(|rest| rest.split(r#" d=""#).nth(1)?.split('"').next())
+            .unwrap_or_else(|| panic!("`{id}` has no trend line: {svg}"));
+        assert_eq!(d.matches(['M', 'L']).count(), 20, "`{id}`: a point per run: {d}");
+        let marks = ["mark passed", "mark regressed", "mark failed"].map(|class| svg.matches(class).count());
+        assert_eq!(marks.iter().sum::<usize>(), 20, "`{id}`: a mark per run: {marks:?}");
+        assert!(marks.iter().all(|&n| n > 0), "`{id}`: passes, regressions and failures all show: {marks:?}");
+        assert_eq!(svg.matches("<circle class=\"mark passed\"").count(), marks[0], "passes are circles");
+        let links: Vec<&str> =
+            svg.split(r#"<a class="run" href=""#).skip(1).map(|rest| rest.split('"').next().unwrap()).collect();
+        assert_eq!(links.len(), 10, "`{id}`: the runs with a report link to it: {links:?}");
+        for link in links {
+            assert!(link.starts_with("../runs/") && link.ends_with(".html"), "a relative link: {link}");
+        }
+    }
+    assert!(!dom.contains("<script"), "no script element in the DOM");
+
+    let requests = page_requests(&run.net_log);
+    assert!(requests.is_empty(), "the trend page requested {requests:?}");
+    let console: Vec<&str> = run.stderr.lines().filter(|line| line.contains(":CONSOLE")).collect();
+    assert!(console.is_empty(), "the page logged to the console (a CSP violation?): {console:#?}");
+    for tag in dom.split('<').skip(1).map(|rest| rest.split('>').next().unwrap()) {
+        let name = tag.split_whitespace().next().unwrap_or_default();
+        assert!(!["script", "img", "link", "iframe", "object", "embed", "image", "use"].contains(&name), "<{tag}>");
+        assert!(
+            ![" src=", " srcset=", " xlink:href=", " style=", "url(", "://"].iter().any(|a| tag.contains(a)),
+            "<{tag}>"
+        );
+    }
+
+    let png = artifacts().join("trend-page.png");
+    let _ = fs::remove_file(&png);
+    chromium(
+        &page,
+        &[format!("--screenshot={}", png.display()), "--window-size=1280,1400".into(), "--hide-scrollbars".into()],
+    );
+    let bytes = fs::read(&png).unwrap_or_else(|e| panic!("no screenshot at {}: {e}", png.display()));
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "a PNG");
+    assert!(bytes.len() > 40_000, "a screenshot of {} bytes looks empty", bytes.len());
+    fs::copy(&page, artifacts().join("trend-page.html")).unwrap();
 }

@@ -152,7 +152,8 @@ pub fn checks(spec: &InfraSpec, facts: &Facts) -> Vec<Check> {
                 "bucket",
                 format!("run data under runs/ expires ({} days configured)", spec.results_retention_days),
                 b.runs_expiration_days == Some(spec.results_retention_days),
-                b.runs_expiration_days.map_or("no lifecycle rule for runs/".into(), |d| format!("runs/ expires after {d} days")),
+                b.runs_expiration_days
+                    .map_or("no lifecycle rule for runs/".into(), |d| format!("runs/ expires after {d} days")),
                 list.redeploy.clone(),
             );
         }

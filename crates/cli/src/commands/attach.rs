@@ -31,5 +31,8 @@ pub async fn run(settings: &Settings, args: &AttachArgs) -> anyhow::Result<i32> 
     )
     .await?;
     output::print_summary(&summary, args.json)?;
-    super::history::record(&store, &summary, &regression, args.json).await
+    let cost = super::history::estimate_cost(settings, &store, &summary).await;
+    let (code, record) = super::history::record(&store, &summary, &regression, cost, args.json).await?;
+    super::publish::publish(settings, &store, &summary, &record, &args.publish, args.json).await;
+    Ok(code)
 }

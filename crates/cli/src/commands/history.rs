@@ -127,14 +127,15 @@ pub async fn check_baseline(store: &Store, settings: &RegressionSettings) -> any
 }
 
 /// Judges `summary` against its baseline, writes its history record, prints
-/// the regression judgement, and returns the run's exit code.
+/// the regression judgement, and returns the run's exit code and record.
 pub async fn record(
     store: &Store,
     summary: &RunSummary,
     settings: &RegressionSettings,
+    cost: Option<f64>,
     json: bool,
-) -> anyhow::Result<i32> {
-    let (record, note) = history::record_run(store, summary, settings, git_context()).await?;
+) -> anyhow::Result<(i32, HistoryRecord)> {
+    let (record, note) = history::record_run(store, summary, settings, git_context(), cost).await?;
     if let Some(note) = note {
         eprintln!("{note}");
     }
@@ -167,7 +168,40 @@ pub async fn record(
             print!("{text}");
         }
     }
-    Ok(record.exit_code)
+    Ok((record.exit_code, record))
+}
+
+/// What the run cost on Fargate (for a local run: what the same shards would
+/// cost there), from each shard's run time, the task size (the ECS launch
+/// record's, else `[ecs]`/`[infra]`, else 1 vCPU / 2 GB) and `[ecs] spot`.
+/// An estimate: tasks are also billed for their start-up (image pull, k6
+/// start), which the shards' run times leave out. Prints it.
+pub async fn estimate_cost(settings: &crate::settings::Settings, store: &Store, summary: &RunSummary) -> Option<f64> {
+    let prices = settings.prices().ok()?;
+    let launched = loadgrid_aws::ecs::read_launched(store, &summary.run_id).await.ok().flatten();
+    let config = &settings.config;
+    let cpu = launched.as_ref().and_then(|l| l.cpu).or(config.ecs.cpu).or(config.infra.task_cpu).unwrap_or(1024);
+    let memory =
+        launched.as_ref().and_then(|l| l.memory).or(config.ecs.memory).or(config.infra.task_memory).unwrap_or(2048);
+    let seconds: Vec<f64> =
+        summary.shards.iter().filter_map(|s| Some((s.ended_at_ms? - s.resumed_at_ms?) as f64 / 1000.0)).collect();
+    if seconds.is_empty() {
+        return None;
+    }
+    let spot = config.ecs.spot.unwrap_or(false);
+    let cost = loadgrid_cost::billing::run_cost(&prices, &seconds, cpu, memory, spot);
+    let on = if summary.backend == "ecs" { "on Fargate" } else { "on Fargate, had it run there" };
+    eprintln!(
+        "cost: ~${:.4} {on} ({} shard(s), {:.0} s in all, {} vCPU / {} GB{}; logs ${:.4})",
+        cost.total(),
+        seconds.len(),
+        seconds.iter().sum::<f64>(),
+        f64::from(cpu) / 1024.0,
+        f64::from(memory) / 1024.0,
+        if spot { ", Spot" } else { "" },
+        cost.logs_usd
+    );
+    Some(cost.total())
 }
 
 /// The commit and CI run: GitHub Actions' environment, else the local git

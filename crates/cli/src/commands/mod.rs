@@ -9,6 +9,8 @@ pub mod image;
 pub mod infra;
 pub mod logs;
 pub mod ps;
+pub mod publish;
+pub mod report;
 pub mod results;
 pub mod run;
 pub mod runs;
@@ -30,6 +32,7 @@ pub async fn dispatch(command: Command, global: GlobalArgs) -> anyhow::Result<i3
         Command::Demo(args) => demo::run(&settings, &args).await,
         Command::Runs(args) => runs::run(&settings, &args).await,
         Command::Results(args) => results::run(&settings, &args).await,
+        Command::Report(args) => report::run(&settings, &args).await,
         Command::History(args) => history::list(&settings, &args).await,
         Command::Cost(args) => cost::monthly(&settings, &args),
         Command::Plan(args) => cost::plan(&settings, &args).await,

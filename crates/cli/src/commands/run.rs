@@ -43,7 +43,10 @@ pub async fn run_with(settings: &Settings, args: &RunArgs, k6: &loadgrid_k6::K6)
     match outcome {
         RunOutcome::Judged(summary) => {
             output::print_summary(&summary, args.json)?;
-            super::history::record(&store, &summary, &regression, args.json).await
+            let cost = super::history::estimate_cost(settings, &store, &summary).await;
+            let (code, record) = super::history::record(&store, &summary, &regression, cost, args.json).await?;
+            super::publish::publish(settings, &store, &summary, &record, &args.publish, args.json).await;
+            Ok(code)
         }
         RunOutcome::Detached(manifest) => {
             eprintln!("detached: the shards finish on their own; `loadgrid attach {}` judges the run", manifest.run_id);

@@ -1,9 +1,11 @@
 //! A realistic run to report: a minute of traffic on three shards (one
 //! failed), thresholds that pass, cross and find no data, and user strings
-//! that try to inject markup.
+//! that try to inject markup; and a history of runs for the trend site.
 
 #![allow(dead_code)]
 
+use loadgrid_history::record::{GitContext, Headline};
+use loadgrid_history::{FinalVerdict, HistoryRecord, HISTORY_SCHEMA_VERSION};
 use loadgrid_html::{BaselineDelta, ReportExtras};
 use loadgrid_report::RunSummary;
 use serde_json::json;
@@ -113,4 +115,59 @@ pub fn extras() -> ReportExtras {
         cost_usd: Some(0.4213),
         generated_by: "loadgrid 0.1.0".into(),
     }
+}
+
+/// The verdicts of [`history`]'s runs, in turn: mostly passes, with a
+/// regression and a crossed threshold or failure now and then.
+pub fn verdict_of(i: usize) -> FinalVerdict {
+    match i % 7 {
+        3 => FinalVerdict::Regressed,
+        5 => FinalVerdict::ThresholdsCrossed,
+        6 if i.is_multiple_of(2) => FinalVerdict::Failed,
+        _ => FinalVerdict::Passed,
+    }
+}
+
+/// `runs` history records of `test_name`, a day apart, oldest first; run
+/// ids `<test-ish>-<i>`, with p95, error rate and RPS that wander.
+pub fn history(test_name: &str, runs: usize) -> Vec<HistoryRecord> {
+    (0..runs)
+        .map(|i| {
+            let verdict = verdict_of(i);
+            let passed = verdict == FinalVerdict::Passed;
+            let p95 = 120.0 + (i % 5) as f64 * 9.0 + if passed { 0.0 } else { 60.0 };
+            let run_id = format!("20240{}{:02}T120000Z-r{i:03}", 6 + i / 28, 1 + i % 28);
+            HistoryRecord {
+                schema_version: HISTORY_SCHEMA_VERSION,
+                run_id,
+                test_name: test_name.to_owned(),
+                script: "tests/checkout.js".into(),
+                created_at: format!("2024-0{}-{:02}T12:00:00Z", 6 + i / 28, 1 + i % 28),
+                started_at_ms: None,
+                ended_at_ms: None,
+                duration_seconds: 60.0,
+                backend: "local".into(),
+                shards_planned: 2,
+                partial: false,
+                verdict,
+                exit_code: if passed { 0 } else { 99 },
+                verdict_reasons: Vec::new(),
+                headline: Headline {
+                    requests: Some(21_000.0),
+                    rps: Some(350.0 - (i % 4) as f64 * 12.5),
+                    p50_ms: Some(p95 / 2.0),
+                    p95_ms: Some(p95),
+                    p99_ms: Some(p95 * 1.6),
+                    error_rate: Some(if passed { 0.001 * (i % 3) as f64 } else { 0.031 }),
+                    vus_max: Some(100.0),
+                    iterations: Some(10_500.0),
+                },
+                metrics: Default::default(),
+                thresholds: Vec::new(),
+                regression: None,
+                git: Some(GitContext { sha: Some(format!("{i:02}c0ffee1234567890")), ..Default::default() }),
+                cost_usd: Some(0.0123 * (i + 1) as f64),
+            }
+        })
+        .collect()
 }
