@@ -52,3 +52,21 @@ pub fn report_error(error: &anyhow::Error) -> i32 {
         EXIT_FAILED
     }
 }
+
+/// Writes through a temporary file in the same directory, then renames: a
+/// failure never leaves a half-written file, and a reader never sees one.
+/// Parent directories are created. The file is world-readable (reports and
+/// config are for sharing), not the temporary file's owner-only mode.
+pub fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::PermissionsExt;
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    std::fs::create_dir_all(dir)
+        .map_err(|e| loadgrid_grid::input_error(format!("cannot create `{}`: {e}", dir.display())))?;
+    let mut file = tempfile::NamedTempFile::new_in(dir)
+        .map_err(|e| loadgrid_grid::input_error(format!("cannot write in `{}`: {e}", dir.display())))?;
+    file.write_all(bytes)?;
+    file.as_file().set_permissions(std::fs::Permissions::from_mode(0o644))?;
+    file.persist(path).map_err(|e| anyhow::anyhow!("cannot write `{}`: {}", path.display(), e.error))?;
+    Ok(())
+}

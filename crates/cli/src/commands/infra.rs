@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use loadgrid_grid::input_error;
 use loadgrid_infra::template::outputs;
@@ -31,7 +31,10 @@ fn template(spec: &InfraSpec, args: &InfraTemplateArgs) -> anyhow::Result<i32> {
     if let Some(dir) = &args.iam_policies {
         std::fs::create_dir_all(dir).map_err(|e| input_error(format!("cannot create `{}`: {e}", dir.display())))?;
         for (file, document) in loadgrid_infra::policy::sample_documents(spec) {
-            write_atomically(&dir.join(file), &(serde_json::to_string_pretty(&document)? + "\n"))?;
+            crate::output::write_atomically(
+                &dir.join(file),
+                (serde_json::to_string_pretty(&document)? + "\n").as_bytes(),
+            )?;
         }
     }
     Ok(0)
@@ -202,7 +205,7 @@ fn write_outputs_to_config(
     if settings.config.aws.region.is_none() && settings.config.infra.region.is_some() {
         ensure_table(&mut document, "aws")["region"] = toml_edit::value(spec.region.as_str());
     }
-    write_atomically(&path, &document.to_string())?;
+    crate::output::write_atomically(&path, document.to_string().as_bytes())?;
     Ok(format!("{} now points at it (store = \"{store}\", [ecs] stack = \"{}\")", path.display(), spec.stack))
 }
 
@@ -211,17 +214,6 @@ fn ensure_table<'a>(document: &'a mut toml_edit::DocumentMut, name: &str) -> &'a
         document[name] = toml_edit::table();
     }
     &mut document[name]
-}
-
-/// Writes through a temporary file in the same directory, then renames:
-/// a failure never leaves a half-written file.
-fn write_atomically(path: &Path, contents: &str) -> anyhow::Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let mut file = tempfile::NamedTempFile::new_in(dir)
-        .map_err(|e| input_error(format!("cannot write in `{}`: {e}", dir.display())))?;
-    file.write_all(contents.as_bytes())?;
-    file.persist(path).map_err(|e| anyhow::anyhow!("cannot write `{}`: {}", path.display(), e.error))?;
-    Ok(())
 }
 
 async fn run_doctor(settings: &Settings, spec: &InfraSpec, json: bool) -> anyhow::Result<i32> {

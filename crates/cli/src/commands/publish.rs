@@ -4,7 +4,6 @@
 //!
 //! Nothing here changes the run's exit code: each failure is a warning.
 
-use std::io::Write;
 use std::path::Path;
 
 use loadgrid_history::HistoryRecord;
@@ -26,7 +25,7 @@ pub async fn publish(
 ) {
     let link = record.git.as_ref().and_then(|git| git.run_url.clone());
     if let Some(path) = &args.junit {
-        if let Err(error) = write_atomically(path, junit::render(summary, record).as_bytes()) {
+        if let Err(error) = crate::output::write_atomically(path, junit::render(summary, record).as_bytes()) {
             warn(format!("cannot write the JUnit report `{}`: {error}", path.display()));
         }
     }
@@ -90,19 +89,6 @@ async fn notify_sns(settings: &Settings, topic_arn: &str, record: &HistoryRecord
     let subject = message::sns_subject(record);
     loadgrid_aws::sns::publish(&aws, topic_arn, &subject, &message::sns_message(record)).await?;
     eprintln!("sns: published \"{subject}\" to {topic_arn}");
-    Ok(())
-}
-
-/// Through a temporary file in the same directory, so that a reader never
-/// sees half a report; parent directories are created.
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent)?;
-    let mut file = tempfile::NamedTempFile::new_in(parent)?;
-    file.write_all(bytes)?;
-    file.as_file().set_permissions(std::fs::Permissions::from_mode(0o644))?;
-    file.persist(path).map_err(|e| e.error)?;
     Ok(())
 }
 

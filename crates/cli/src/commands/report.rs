@@ -2,7 +2,6 @@
 //! (`--html`), or the trend site over the whole history (`--site`).
 
 use std::collections::BTreeSet;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use loadgrid_grid::{history, input_error};
@@ -50,7 +49,7 @@ async fn html(store: &Store, run_id: Option<&str>, path: &Path) -> anyhow::Resul
     // was never judged (interrupted, or still going) has no record.
     let record = history::find(store, &run_id).await.ok();
     let html = loadgrid_html::run_report(&summary, &extras(record.as_ref()))?;
-    write_atomically(path, &html)?;
+    crate::output::write_atomically(path, html.as_bytes())?;
     eprintln!("wrote the report of run {run_id} to {}", path.display());
     Ok(0)
 }
@@ -85,14 +84,14 @@ async fn site(store: &Store, dir: &Path, last_n: usize) -> anyhow::Result<i32> {
                 continue;
             };
             let html = loadgrid_html::run_report(&summary, &extras(Some(record)))?;
-            write_atomically(&dir.join(report_path(&record.run_id)), &html)?;
+            crate::output::write_atomically(&dir.join(report_path(&record.run_id)), html.as_bytes())?;
             reported.insert(record.run_id.clone());
         }
     }
     let link = |r: &HistoryRecord| reported.contains(&r.run_id).then(|| report_path(&r.run_id));
     let pages = loadgrid_html::site(&records, last_n, &link)?;
     for (path, html) in &pages {
-        write_atomically(&dir.join(path), html)?;
+        crate::output::write_atomically(&dir.join(path), html.as_bytes())?;
     }
     eprintln!(
         "wrote the trend site of {} runs ({} pages, {} run reports) to {}",
@@ -161,22 +160,4 @@ async fn stored_summary(store: &Store, run_id: &str) -> anyhow::Result<RunSummar
         }),
         None => loadgrid_grid::orchestrate::results(store, run_id, &[]).await,
     }
-}
-
-/// Writes through a temporary file in the same directory, then renames:
-/// a reader never sees a half-written report.
-fn write_atomically(path: &Path, contents: &str) -> anyhow::Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| input_error(format!("cannot create `{}`: {e}", dir.display())))?;
-    let mut file = tempfile::NamedTempFile::new_in(dir)
-        .map_err(|e| input_error(format!("cannot write in `{}`: {e}", dir.display())))?;
-    file.write_all(contents.as_bytes())?;
-    // A report is for sharing: not the temporary file's owner-only mode.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        file.as_file().set_permissions(std::fs::Permissions::from_mode(0o644))?;
-    }
-    file.persist(path).map_err(|e| anyhow::anyhow!("cannot write `{}`: {}", path.display(), e.error))?;
-    Ok(())
 }
