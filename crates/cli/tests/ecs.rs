@@ -115,6 +115,7 @@ fn four_shards_on_ecs_match_the_local_grid() {
     let on_ecs =
         ecs.run(&["run", &script, "--shards", "4", "-e", &base, "--json", "--threshold", "http_reqs: count==80"]);
     on_ecs.exit(0);
+    let on_ecs_stderr = on_ecs.stderr.clone();
     let local = ecs.run(&[
         "run",
         &script,
@@ -153,6 +154,17 @@ fn four_shards_on_ecs_match_the_local_grid() {
     logs.exit(0);
     assert!(logs.stdout.contains("[shard 2] loadgrid agent: task"), "{}", logs.stdout);
     assert!(!logs.stdout.contains("[shard 1]"), "{}", logs.stdout);
+
+    // The run is priced. ECS's task timestamps (billing.json) are what real
+    // runs are priced from; moto reports none, so this run falls back to the
+    // shards' run times.
+    let objects = ecs.world.bucket_objects();
+    assert!(objects.iter().any(|(key, _)| key.ends_with(&format!("runs/{run_id}/billing.json"))));
+    let record =
+        objects.iter().find(|(key, _)| key.contains("/history/") && key.ends_with(&format!("-{run_id}.json"))).unwrap();
+    let record: serde_json::Value = serde_json::from_slice(&record.1).unwrap();
+    assert!(record["cost_usd"].as_f64().unwrap() > 0.0, "{record}");
+    assert!(on_ecs_stderr.contains("cost: ~$"), "{on_ecs_stderr}");
 
     // The same thresholds decide the exit code on both backends.
     let crossed = ecs.run(&["run", &script, "--shards", "4", "-e", &base, "--threshold", "http_reqs: count<80"]);

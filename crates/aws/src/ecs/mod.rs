@@ -28,6 +28,7 @@ use crate::clients::AwsContext;
 use crate::error::sdk_message;
 use launch::{batches, Launcher, PARALLEL_CALLS};
 use shards::EcsShards;
+pub use shards::{read_billing, Billing, TaskBilling};
 
 pub const TAG_RUN_ID: &str = "loadgrid:run-id";
 pub const TAG_TEST: &str = "loadgrid:test";

@@ -34,6 +34,9 @@ pub struct TaskView {
     pub exit_code: Option<i32>,
     pub container_reason: Option<String>,
     pub capacity_provider: Option<String>,
+    /// What Fargate bills: from the image pull (else the start, else the
+    /// creation) to the stop, once the task has stopped.
+    pub billed_seconds: Option<f64>,
 }
 
 impl TaskView {
@@ -144,6 +147,27 @@ impl EcsShards {
             if throttled { (self.describe_interval * 2).min(MAX_DESCRIBE_INTERVAL) } else { DESCRIBE_INTERVAL };
     }
 
+    /// What each task was billed for, from ECS's own timestamps:
+    /// `runs/<id>/billing.json`, which the run's cost is computed from.
+    async fn write_billing(&self) {
+        let tasks: Vec<TaskBilling> = self
+            .tasks
+            .values()
+            .filter_map(|t| {
+                Some(TaskBilling {
+                    task_arn: t.arn.clone(),
+                    seconds: t.billed_seconds?,
+                    spot: t.capacity_provider.as_deref() == Some("FARGATE_SPOT"),
+                })
+            })
+            .collect();
+        let billing = Billing { cpu: self.launched.cpu, memory: self.launched.memory, tasks };
+        let Ok(bytes) = serde_json::to_vec_pretty(&billing) else { return };
+        if let Err(error) = self.store.put(&billing_key(&self.run_id), bytes).await {
+            eprintln!("warning: cannot record the tasks' billed time: {error}");
+        }
+    }
+
     /// Reads the claims written since the last look (one listing, then one
     /// read per new claim).
     async fn read_claims(&mut self) {
@@ -205,6 +229,10 @@ pub(crate) fn view_of(task: &aws_sdk_ecs::types::Task) -> TaskView {
         exit_code: container.and_then(|c| c.exit_code()),
         container_reason: container.and_then(|c| c.reason()).map(str::to_owned),
         capacity_provider: task.capacity_provider_name().map(str::to_owned),
+        billed_seconds: match (task.pull_started_at().or(task.started_at()).or(task.created_at()), task.stopped_at()) {
+            (Some(from), Some(to)) => Some((to.as_secs_f64() - from.as_secs_f64()).max(0.0)),
+            _ => None,
+        },
     }
 }
 
@@ -296,7 +324,59 @@ impl LaunchedShards for EcsShards {
             self.describe().await;
             if !self.all_tasks_stopped() {
                 self.stop_all("loadgrid: run finished").await;
+                self.describe().await;
             }
         }
+        self.write_billing().await;
+    }
+}
+
+/// The billed runtime of a run's tasks.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Billing {
+    pub cpu: Option<u32>,
+    pub memory: Option<u32>,
+    pub tasks: Vec<TaskBilling>,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TaskBilling {
+    pub task_arn: String,
+    pub seconds: f64,
+    pub spot: bool,
+}
+
+pub fn billing_key(run_id: &str) -> String {
+    format!("{}/billing.json", layout::run_dir(run_id))
+}
+
+/// The run's billing record, if its ECS backend wrote one.
+pub async fn read_billing(store: &Store, run_id: &str) -> Option<Billing> {
+    let bytes = store.get(&billing_key(run_id)).await.ok()??;
+    serde_json::from_slice(&bytes).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_ecs::primitives::DateTime;
+    use aws_sdk_ecs::types::Task;
+
+    use super::view_of;
+
+    #[test]
+    fn billed_time_runs_from_the_image_pull_to_the_stop() {
+        let task = Task::builder()
+            .task_arn("arn:aws:ecs:us-east-1:1:task/c/abc")
+            .last_status("STOPPED")
+            .created_at(DateTime::from_secs(1_000))
+            .pull_started_at(DateTime::from_secs(1_010))
+            .started_at(DateTime::from_secs(1_030))
+            .stopped_at(DateTime::from_secs(1_630))
+            .capacity_provider_name("FARGATE_SPOT")
+            .build();
+        let view = view_of(&task);
+        assert_eq!(view.billed_seconds, Some(620.0));
+        let running = Task::builder().task_arn("a").last_status("RUNNING").started_at(DateTime::from_secs(5)).build();
+        assert_eq!(view_of(&running).billed_seconds, None, "not billed until it stops");
     }
 }

@@ -171,34 +171,55 @@ pub async fn record(
     Ok((record.exit_code, record))
 }
 
-/// What the run cost on Fargate (for a local run: what the same shards would
-/// cost there), from each shard's run time, the task size (the ECS launch
-/// record's, else `[ecs]`/`[infra]`, else 1 vCPU / 2 GB) and `[ecs] spot`.
-/// An estimate: tasks are also billed for their start-up (image pull, k6
-/// start), which the shards' run times leave out. Prints it.
+/// What the run cost on Fargate. An ECS run is priced from what ECS
+/// reports of each task (image pull to stop, Spot or not: `billing.json`);
+/// a local run from its shards' run times, as the same run on Fargate, with
+/// the task size of `[ecs]`/`[infra]` (default 1 vCPU / 2 GB) and
+/// `[ecs] spot` (an estimate: Fargate would also bill the tasks' start-up).
+/// Log ingestion is included. Prints it.
 pub async fn estimate_cost(settings: &crate::settings::Settings, store: &Store, summary: &RunSummary) -> Option<f64> {
     let prices = settings.prices().ok()?;
-    let launched = loadgrid_aws::ecs::read_launched(store, &summary.run_id).await.ok().flatten();
     let config = &settings.config;
-    let cpu = launched.as_ref().and_then(|l| l.cpu).or(config.ecs.cpu).or(config.infra.task_cpu).unwrap_or(1024);
-    let memory =
-        launched.as_ref().and_then(|l| l.memory).or(config.ecs.memory).or(config.infra.task_memory).unwrap_or(2048);
-    let seconds: Vec<f64> =
-        summary.shards.iter().filter_map(|s| Some((s.ended_at_ms? - s.resumed_at_ms?) as f64 / 1000.0)).collect();
-    if seconds.is_empty() {
-        return None;
-    }
-    let spot = config.ecs.spot.unwrap_or(false);
-    let cost = loadgrid_cost::billing::run_cost(&prices, &seconds, cpu, memory, spot);
-    let on = if summary.backend == "ecs" { "on Fargate" } else { "on Fargate, had it run there" };
+    let default_cpu = config.ecs.cpu.or(config.infra.task_cpu).unwrap_or(1024);
+    let default_memory = config.ecs.memory.or(config.infra.task_memory).unwrap_or(2048);
+    let billing = loadgrid_aws::ecs::read_billing(store, &summary.run_id).await.filter(|b| !b.tasks.is_empty());
+    let (cost, basis, cpu, memory) = match &billing {
+        Some(billing) => {
+            let (cpu, memory) = (billing.cpu.unwrap_or(default_cpu), billing.memory.unwrap_or(default_memory));
+            let mut total = loadgrid_cost::billing::RunCost { compute_usd: 0.0, logs_usd: 0.0 };
+            for task in &billing.tasks {
+                let one = loadgrid_cost::billing::run_cost(&prices, &[task.seconds], cpu, memory, task.spot);
+                total.compute_usd += one.compute_usd;
+                total.logs_usd += one.logs_usd;
+            }
+            let seconds: f64 = billing.tasks.iter().map(|t| t.seconds).sum();
+            (total, format!("{} task(s) billed {seconds:.0} s in all by ECS", billing.tasks.len()), cpu, memory)
+        }
+        None => {
+            let seconds: Vec<f64> = summary
+                .shards
+                .iter()
+                .filter_map(|s| Some((s.ended_at_ms? - s.resumed_at_ms?) as f64 / 1000.0))
+                .collect();
+            if seconds.is_empty() {
+                return None;
+            }
+            let spot = config.ecs.spot.unwrap_or(false);
+            let cost = loadgrid_cost::billing::run_cost(&prices, &seconds, default_cpu, default_memory, spot);
+            let basis = format!(
+                "as on Fargate: {} shard(s) ran {:.0} s in all{}",
+                seconds.len(),
+                seconds.iter().sum::<f64>(),
+                if spot { ", Spot" } else { "" }
+            );
+            (cost, basis, default_cpu, default_memory)
+        }
+    };
     eprintln!(
-        "cost: ~${:.4} {on} ({} shard(s), {:.0} s in all, {} vCPU / {} GB{}; logs ${:.4})",
+        "cost: ~${:.4} ({basis}; {} vCPU / {} GB; logs ${:.4})",
         cost.total(),
-        seconds.len(),
-        seconds.iter().sum::<f64>(),
         f64::from(cpu) / 1024.0,
         f64::from(memory) / 1024.0,
-        if spot { ", Spot" } else { "" },
         cost.logs_usd
     );
     Some(cost.total())
