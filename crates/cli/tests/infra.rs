@@ -107,17 +107,10 @@ repository = "acme/shop"
              </ApplyServerSideEncryptionByDefault><BucketKeyEnabled>true</BucketKeyEnabled></Rule></ServerSideEncryptionConfiguration>",
         );
         put("?versioning", "<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>");
-        let deny_without_tls = json!({
-            "Version": "2012-10-17",
-            "Statement": [{
-                "Sid": "DenyWithoutTls",
-                "Effect": "Deny",
-                "Principal": "*",
-                "Action": "s3:*",
-                "Resource": [format!("arn:aws:s3:::{bucket}"), format!("arn:aws:s3:::{bucket}/*")],
-                "Condition": { "Bool": { "aws:SecureTransport": "false" } },
-            }]
-        });
+        let deny_without_tls = loadgrid_infra::policy::deny_without_tls(
+            json!(format!("arn:aws:s3:::{bucket}")),
+            json!(format!("arn:aws:s3:::{bucket}/*")),
+        );
         put("?policy", &deny_without_tls.to_string());
         put(
             "?lifecycle",

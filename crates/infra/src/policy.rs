@@ -75,6 +75,22 @@ impl Policy {
 
 const ARN: &str = "arn:${AWS::Partition}";
 
+/// The bucket policy that refuses every request made without TLS, for the
+/// bucket's and its objects' ARNs (template values or plain strings).
+pub fn deny_without_tls(bucket_arn: Value, objects_arn: Value) -> Value {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "DenyWithoutTls",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": [bucket_arn, objects_arn],
+            "Condition": { "Bool": { "aws:SecureTransport": "false" } },
+        }]
+    })
+}
+
 fn bucket_arn(spec: &InfraSpec) -> String {
     format!("{ARN}:s3:::{}", spec.names.bucket.sub_text())
 }

@@ -63,17 +63,7 @@ pub(super) fn add(template: &mut Template, spec: &InfraSpec) {
         "AWS::S3::BucketPolicy",
         json!({
             "Bucket": reference("ArtifactsBucket"),
-            "PolicyDocument": {
-                "Version": "2012-10-17",
-                "Statement": [{
-                    "Sid": "DenyWithoutTls",
-                    "Effect": "Deny",
-                    "Principal": "*",
-                    "Action": "s3:*",
-                    "Resource": [sub("${ArtifactsBucket.Arn}"), sub("${ArtifactsBucket.Arn}/*")],
-                    "Condition": { "Bool": { "aws:SecureTransport": "false" } },
-                }]
-            }
+            "PolicyDocument": crate::policy::deny_without_tls(sub("${ArtifactsBucket.Arn}"), sub("${ArtifactsBucket.Arn}/*")),
         }),
         Tagging::None,
     );
