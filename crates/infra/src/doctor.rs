@@ -23,6 +23,9 @@ pub struct Facts {
     pub task_role: Option<RoleFacts>,
     pub ci_role: Option<RoleFacts>,
     pub ci_user: Option<RoleFacts>,
+    /// The client ids of the OIDC provider the CI role trusts (`None`: the
+    /// provider does not exist, or no role names one).
+    pub oidc_provider_audiences: Option<Vec<String>>,
     pub security_group: Option<SecurityGroupFacts>,
     /// `static-ip`: public IPs of the available NAT gateways in the tasks' VPC.
     pub nat_egress_ips: Vec<String>,
@@ -328,6 +331,19 @@ pub fn checks(spec: &InfraSpec, facts: &Facts) -> Vec<Check> {
                         format!("CI role `{ci_role}` trusts GitHub OIDC for `{repository}` only"),
                         !subjects.is_empty() && subjects.iter().all(|s| s.starts_with(&format!("repo:{repository}:"))),
                         format!("trusted subjects {subjects:?}"),
+                        list.redeploy.clone(),
+                    );
+                    list.check(
+                        "ci",
+                        "the GitHub OIDC provider it trusts exists, for audience sts.amazonaws.com".into(),
+                        facts
+                            .oidc_provider_audiences
+                            .as_ref()
+                            .is_some_and(|a| a.iter().any(|c| c == "sts.amazonaws.com")),
+                        match &facts.oidc_provider_audiences {
+                            None => "no such OIDC provider".into(),
+                            Some(audiences) => format!("audiences {audiences:?}"),
+                        },
                         list.redeploy.clone(),
                     );
                     ci_policy_checks(&mut list, role, spec, facts);

@@ -69,7 +69,26 @@ pub async fn gather_facts(aws: &AwsContext, spec: &InfraSpec, account: &str) -> 
         topic_exists(aws, &topic),
         async { dashboard_exists(aws, &name(&names.dashboard)).await },
     )?;
+    if let Some(provider) = facts.ci_role.as_ref().and_then(|role| federated_principal(role.trust.as_ref())) {
+        facts.oidc_provider_audiences = oidc_provider_audiences(aws, &provider).await?;
+    }
     Ok(facts)
+}
+
+/// The OIDC provider a role's trust policy names.
+fn federated_principal(trust: Option<&Value>) -> Option<String> {
+    let statements = match &trust?["Statement"] {
+        Value::Array(items) => items.clone(),
+        other => vec![other.clone()],
+    };
+    statements.iter().find_map(|s| s["Principal"]["Federated"].as_str().map(str::to_owned))
+}
+
+/// The client ids (audiences) of an OIDC provider; `None` when it does not exist.
+async fn oidc_provider_audiences(aws: &AwsContext, arn: &str) -> anyhow::Result<Option<Vec<String>>> {
+    let result = aws.iam().get_open_id_connect_provider().open_id_connect_provider_arn(arn).send().await;
+    let call = format!("iam:GetOpenIDConnectProvider `{arn}`");
+    Ok(unless_missing(&call, result, |e| e.is_no_such_entity_exception())?.map(|p| p.client_id_list().to_vec()))
 }
 
 /// The output, or `None` when `missing` says the service error means the
