@@ -101,6 +101,7 @@ fn environment() -> Result<Environment<'static>, Error> {
     env.set_auto_escape_callback(|name| if name.ends_with(".html") { AutoEscape::Html } else { AutoEscape::None });
     // A misspelt field fails the render (and the tests) instead of printing nothing.
     env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.add_template("charts.css", include_str!("../templates/charts.css"))?;
     env.add_template(RUN_TEMPLATE, include_str!("../templates/run.html"))?;
     env.add_template(site::INDEX_TEMPLATE, include_str!("../templates/index.html"))?;
     env.add_template(site::TEST_TEMPLATE, include_str!("../templates/test.html"))?;
