@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use loadgrid_k6::rest::Client;
-use loadgrid_plan::records::{now_ms, Go, Ready};
+use loadgrid_plan::records::{now_ms, Go, Ready, StopReason};
 use loadgrid_plan::Manifest;
 use loadgrid_store::{layout, Store};
 
@@ -15,6 +15,16 @@ pub enum Met {
     Go(i64),
     /// The run was stopped before it started.
     Stopped(String),
+    /// The leader's `setup()` called `test.abort()`, with this reason.
+    SetupAborted(String),
+}
+
+/// The reason of a `test.abort()` that made a `setup()` or `teardown()`
+/// call through k6's REST API fail (`… test aborted: no db at setup (…)`).
+fn aborted_reason(error: &loadgrid_k6::rest::RestError) -> Option<String> {
+    let text = error.to_string();
+    let at = text.find("test aborted")?;
+    crate::k6_process::script_reason(&text[at..], "test aborted")
 }
 
 /// Loads setup data into this shard's k6, marks the shard ready, and waits
@@ -33,7 +43,13 @@ pub async fn meet(
     let waiting = Waiting { store, run_id, poll, deadline };
 
     if config.shard == 0 {
-        let data = client.run_setup().await.context("setup() failed")?;
+        let data = match client.run_setup().await {
+            Ok(data) => data,
+            Err(error) => match aborted_reason(&error) {
+                Some(reason) => return Ok(Met::SetupAborted(reason)),
+                None => return Err(anyhow::Error::new(error).context("setup() failed")),
+            },
+        };
         store.put(&layout::setup_data(run_id), serde_json::to_vec(&data)?).await?;
     } else {
         let Some(bytes) = waiting
@@ -131,16 +147,27 @@ impl Waiting<'_> {
 }
 
 /// Runs `teardown()` once for the grid, after every other shard has ended
-/// (at once when the grid never `started`).
+/// (at once when the grid never `started`). A `test.abort()` in it aborts
+/// the run, as in k6.
 pub async fn teardown_after_all_shards(store: &Store, manifest: &Manifest, client: &Client, started: bool) {
-    if !started {
-        // Stopped at the barrier: no shard ran an iteration, and some may
-        // never report at all. Nothing to wait for.
-        if let Err(error) = client.run_teardown().await {
-            eprintln!("loadgrid agent: teardown() failed: {error}");
-        }
-        return;
+    if started {
+        wait_for_other_shards(store, manifest).await;
     }
+    // Else stopped at the barrier: no shard ran an iteration, and some may
+    // never report at all. Nothing to wait for.
+    if let Err(error) = client.run_teardown().await {
+        match aborted_reason(&error) {
+            Some(reason) => {
+                let reason = if reason.is_empty() { String::new() } else { format!(": {reason}") };
+                let detail = format!("shard 0: teardown() called test.abort(){reason}");
+                crate::request_stop(store, &manifest.run_id, StopReason::TestAbort, &detail).await;
+            }
+            None => eprintln!("loadgrid agent: teardown() failed: {error}"),
+        }
+    }
+}
+
+async fn wait_for_other_shards(store: &Store, manifest: &Manifest) {
     let run_id = &manifest.run_id;
     let deadline = Instant::now() + Duration::from_millis(manifest.teardown_timeout_ms + manifest.timing.grace_ms);
     let poll = Duration::from_millis(manifest.timing.poll_interval_ms.max(5));
@@ -155,8 +182,5 @@ pub async fn teardown_after_all_shards(store: &Store, manifest: &Manifest, clien
             break;
         }
         tokio::time::sleep(poll).await;
-    }
-    if let Err(error) = client.run_teardown().await {
-        eprintln!("loadgrid agent: teardown() failed: {error}");
     }
 }

@@ -21,9 +21,54 @@ const PIPE_READ_CHUNK: usize = 256 * 1024;
 
 pub struct K6Process {
     child: Child,
-    pub stderr_tail: Arc<Mutex<VecDeque<String>>>,
+    log: Arc<Mutex<K6Log>>,
     /// Ends when k6 closes its output: at exit.
     pub ingest_thread: std::thread::JoinHandle<()>,
+}
+
+/// What k6's log (its stderr) says, as far as the grid cares.
+#[derive(Default)]
+struct K6Log {
+    tail: VecDeque<String>,
+    /// `exec.test.fail()`: its reason, or empty when it gave none.
+    marked_failed: Option<String>,
+    /// `test.abort()`: its reason, or empty when it gave none.
+    aborted: Option<String>,
+}
+
+impl K6Log {
+    fn read(&mut self, line: String) {
+        if let Some(message) = loadgrid_k6::logfmt_value(&line, "msg") {
+            if let Some(reason) = script_reason(&message, "test marked as failed") {
+                self.marked_failed.get_or_insert(reason);
+            }
+            if let Some(reason) = script_reason(&message, "test aborted") {
+                self.aborted.get_or_insert(reason);
+            }
+        }
+        if self.tail.len() == STDERR_TAIL_LINES {
+            self.tail.pop_front();
+        }
+        self.tail.push_back(line);
+    }
+}
+
+/// The reason a script gave to `exec.test.fail(reason)` or
+/// `test.abort(reason)`, from k6's message (`test aborted: no db at setup
+/// (file:///t.js:3:42(6))`), without the JavaScript location k6 appends.
+/// `None` when the message is not `event`'s; empty when no reason was given.
+pub fn script_reason(message: &str, event: &str) -> Option<String> {
+    let rest = message.strip_prefix(event)?;
+    if !(rest.is_empty() || rest.starts_with(": ") || rest.starts_with(" at ")) {
+        return None;
+    }
+    let rest = rest.strip_prefix(": ").unwrap_or(rest);
+    let reason = match rest.rfind(" at ") {
+        Some(at) if rest.ends_with(')') && rest[at..].contains(" (") => &rest[..at],
+        _ if rest.starts_with(" at ") => "",
+        _ => rest,
+    };
+    Some(reason.trim().to_owned())
 }
 
 pub struct K6RunArgs<'a> {
@@ -37,17 +82,16 @@ pub struct K6RunArgs<'a> {
     /// The run's `--tag`s. k6 replaces the archive's tags with any given on
     /// its command line, so they are passed again next to `shard`.
     pub tags: &'a std::collections::BTreeMap<String, String>,
-    /// Where k6 writes its own end-of-test summary; `None` switches the
-    /// summary off, so that k6 does not hold every trend sample in memory.
-    pub summary_export: Option<&'a Path>,
     /// Extra environment for k6 only (secret values): never on a command
     /// line, where `ps` would show them.
     pub env: &'a [(String, String)],
 }
 
 impl K6Process {
-    /// Starts k6 paused, with setup and teardown left to the grid and
-    /// thresholds left to the grid's merged data.
+    /// Starts k6 paused, with setup and teardown left to the grid,
+    /// thresholds to the grid's merged data, and the end-of-test summary
+    /// (and so `handleSummary()`) to the grid once the shards are merged:
+    /// `--no-summary` also keeps k6 from holding every trend sample.
     pub fn spawn(args: K6RunArgs<'_>, ingest: Arc<Mutex<Ingest>>) -> std::io::Result<K6Process> {
         let (reader, writer) = std::io::pipe()?;
         let mut command = Command::new(args.k6);
@@ -61,15 +105,7 @@ impl K6Process {
             .args(["--tag", &format!("shard={}", args.shard)])
             .args(args.tags.iter().flat_map(|(key, value)| ["--tag".to_owned(), format!("{key}={value}")]))
             .args(["--system-tags", &args.system_tags.join(",")])
-            .args(match args.summary_export {
-                Some(path) => vec![
-                    "--summary-trend-stats".into(),
-                    "avg,min,med,max,p(90),p(95),p(99)".into(),
-                    "--summary-export".into(),
-                    path.display().to_string(),
-                ],
-                None => vec!["--no-summary".to_owned()],
-            })
+            .arg("--no-summary")
             .arg(args.archive)
             .env("K6_NO_COLOR", "true")
             .envs(args.env.iter().map(|(k, v)| (k, v)))
@@ -83,25 +119,21 @@ impl K6Process {
         // and the closure was dropped with the command), so EOF means k6 exited.
         drop(command);
 
-        let stderr_tail = Arc::new(Mutex::new(VecDeque::new()));
+        let log = Arc::new(Mutex::new(K6Log::default()));
         if let Some(stderr) = child.stderr.take() {
-            let tail = Arc::clone(&stderr_tail);
+            let log = Arc::clone(&log);
             tokio::spawn(async move {
                 let mut lines = BufReader::new(stderr).lines();
                 while let Ok(Some(line)) = lines.next_line().await {
                     eprintln!("k6: {line}");
-                    let mut tail = tail.lock().expect("stderr tail lock");
-                    if tail.len() == STDERR_TAIL_LINES {
-                        tail.pop_front();
-                    }
-                    tail.push_back(line);
+                    log.lock().expect("k6 log lock").read(line);
                 }
             });
         }
         let ingest_thread = std::thread::Builder::new().name("ingest".into()).spawn(move || {
             pump_metrics(reader, &ingest);
         })?;
-        Ok(K6Process { child, stderr_tail, ingest_thread })
+        Ok(K6Process { child, log, ingest_thread })
     }
 
     pub fn pid(&self) -> Option<Pid> {
@@ -135,7 +167,17 @@ impl K6Process {
     }
 
     pub fn stderr_tail(&self) -> Vec<String> {
-        self.stderr_tail.lock().expect("stderr tail lock").iter().cloned().collect()
+        self.log.lock().expect("k6 log lock").tail.iter().cloned().collect()
+    }
+
+    /// The reason k6 logged for `exec.test.fail()`, if the script called it.
+    pub fn marked_failed(&self) -> Option<String> {
+        self.log.lock().expect("k6 log lock").marked_failed.clone()
+    }
+
+    /// The reason k6 logged for `test.abort()`, if the script called it.
+    pub fn aborted(&self) -> Option<String> {
+        self.log.lock().expect("k6 log lock").aborted.clone()
     }
 }
 
@@ -173,5 +215,26 @@ fn attach_metrics_pipe_and_parent_death_signal(command: &mut Command, writer: st
             nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from)?;
             Ok(())
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_of_test_fail_and_test_abort_come_from_k6_messages() {
+        let fail = "test marked as failed";
+        assert_eq!(script_reason("test marked as failed: bad thing", fail).as_deref(), Some("bad thing"));
+        assert_eq!(script_reason("test marked as failed", fail).as_deref(), Some(""));
+        assert_eq!(script_reason("test run was marked as failed", fail), None);
+        let abort = "test aborted";
+        assert_eq!(
+            script_reason("test aborted: no db at setup (file:///tmp/f3.js:3:42(6))", abort).as_deref(),
+            Some("no db")
+        );
+        assert_eq!(script_reason("test aborted at default (file:///tmp/f10.js:3:43(5))", abort).as_deref(), Some(""));
+        assert_eq!(script_reason("test aborted: meet at noon", abort).as_deref(), Some("meet at noon"));
+        assert_eq!(script_reason("test aborted because k6 received a signal", abort), None);
     }
 }

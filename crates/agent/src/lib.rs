@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use loadgrid_k6::rest::{self, Client};
-use loadgrid_metrics::ingest::{Ingest, IngestConfig};
+use loadgrid_metrics::ingest::{Ingest, IngestConfig, TestWindow};
 use loadgrid_metrics::{encode_shard_result, ShardResult};
 use loadgrid_plan::records::{now_ms, Heartbeat, ShardOutcome, ShardStatus, Stop, StopReason};
 use loadgrid_plan::Manifest;
@@ -63,7 +63,18 @@ pub struct AgentConfig {
 enum RunEnd {
     Completed,
     Stopped(String),
+    /// `setup()` called `test.abort()`: the test never started, and, as in
+    /// k6, `teardown()` does not run.
+    SetupAborted(String),
     Failed(String),
+}
+
+/// How the shard's run phase went.
+struct Driven {
+    end: RunEnd,
+    resumed_at_ms: Option<i64>,
+    /// When k6 reported its test ended.
+    test_ended_at_ms: Option<i64>,
 }
 
 /// Runs one shard to the end and returns the agent's exit code: 0 when the
@@ -86,6 +97,8 @@ pub async fn run(config: AgentConfig, mut interrupted: tokio::sync::watch::Recei
                 k6_stderr_tail: Vec::new(),
                 started_at_ms,
                 resumed_at_ms: None,
+                test_ended_at_ms: None,
+                marked_failed: None,
                 ended_at_ms: now_ms(),
                 has_result: false,
                 samples: 0,
@@ -120,7 +133,6 @@ async fn run_shard(
     std::fs::create_dir_all(&config.work_dir)
         .with_context(|| format!("cannot create work directory `{}`", config.work_dir.display()))?;
     let archive = config.work_dir.join(format!("archive-{}.tar", config.shard));
-    let k6_summary = config.work_dir.join(format!("k6-summary-{}.json", config.shard));
     if !store.get_to_file(&layout::archive(run_id), &archive).await? {
         anyhow::bail!("run `{run_id}` has no archive in the store");
     }
@@ -143,7 +155,6 @@ async fn run_shard(
             shard: config.shard,
             system_tags: &manifest.system_tags,
             tags: &manifest.tags,
-            summary_export: manifest.keep_k6_summary.then_some(k6_summary.as_path()),
             env: &secret_env,
         },
         Arc::clone(&ingest),
@@ -152,18 +163,17 @@ async fn run_shard(
     let client = Client::new(&config.k6_address);
 
     let mut shard = Shard { config, manifest: &manifest, client: &client, k6: &mut k6, interrupted };
-    let outcome = shard.drive(&ingest).await;
-    let resumed_at_ms = outcome.as_ref().ok().and_then(|(_, resumed)| *resumed);
-    let run_end = match outcome {
-        Ok((end, _)) => end,
-        Err(error) => RunEnd::Failed(format!("{error:#}")),
+    let driven = match shard.drive(&ingest).await {
+        Ok(driven) => driven,
+        Err(error) => Driven { end: RunEnd::Failed(format!("{error:#}")), resumed_at_ms: None, test_ended_at_ms: None },
     };
+    let Driven { end: run_end, resumed_at_ms, test_ended_at_ms } = driven;
     if let RunEnd::Failed(reason) = &run_end {
         // Running on without this shard would measure a different test.
         request_stop(store, run_id, StopReason::ShardFailed, &format!("shard {} failed: {reason}", config.shard)).await;
     }
 
-    if config.shard == 0 && !matches!(run_end, RunEnd::Failed(_)) {
+    if config.shard == 0 && !matches!(run_end, RunEnd::Failed(_) | RunEnd::SetupAborted(_)) {
         barrier::teardown_after_all_shards(store, &manifest, &client, resumed_at_ms.is_some()).await;
     }
     k6.interrupt();
@@ -175,6 +185,7 @@ async fn run_shard(
         }
     };
     let stderr_tail = k6.stderr_tail();
+    let (aborted, marked_failed) = (k6.aborted(), k6.marked_failed());
     let ingest_thread = k6.ingest_thread;
     tokio::task::spawn_blocking(move || ingest_thread.join()).await.ok();
     let ingest = Arc::try_unwrap(ingest).map_err(|_| anyhow::anyhow!("metric pipe still open"))?;
@@ -182,21 +193,24 @@ async fn run_shard(
     let overflowed_metrics = ingest.overflowed_metrics();
     let result: ShardResult = ingest.into_result();
 
-    let run_end = match (run_end, exit_code) {
-        (RunEnd::Completed, 108) => RunEnd::Stopped("the script called test.abort()".into()),
+    let aborted = aborted.or_else(|| (exit_code == EXIT_ABORTED).then(String::new));
+    if let Some(reason) = &aborted {
+        request_stop(store, run_id, StopReason::TestAbort, &abort_detail(config.shard, "", reason)).await;
+    }
+    let run_end = match (run_end, aborted) {
+        (RunEnd::Completed, Some(reason)) => RunEnd::Stopped(abort_detail(config.shard, "", &reason)),
         (end, _) => end,
     };
-    if exit_code == 108 {
-        request_stop(store, run_id, StopReason::TestAbort, &format!("shard {} called test.abort()", config.shard))
-            .await;
-    }
+    let marked_failed = marked_failed.or_else(|| (exit_code == EXIT_MARKED_FAILED).then(String::new)).map(|reason| {
+        match reason.is_empty() {
+            true => "the script called exec.test.fail()".to_owned(),
+            false => format!("the script called exec.test.fail(): {reason}"),
+        }
+    });
     store.put(&layout::shard_result(run_id, config.shard), encode_shard_result(&result)).await?;
-    if manifest.keep_k6_summary && k6_summary.is_file() {
-        store.put_file(&layout::shard_k6_summary(run_id, config.shard), &k6_summary).await?;
-    }
     let (outcome, reason) = match run_end {
         RunEnd::Completed => (ShardOutcome::Completed, None),
-        RunEnd::Stopped(reason) => (ShardOutcome::Stopped, Some(reason)),
+        RunEnd::Stopped(reason) | RunEnd::SetupAborted(reason) => (ShardOutcome::Stopped, Some(reason)),
         RunEnd::Failed(reason) => (ShardOutcome::Failed, Some(reason)),
     };
     let status = ShardStatus {
@@ -207,6 +221,8 @@ async fn run_shard(
         k6_stderr_tail: if outcome == ShardOutcome::Failed { stderr_tail } else { Vec::new() },
         started_at_ms,
         resumed_at_ms,
+        test_ended_at_ms,
+        marked_failed,
         ended_at_ms: now_ms(),
         has_result: true,
         samples: result.samples,
@@ -215,6 +231,19 @@ async fn run_shard(
     };
     write_status_if_absent(config, &status).await?;
     Ok(())
+}
+
+/// k6's exit codes for `test.abort()` and `exec.test.fail()`.
+const EXIT_ABORTED: i32 = 108;
+const EXIT_MARKED_FAILED: i32 = 110;
+
+/// `shard 1 called test.abort(): no db`, `shard 0: setup() called test.abort()`.
+fn abort_detail(shard: u32, during: &str, reason: &str) -> String {
+    let reason = if reason.is_empty() { String::new() } else { format!(": {reason}") };
+    match during {
+        "" => format!("shard {shard} called test.abort(){reason}"),
+        during => format!("shard {shard}: {during} called test.abort(){reason}"),
+    }
 }
 
 /// The manifest's secrets as k6 environment variables. Errors name the
@@ -280,13 +309,25 @@ struct Shard<'a> {
 }
 
 impl Shard<'_> {
-    /// Barrier then run. Returns how the run ended and when k6 resumed.
-    async fn drive(&mut self, ingest: &Arc<Mutex<Ingest>>) -> anyhow::Result<(RunEnd, Option<i64>)> {
+    /// Barrier then run.
+    async fn drive(&mut self, ingest: &Arc<Mutex<Ingest>>) -> anyhow::Result<Driven> {
         self.wait_until_paused().await?;
+        let stopped = |end| Driven { end, resumed_at_ms: None, test_ended_at_ms: None };
         let start_at_ms = match barrier::meet(self.config, self.manifest, self.client, self.interrupted).await? {
             barrier::Met::Go(start_at_ms) => start_at_ms,
-            barrier::Met::Stopped(reason) => return Ok((RunEnd::Stopped(reason), None)),
+            barrier::Met::Stopped(reason) => return Ok(stopped(RunEnd::Stopped(reason))),
+            barrier::Met::SetupAborted(reason) => {
+                let detail = abort_detail(self.config.shard, "setup()", &reason);
+                request_stop(&self.config.store, &self.config.run_id, StopReason::TestAbort, &detail).await;
+                return Ok(stopped(RunEnd::SetupAborted(detail)));
+            }
         };
+        // Only the VU gauge samples of the test count, not those k6 takes
+        // while paused.
+        ingest
+            .lock()
+            .expect("ingest lock")
+            .set_test_window(TestWindow { start_us: Some(start_at_ms * 1000), end_us: None });
         sleep_until_ms(start_at_ms).await;
         self.client.resume().await.context("cannot resume k6")?;
         let resumed_at_ms = now_ms();
@@ -295,8 +336,12 @@ impl Shard<'_> {
             self.config.shard,
             resumed_at_ms - start_at_ms
         );
-        let end = self.watch_run(ingest, Instant::now()).await;
-        Ok((end, Some(resumed_at_ms)))
+        let (end, test_ended_at_ms) = self.watch_run(ingest, Instant::now(), resumed_at_ms).await;
+        ingest
+            .lock()
+            .expect("ingest lock")
+            .set_test_window(TestWindow { start_us: Some(start_at_ms * 1000), end_us: Some(test_ended_at_ms * 1000) });
+        Ok(Driven { end, resumed_at_ms: Some(resumed_at_ms), test_ended_at_ms: Some(test_ended_at_ms) })
     }
 
     async fn wait_until_paused(&mut self) -> anyhow::Result<()> {
@@ -318,8 +363,12 @@ impl Shard<'_> {
     }
 
     /// Watches k6 until the test ends, publishing live numbers and obeying
-    /// stop records, the heartbeat, the deadline and signals.
-    async fn watch_run(&mut self, ingest: &Arc<Mutex<Ingest>>, resumed: Instant) -> RunEnd {
+    /// stop records, the heartbeat, the deadline and signals. Returns how
+    /// it ended and when (ms since the epoch): k6's test ended between the
+    /// last poll that saw it running and the one that saw it end, and no
+    /// earlier than its last sample, so the latest of those two is the
+    /// closest to k6's own end.
+    async fn watch_run(&mut self, ingest: &Arc<Mutex<Ingest>>, resumed: Instant, resumed_at_ms: i64) -> (RunEnd, i64) {
         let store = &self.config.store;
         let run_id = &self.config.run_id;
         let timing = &self.manifest.timing;
@@ -330,13 +379,25 @@ impl Shard<'_> {
         let mut next_control = Instant::now();
         let mut stop_reason: Option<String> = None;
         let mut stop_sent_at: Option<Instant> = None;
+        let mut abort_shared = false;
+        let mut running_seen_at_ms = resumed_at_ms;
         loop {
             if self.k6.try_exit_code().is_some() {
                 break;
             }
+            let polled_at_ms = now_ms();
             match self.client.status().await {
                 Ok(status) if status.status >= rest::STATUS_ENDED => break,
-                _ => {}
+                Ok(_) => running_seen_at_ms = polled_at_ms,
+                Err(_) => {}
+            }
+            if !abort_shared {
+                if let Some(reason) = self.k6.aborted() {
+                    // As in one k6, test.abort() ends the whole test at once.
+                    abort_shared = true;
+                    let detail = abort_detail(self.config.shard, "", &reason);
+                    request_stop(&self.config.store, &self.config.run_id, StopReason::TestAbort, &detail).await;
+                }
             }
             let now = Instant::now();
             if now >= next_live {
@@ -371,13 +432,21 @@ impl Shard<'_> {
                 _ = self.interrupted.changed() => {}
             }
         }
-        match stop_reason {
+        let ended_at_ms = now_ms();
+        let last_sample_ms = ingest.lock().expect("ingest lock").last_sample_us().map(|us| us.div_euclid(1000));
+        let test_ended_at_ms = last_sample_ms.unwrap_or(running_seen_at_ms).max(running_seen_at_ms).min(ended_at_ms);
+        let end = match stop_reason {
             Some(reason) => RunEnd::Stopped(reason),
-            None if self.k6.try_exit_code().is_some_and(|code| code != 0 && code != 108) => {
+            None if self
+                .k6
+                .try_exit_code()
+                .is_some_and(|code| ![0, EXIT_ABORTED, EXIT_MARKED_FAILED].contains(&code)) =>
+            {
                 RunEnd::Failed(format!("k6 exited with code {}", self.k6.try_exit_code().unwrap_or(-1)))
             }
             None => RunEnd::Completed,
-        }
+        };
+        (end, test_ended_at_ms)
     }
 
     async fn should_stop(&self, past_deadline: bool) -> Option<String> {

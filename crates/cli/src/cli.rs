@@ -204,11 +204,6 @@ pub struct RunArgs {
     /// Print the summary as JSON (summary.json's schema) instead of text.
     #[arg(long)]
     pub json: bool,
-    /// Also keep each shard's own k6 end-of-test summary in the store
-    /// (`shards/<i>/k6-summary.json`) to cross-check loadgrid's numbers.
-    /// k6 then holds every trend sample in memory: for short runs.
-    #[arg(long)]
-    pub keep_k6_summary: bool,
     /// No progress display.
     #[arg(long, short = 'q')]
     pub quiet: bool,

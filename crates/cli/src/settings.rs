@@ -248,7 +248,6 @@ impl Settings {
             allow_partial: args.allow_partial || run.allow_partial.unwrap_or(false),
             max_series_per_metric: run.max_series_per_metric.unwrap_or(DEFAULT_MAX_SERIES_PER_METRIC),
             backend,
-            keep_k6_summary: args.keep_k6_summary,
             secrets,
         })
     }

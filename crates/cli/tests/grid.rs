@@ -74,14 +74,15 @@ export default function () { http.get(`${__ENV.BASE_URL}/`); }
 
 /// Two checks of loadgrid's numbers against k6's own:
 ///
-/// - the same samples: the shard's k6 also keeps its end-of-test summary
-///   (`--keep-k6-summary`), so every statistic must agree within 0.5%
+/// - the same samples: a plain `k6 run` writes its samples (`--out json`)
+///   and its own summary of them (`--summary-export`); the samples go
+///   through loadgrid's ingest, and every statistic must agree within 0.5%
 ///   (the trend histograms hold 3 significant digits);
-/// - a separate plain `k6 run --summary-export` of the same script, whose
-///   latency is dominated by a deterministic server delay per iteration:
-///   the central statistics must agree within 0.5% too. (Its max and p(99)
-///   are one or two samples and move with scheduling noise between runs,
-///   so they are compared on the same samples above.)
+/// - a grid of one shard of the same script, whose latency is dominated by
+///   a deterministic server delay per iteration: the central statistics
+///   must agree within 0.5% too. (Its max and p(99) are one or two samples
+///   and move with scheduling noise between runs, so they are compared on
+///   the same samples above.)
 #[test]
 fn one_shard_agrees_with_plain_k6() {
     let grid = Grid::new();
@@ -97,32 +98,50 @@ export default function () {
 "#,
     );
     let env = base(&grid);
-    let summary =
-        grid.run(&["run", &script, "--shards", "1", "-e", &env, "--json", "-q", "--keep-k6-summary"]).exit(0).json();
-    let run_id = summary["run_id"].as_str().unwrap();
-    let same_samples: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(grid.run_file(run_id, "shards/0/k6-summary.json")).unwrap()).unwrap();
-    let all = ["med", "p(90)", "p(95)", "p(99)", "avg", "min", "max"];
-    assert_agree(&summary, &same_samples, &all);
-    assert_eq!(value(&summary, "http_reqs", "count"), same_samples["metrics"]["http_reqs"]["count"].as_f64().unwrap());
-
     let export = grid.path("k6-summary.json");
+    let samples = grid.path("k6-samples.json");
     let status = std::process::Command::new(common::k6_path())
         .args(["run", "--quiet", "--no-usage-report", "--address", "127.0.0.1:0", "--summary-export"])
         .arg(&export)
+        .args(["--summary-trend-stats", "avg,min,med,max,p(90),p(95),p(99)", "--out"])
+        .arg(format!("json={}", samples.display()))
         .args(["-e", &env, &script])
         .stdout(std::process::Stdio::null())
         .status()
         .unwrap();
     assert!(status.success());
     let plain: serde_json::Value = serde_json::from_slice(&std::fs::read(&export).unwrap()).unwrap();
-    assert_agree(&summary, &plain, &["med", "p(90)", "p(95)", "avg", "min"]);
+    let mut ingest = loadgrid_metrics::ingest::Ingest::new(loadgrid_metrics::ingest::IngestConfig::default());
+    ingest.feed(&std::fs::read(&samples).unwrap());
+    ingest.finish_input();
+    let ingested = ingest.into_result().metrics;
+    let durations = ingested.metric("http_req_duration").unwrap().total();
+    let same_samples = serde_json::json!({ "metrics": {
+        "http_req_duration": {
+            "avg": durations.avg(), "min": durations.min(), "med": durations.median(), "max": durations.max(),
+            "p(90)": durations.percentile(90.0), "p(95)": durations.percentile(95.0), "p(99)": durations.percentile(99.0),
+        },
+        "http_reqs": { "count": ingested.metric("http_reqs").unwrap().total().sum() },
+    }});
+    let all = ["med", "p(90)", "p(95)", "p(99)", "avg", "min", "max"];
+    assert_agree(&same_samples, &plain, &all);
+    assert_eq!(same_samples["metrics"]["http_reqs"]["count"].as_f64(), plain["metrics"]["http_reqs"]["count"].as_f64());
+
+    let summary = grid.run(&["run", &script, "--shards", "1", "-e", &env, "--json", "-q"]).exit(0).json();
+    assert_agree(&summary_values(&summary), &plain, &["med", "p(90)", "p(95)", "avg", "min"]);
     assert_eq!(value(&summary, "http_reqs", "count"), plain["metrics"]["http_reqs"]["count"].as_f64().unwrap());
 }
 
-fn assert_agree(summary: &serde_json::Value, k6: &serde_json::Value, statistics: &[&str]) {
+/// A summary's metrics in `--summary-export`'s shape (values straight under
+/// the metric).
+fn summary_values(summary: &serde_json::Value) -> serde_json::Value {
+    let metrics = summary["metrics"].as_object().unwrap();
+    serde_json::json!({ "metrics": metrics.iter().map(|(k, v)| (k.clone(), v["values"].clone())).collect::<serde_json::Map<_, _>>() })
+}
+
+fn assert_agree(ours: &serde_json::Value, k6: &serde_json::Value, statistics: &[&str]) {
     for statistic in statistics {
-        let ours = value(summary, "http_req_duration", statistic);
+        let ours = ours["metrics"]["http_req_duration"][statistic].as_f64().unwrap();
         let theirs = k6["metrics"]["http_req_duration"][statistic].as_f64().unwrap();
         eprintln!(
             "http_req_duration {statistic}: loadgrid {ours:.3} k6 {theirs:.3} ({:+.4}%)",

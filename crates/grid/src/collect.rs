@@ -3,7 +3,7 @@
 
 use anyhow::Context;
 use loadgrid_metrics::{decode_shard_result, MetricSet, ShardResult};
-use loadgrid_plan::records::{ShardStatus, Stop};
+use loadgrid_plan::records::{Go, ShardStatus, Stop};
 use loadgrid_plan::Manifest;
 use loadgrid_store::{layout, Store};
 
@@ -16,6 +16,8 @@ pub struct Collected {
     pub results: Vec<Option<ShardResult>>,
     pub merged: MetricSet,
     pub stop: Option<Stop>,
+    /// The shared start every shard resumed at, when the grid started.
+    pub go: Option<Go>,
     /// Indexed by shard: how the backend saw the shard end, when it said.
     pub backend_notes: Vec<Option<String>>,
 }
@@ -36,7 +38,6 @@ pub async fn collect(store: &Store, run_id: &str) -> anyhow::Result<Collected> {
     let manifest = read_manifest(store, run_id).await?;
     let mut statuses = Vec::new();
     let mut results = Vec::new();
-    let mut merged = MetricSet::new();
     let mut backend_notes = Vec::new();
     for shard in 0..manifest.shards {
         let status_key = layout::shard_status(run_id, shard);
@@ -58,7 +59,6 @@ pub async fn collect(store: &Store, run_id: &str) -> anyhow::Result<Collected> {
                         store.url()
                     ))
                 })?;
-                merged.merge(&result.metrics);
                 Some(result)
             }
             None => None,
@@ -72,5 +72,10 @@ pub async fn collect(store: &Store, run_id: &str) -> anyhow::Result<Collected> {
         Some(bytes) => serde_json::from_slice(&bytes).ok(),
         None => None,
     };
-    Ok(Collected { manifest, statuses, results, merged, stop, backend_notes })
+    let go = match store.get(&layout::go(run_id)).await? {
+        Some(bytes) => serde_json::from_slice(&bytes).ok(),
+        None => None,
+    };
+    let merged = MetricSet::merge_shards(results.iter().flatten().map(|result: &ShardResult| &result.metrics));
+    Ok(Collected { manifest, statuses, results, merged, stop, go, backend_notes })
 }

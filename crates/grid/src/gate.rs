@@ -1,20 +1,28 @@
 //! **gate**: the verdict and exit code of a run, from how its shards ended
-//! and how its thresholds came out on the merged data.
+//! and how its thresholds came out on the merged data. The codes are k6's
+//! wherever k6 has one:
 //!
 //! | exit | verdict |
 //! | --- | --- |
 //! | 0 | passed |
 //! | 99 | thresholds crossed (as k6), including a grid-wide `abortOnFail` |
+//! | 108 | the script called `test.abort()` on some shard (as k6) |
+//! | 110 | the script called `exec.test.fail()` on some shard (as k6) |
 //! | 1 | the run failed: a shard failed, was missing or the run was interrupted |
+//!
+//! When several apply, the first in this order wins, as in k6 (checked
+//! against k6 1.1): a failed run, `test.abort()`, an `abortOnFail` stop,
+//! `test.fail()`, crossed thresholds.
 
 use loadgrid_plan::records::{ShardOutcome, ShardStatus, Stop, StopReason};
 use loadgrid_report::Verdict;
 use loadgrid_thresholds::{Evaluation, Outcome};
 
-pub const EXIT_PASSED: i32 = 0;
+/// The run failed (a shard failed or never reported, the run was
+/// interrupted), or loadgrid itself failed.
 pub const EXIT_FAILED: i32 = 1;
+/// Usage, configuration or input error: nothing was launched.
 pub const EXIT_INPUT: i32 = 2;
-pub const EXIT_THRESHOLDS: i32 = 99;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Gate {
@@ -35,6 +43,7 @@ pub fn gate(
 ) -> Gate {
     let mut failures = Vec::new();
     let mut warnings = Vec::new();
+    let mut marked_failed = Vec::new();
     let mut partial = false;
     for (shard, status) in statuses.iter().enumerate() {
         match status {
@@ -55,18 +64,22 @@ pub fn gate(
                 failures
                     .push(format!("shard {shard} failed: {}", status.reason.as_deref().unwrap_or("no reason given")));
             }
-            Some(status) if status.outcome == ShardOutcome::Stopped => partial = true,
-            Some(_) => {}
+            Some(status) => {
+                partial |= status.outcome == ShardOutcome::Stopped;
+                if let Some(reason) = &status.marked_failed {
+                    marked_failed.push(format!("shard {shard}: {reason}"));
+                }
+            }
         }
     }
     match stop.map(|s| s.reason) {
         Some(StopReason::Interrupted) => failures.push(format!("interrupted: {}", stop.map_or("", |s| &s.detail))),
-        Some(StopReason::TestAbort) => failures.push(stop.map_or(String::new(), |s| s.detail.clone())),
         Some(StopReason::ShardFailed) if failures.is_empty() => {
             failures.push(stop.map_or(String::new(), |s| s.detail.clone()))
         }
         _ => {}
     }
+    let aborted = stop.filter(|s| s.reason == StopReason::TestAbort).map(|s| s.detail.clone());
     let mut crossed: Vec<String> = Vec::new();
     for evaluation in evaluations {
         match &evaluation.outcome {
@@ -80,12 +93,14 @@ pub fn gate(
                 evaluation.threshold.source,
                 evaluation.threshold.key()
             )),
-            Outcome::NoData => warnings.push(format!(
+            Outcome::Passed => {}
+        }
+        if evaluation.no_samples {
+            warnings.push(format!(
                 "threshold `{}` on `{}` saw no samples (is the metric or tag name right?)",
                 evaluation.threshold.source,
                 evaluation.threshold.key()
-            )),
-            Outcome::Passed => {}
+            ));
         }
         if !evaluation.exact {
             warnings.push(format!(
@@ -94,19 +109,26 @@ pub fn gate(
             ));
         }
     }
-    if let Some(stop) = stop.filter(|s| s.reason == StopReason::AbortOnFail) {
+    let abort_on_fail = stop.filter(|s| s.reason == StopReason::AbortOnFail);
+    if let Some(stop) = abort_on_fail {
         crossed.push(format!("the grid was stopped early: {}", stop.detail));
     }
-    let (verdict, exit_code, reasons) = if !failures.is_empty() {
-        let mut reasons = failures;
-        reasons.extend(crossed);
-        (Verdict::Failed, EXIT_FAILED, reasons)
+    let (verdict, mut reasons) = if !failures.is_empty() {
+        (Verdict::Failed, failures)
+    } else if let Some(detail) = aborted {
+        (Verdict::Aborted, vec![detail])
+    } else if abort_on_fail.is_some() {
+        (Verdict::ThresholdsCrossed, std::mem::take(&mut crossed))
+    } else if !marked_failed.is_empty() {
+        (Verdict::MarkedFailed, std::mem::take(&mut marked_failed))
     } else if !crossed.is_empty() {
-        (Verdict::ThresholdsCrossed, EXIT_THRESHOLDS, crossed)
+        (Verdict::ThresholdsCrossed, std::mem::take(&mut crossed))
     } else {
-        (Verdict::Passed, EXIT_PASSED, Vec::new())
+        (Verdict::Passed, Vec::new())
     };
-    Gate { verdict, exit_code, reasons, partial, warnings }
+    reasons.extend(marked_failed);
+    reasons.extend(crossed);
+    Gate { verdict, exit_code: verdict.exit_code(), reasons, partial, warnings }
 }
 
 #[cfg(test)]
@@ -123,6 +145,8 @@ mod tests {
             k6_stderr_tail: vec![],
             started_at_ms: 0,
             resumed_at_ms: None,
+            test_ended_at_ms: None,
+            marked_failed: None,
             ended_at_ms: 0,
             has_result: true,
             samples: 0,
@@ -131,16 +155,31 @@ mod tests {
         })
     }
 
+    fn marked(shard: u32) -> Option<ShardStatus> {
+        let mut status = status(shard, ShardOutcome::Completed)?;
+        status.marked_failed = Some("test marked as failed: bad thing".into());
+        Some(status)
+    }
+
+    fn crossed() -> Evaluation {
+        let threshold =
+            loadgrid_thresholds::Threshold::new("iterations", "count<1", loadgrid_thresholds::Origin::Script).unwrap();
+        loadgrid_thresholds::evaluate(&[threshold], &loadgrid_metrics::MetricSet::new(), Default::default())
+            .pop()
+            .map(|e| Evaluation { outcome: Outcome::Crossed, ..e })
+            .unwrap()
+    }
+
     #[test]
     fn a_failed_or_missing_shard_never_passes() {
         let gate_failed =
             gate(&[status(0, ShardOutcome::Completed), status(1, ShardOutcome::Failed)], &[], &[], None, true);
-        assert_eq!((gate_failed.verdict, gate_failed.exit_code), (Verdict::Failed, EXIT_FAILED));
+        assert_eq!((gate_failed.verdict, gate_failed.exit_code), (Verdict::Failed, 1));
         let missing = gate(&[status(0, ShardOutcome::Completed), None], &[], &[], None, false);
-        assert_eq!(missing.exit_code, EXIT_FAILED);
+        assert_eq!(missing.exit_code, 1);
         assert!(missing.reasons[0].contains("--allow-partial"));
         let allowed = gate(&[status(0, ShardOutcome::Completed), None], &[], &[], None, true);
-        assert_eq!(allowed.exit_code, EXIT_PASSED);
+        assert_eq!(allowed.exit_code, 0);
         assert!(allowed.partial);
     }
 
@@ -148,10 +187,30 @@ mod tests {
     fn interruption_fails_and_abort_on_fail_crosses() {
         let interrupted = Stop { reason: StopReason::Interrupted, detail: "SIGINT".into(), at_ms: now_ms() };
         let result = gate(&[status(0, ShardOutcome::Stopped)], &[], &[], Some(&interrupted), false);
-        assert_eq!(result.exit_code, EXIT_FAILED);
+        assert_eq!(result.exit_code, 1);
         assert!(result.partial);
         let aborted = Stop { reason: StopReason::AbortOnFail, detail: "p(95)<1 crossed".into(), at_ms: now_ms() };
         let result = gate(&[status(0, ShardOutcome::Stopped)], &[], &[], Some(&aborted), false);
-        assert_eq!((result.verdict, result.exit_code), (Verdict::ThresholdsCrossed, EXIT_THRESHOLDS));
+        assert_eq!((result.verdict, result.exit_code), (Verdict::ThresholdsCrossed, 99));
+    }
+
+    /// k6 1.1: `test.fail()` alone exits 110, and beats thresholds crossed
+    /// at the end; `test.abort()` exits 108 and beats it; an `abortOnFail`
+    /// stop exits 99 and beats it too.
+    #[test]
+    fn test_fail_and_test_abort_rank_as_in_k6() {
+        let shards = [status(0, ShardOutcome::Completed), marked(1)];
+        let marked_only = gate(&shards, &[], &[], None, false);
+        assert_eq!((marked_only.verdict, marked_only.exit_code), (Verdict::MarkedFailed, 110));
+        assert_eq!(marked_only.reasons, ["shard 1: test marked as failed: bad thing"]);
+        let with_crossed = gate(&shards, &[], &[crossed()], None, false);
+        assert_eq!(with_crossed.exit_code, 110);
+        assert_eq!(with_crossed.reasons.len(), 2, "{:?}", with_crossed.reasons);
+        let abort = Stop { reason: StopReason::TestAbort, detail: "shard 0 called test.abort(): no".into(), at_ms: 0 };
+        let aborted = gate(&shards, &[], &[crossed()], Some(&abort), false);
+        assert_eq!((aborted.verdict, aborted.exit_code), (Verdict::Aborted, 108));
+        assert_eq!(aborted.reasons[0], "shard 0 called test.abort(): no");
+        let abort_on_fail = Stop { reason: StopReason::AbortOnFail, detail: "crossed".into(), at_ms: 0 };
+        assert_eq!(gate(&shards, &[], &[], Some(&abort_on_fail), false).exit_code, 99);
     }
 }

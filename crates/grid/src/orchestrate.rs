@@ -157,8 +157,9 @@ pub fn summarize(collected: &Collected, thresholds: &[Threshold]) -> RunSummary 
             backend_note: collected.backend_notes[i].as_deref(),
         })
         .collect();
-    let test_duration = loadgrid_report::test_duration(&shards, &collected.merged);
-    let evaluations = loadgrid_thresholds::evaluate(thresholds, &collected.merged, test_duration);
+    let test_time =
+        loadgrid_report::test_time(collected.go.as_ref().map(|go| go.start_at_ms), &shards, &collected.merged);
+    let evaluations = loadgrid_thresholds::evaluate(thresholds, &collected.merged, test_time.duration());
     let gate = gate(
         &collected.statuses,
         &collected.backend_notes,
@@ -186,6 +187,7 @@ pub fn summarize(collected: &Collected, thresholds: &[Threshold]) -> RunSummary 
         manifest: &collected.manifest,
         merged: &collected.merged,
         shards,
+        test_time,
         evaluations: &evaluations,
         verdict: gate.verdict,
         exit_code: gate.exit_code,

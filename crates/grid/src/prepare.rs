@@ -54,7 +54,6 @@ pub struct RunRequest {
     pub allow_partial: bool,
     pub max_series_per_metric: usize,
     pub backend: String,
-    pub keep_k6_summary: bool,
     /// k6 env var name → Secrets Manager id (values are read by the agents).
     pub secrets: BTreeMap<String, String>,
 }
@@ -81,9 +80,7 @@ pub async fn prepare(request: &RunRequest, k6: &K6) -> anyhow::Result<Prepared> 
 
     let work = tempfile::Builder::new().prefix("loadgrid-plan-").tempdir()?;
     let archive = work.path().join("archive.tar");
-    k6.archive(&request.script, &archive, &request.overrides).await.map_err(|e| input_error(e.to_string()))?;
-    let inspected = k6.inspect(&archive).await.map_err(|e| input_error(e.to_string()))?;
-    let options = inspect::parse(&inspected).map_err(input_error)?;
+    let options = archive_and_inspect(k6, &request.script, &archive, &request.overrides).await?;
 
     let mut thresholds = loadgrid_thresholds::from_k6_options(&options.thresholds)
         .map_err(|e| input_error(format!("in the script's options.thresholds: {}", e.render())))?;
@@ -121,11 +118,38 @@ pub async fn prepare(request: &RunRequest, k6: &K6) -> anyhow::Result<Prepared> 
         timing: request.timing.clone(),
         max_series_per_metric: request.max_series_per_metric,
         allow_partial: request.allow_partial,
-        keep_k6_summary: request.keep_k6_summary,
         secrets: request.secrets.clone(),
         warnings: report.warnings,
     };
     Ok(Prepared { manifest, thresholds, archive, _work: work })
+}
+
+/// `k6 archive`, then `k6 inspect --execution-requirements` of the archive.
+///
+/// `k6 run` gives a script that sets `iterations` or `duration` but no VUs
+/// one VU (its `--vus` flag defaults to 1), while `k6 inspect` refuses it
+/// ("the number of VUs must be more than 0"). Such a script is archived
+/// again with `--vus 1`, so every shard runs what `k6 run` would.
+async fn archive_and_inspect(
+    k6: &K6,
+    script: &Path,
+    archive: &Path,
+    overrides: &Overrides,
+) -> anyhow::Result<inspect::ScriptOptions> {
+    k6.archive(script, archive, overrides).await.map_err(|e| input_error(e.to_string()))?;
+    let inspected = match k6.inspect(archive).await {
+        Ok(inspected) => inspected,
+        Err(error) => {
+            let declared = k6.inspect_options(archive).await.map_err(|e| input_error(e.to_string()))?;
+            if overrides.vus.is_some() || !inspect::needs_default_vu(&declared) {
+                return Err(input_error(error.to_string()));
+            }
+            let one_vu = Overrides { vus: Some(1), ..overrides.clone() };
+            k6.archive(script, archive, &one_vu).await.map_err(|e| input_error(e.to_string()))?;
+            k6.inspect(archive).await.map_err(|e| input_error(e.to_string()))?
+        }
+    };
+    inspect::parse(&inspected).map_err(input_error)
 }
 
 fn check_script(script: &Path) -> anyhow::Result<()> {
@@ -219,7 +243,6 @@ mod tests {
             timing: Timing::local(),
             max_series_per_metric: 10,
             allow_partial: false,
-            keep_k6_summary: false,
             secrets: BTreeMap::new(),
             warnings: vec![],
         };

@@ -9,7 +9,7 @@
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
-use loadgrid_metrics::{decode_shard_result, MetricSet};
+use loadgrid_metrics::{decode_shard_result, MetricSet, ShardResult};
 use loadgrid_plan::records::{now_ms, Go, Heartbeat, StopReason};
 use loadgrid_plan::Manifest;
 use loadgrid_store::{layout, Store};
@@ -248,15 +248,14 @@ async fn read_go(store: &Store, run_id: &str) -> Option<i64> {
 /// Merges every shard's latest live aggregates. Shards that have not
 /// published yet, or whose file is mid-replacement, are skipped this time.
 async fn merge_live(store: &Store, manifest: &Manifest) -> MetricSet {
-    let mut merged = MetricSet::new();
     let keys: Vec<String> = (0..manifest.shards).map(|shard| layout::shard_live(&manifest.run_id, shard)).collect();
     let reads = futures::future::join_all(keys.iter().map(|key| store.get(key))).await;
-    for bytes in reads.into_iter().filter_map(|read| read.ok().flatten()) {
-        if let Ok(result) = decode_shard_result(&bytes) {
-            merged.merge(&result.metrics);
-        }
-    }
-    merged
+    let results: Vec<ShardResult> = reads
+        .into_iter()
+        .filter_map(|read| read.ok().flatten())
+        .filter_map(|bytes| decode_shard_result(&bytes).ok())
+        .collect();
+    MetricSet::merge_shards(results.iter().map(|result| &result.metrics))
 }
 
 fn live_numbers(merged: &MetricSet) -> LiveNumbers {

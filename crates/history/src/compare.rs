@@ -46,8 +46,10 @@ pub fn moved_thresholds(a: &HistoryRecord, b: &HistoryRecord) -> Vec<(String, St
         .iter()
         .filter_map(|tb| {
             let ta = a.thresholds.iter().find(|t| t.metric == tb.metric && t.expression == tb.expression);
-            let before = ta.map_or("absent".to_owned(), |t| t.outcome.clone());
-            (before != tb.outcome).then(|| (format!("{}: {}", tb.metric, tb.expression), before, tb.outcome.clone()))
+            let before = ta.map_or("absent", |t| t.outcome.label());
+            let after = tb.outcome.label();
+            (before != after)
+                .then(|| (format!("{}: {}", tb.metric, tb.expression), before.to_owned(), after.to_owned()))
         })
         .collect()
 }

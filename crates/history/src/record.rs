@@ -2,14 +2,18 @@
 
 use std::collections::BTreeMap;
 
-use loadgrid_report::{RunSummary, Verdict};
+use loadgrid_report::{GroupSummary, RunSummary, ThresholdOutcome, Verdict};
 use serde::{Deserialize, Serialize};
 
 use crate::regression::RegressionReport;
 
 /// The version of the history record's shape. Adding, removing or renaming a
 /// field means a new version.
-pub const HISTORY_SCHEMA_VERSION: u32 = 1;
+///
+/// 2: verdicts `aborted` and `marked_failed`; threshold outcomes without
+/// `no_data`; the group and check tree (`root_group`). Version 1 records
+/// still read.
+pub const HISTORY_SCHEMA_VERSION: u32 = 2;
 
 /// How the run came out once the baseline has been judged too.
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,6 +23,10 @@ pub enum FinalVerdict {
     /// The thresholds passed, but a regression rule against the baseline failed.
     Regressed,
     ThresholdsCrossed,
+    /// The script called `test.abort()`.
+    Aborted,
+    /// The script called `exec.test.fail()`.
+    MarkedFailed,
     Failed,
 }
 
@@ -28,8 +36,30 @@ impl FinalVerdict {
             FinalVerdict::Passed => "passed",
             FinalVerdict::Regressed => "regressed",
             FinalVerdict::ThresholdsCrossed => "thresholds_crossed",
+            FinalVerdict::Aborted => "aborted",
+            FinalVerdict::MarkedFailed => "marked_failed",
             FinalVerdict::Failed => "failed",
         }
+    }
+
+    /// For people, in every output (the trend site, notifications).
+    pub fn label(self) -> &'static str {
+        match self {
+            FinalVerdict::Regressed => "regressed",
+            other => other.run_verdict().map_or("regressed", Verdict::label),
+        }
+    }
+
+    /// The run's own verdict, when this is one.
+    fn run_verdict(self) -> Option<Verdict> {
+        Some(match self {
+            FinalVerdict::Passed => Verdict::Passed,
+            FinalVerdict::Regressed => return None,
+            FinalVerdict::ThresholdsCrossed => Verdict::ThresholdsCrossed,
+            FinalVerdict::Aborted => Verdict::Aborted,
+            FinalVerdict::MarkedFailed => Verdict::MarkedFailed,
+            FinalVerdict::Failed => Verdict::Failed,
+        })
     }
 }
 
@@ -83,11 +113,11 @@ pub struct Headline {
 
 /// One threshold's outcome.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
-pub struct ThresholdOutcome {
+pub struct ThresholdRecord {
     pub metric: String,
     pub expression: String,
     pub observed: Option<f64>,
-    pub outcome: String,
+    pub outcome: ThresholdOutcome,
 }
 
 /// `history/<test>/<start>-<run-id>.json`.
@@ -111,7 +141,11 @@ pub struct HistoryRecord {
     /// Every metric's values (k6 summary-export names), so that later runs
     /// can be judged against this one after `runs/` has expired.
     pub metrics: BTreeMap<String, BTreeMap<String, f64>>,
-    pub thresholds: Vec<ThresholdOutcome>,
+    pub thresholds: Vec<ThresholdRecord>,
+    /// Groups and checks with their tallies, k6's `root_group` (empty in
+    /// version 1 records).
+    #[serde(default)]
+    pub root_group: GroupSummary,
     pub regression: Option<RegressionReport>,
     pub git: Option<GitContext>,
     /// The run's compute cost in US dollars, when known.
@@ -133,6 +167,8 @@ impl HistoryRecord {
             Verdict::Passed if regressed => FinalVerdict::Regressed,
             Verdict::Passed => FinalVerdict::Passed,
             Verdict::ThresholdsCrossed => FinalVerdict::ThresholdsCrossed,
+            Verdict::Aborted => FinalVerdict::Aborted,
+            Verdict::MarkedFailed => FinalVerdict::MarkedFailed,
             Verdict::Failed => FinalVerdict::Failed,
         };
         let mut reasons = summary.verdict_reasons.clone();
@@ -174,13 +210,14 @@ impl HistoryRecord {
             thresholds: summary
                 .thresholds
                 .iter()
-                .map(|t| ThresholdOutcome {
+                .map(|t| ThresholdRecord {
                     metric: t.metric.clone(),
                     expression: t.expression.clone(),
                     observed: t.observed,
-                    outcome: t.outcome.clone(),
+                    outcome: t.outcome,
                 })
                 .collect(),
+            root_group: summary.root_group.clone(),
             regression,
             git,
             cost_usd: None,
@@ -201,7 +238,7 @@ impl HistoryRecord {
     }
 }
 
-/// The process exit code: the summary's (0, 99, 1), or
+/// The process exit code: the summary's (0, 99, 108, 110, 1), or
 /// [`EXIT_REGRESSED`] when the thresholds passed, a rule regressed and
 /// regressions fail the run.
 pub fn exit_code(summary: &RunSummary, verdict: FinalVerdict, regression_fails: bool) -> i32 {

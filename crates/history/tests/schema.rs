@@ -91,3 +91,35 @@ fn a_record_that_breaks_the_schema_is_caught() {
     let schema: Value = serde_json::from_str(SCHEMA).unwrap();
     assert!(!jsonschema::draft202012::new(&schema).unwrap().is_valid(&document));
 }
+
+/// A run the script marked failed, with its checks: the record keeps the
+/// verdict, exit code and tree, and validates.
+#[test]
+fn marked_failed_runs_keep_their_verdict_and_checks() {
+    let mut summary = summary("c", 90.0, "marked_failed", 110);
+    summary.root_group = serde_json::from_value(json!({
+        "name": "", "path": "", "id": "d41d8cd98f00b204e9800998ecf8427e",
+        "groups": [{ "name": "login", "path": "::login", "id": "x", "groups": [],
+                     "checks": [{ "name": "ok", "path": "::login::ok", "id": "y", "passes": 9, "fails": 1 }] }],
+        "checks": []
+    }))
+    .unwrap();
+    let record = HistoryRecord::from_summary(&summary, None, true, None);
+    assert!(errors(&record).is_empty(), "{:?}", errors(&record));
+    assert_eq!((record.verdict.as_str(), record.exit_code), ("marked_failed", 110));
+    assert_eq!(record.root_group.groups[0].checks[0].fails, 1);
+}
+
+/// Version 1 records (no tree, `no_data` outcomes) are still read: trends
+/// and baselines reach back past the upgrade.
+#[test]
+fn version_1_records_still_read() {
+    let mut document =
+        serde_json::to_value(HistoryRecord::from_summary(&summary("a", 1.0, "passed", 0), None, true, None)).unwrap();
+    document["schema_version"] = json!(1);
+    document.as_object_mut().unwrap().remove("root_group");
+    document["thresholds"][0]["outcome"] = json!("no_data");
+    let record: HistoryRecord = serde_json::from_value(document).unwrap();
+    assert!(record.passed());
+    assert!(record.root_group.is_empty());
+}

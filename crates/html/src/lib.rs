@@ -56,9 +56,29 @@ pub struct BaselineDelta {
     pub current: Option<f64>,
     /// The change as people read it: `+12.5%`, `-3ms`.
     pub delta_text: String,
-    /// `improved`, `regressed`, `unchanged`, …: `improved`/`better`/`ok`
-    /// show green, `regressed`/`worse`/`failed` red, anything else neutral.
-    pub outcome: String,
+    pub outcome: RuleOutcome,
+}
+
+/// How a regression rule came out against the baseline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleOutcome {
+    /// Within the rule.
+    Ok,
+    /// Past the rule.
+    Regressed,
+    /// A value was missing on one side.
+    NotJudged,
+}
+
+impl RuleOutcome {
+    pub fn label(self) -> &'static str {
+        match self {
+            RuleOutcome::Ok => "ok",
+            RuleOutcome::Regressed => "regressed",
+            RuleOutcome::NotJudged => "not judged",
+        }
+    }
 }
 
 /// The report could not be rendered: a bug in this crate's template.

@@ -163,7 +163,7 @@ fn test_row(name: &str, page: &str, runs: usize, latest: &HistoryRecord, report:
         page: page.to_owned(),
         runs,
         verdict: latest.verdict.as_str(),
-        verdict_label: verdict_label(latest.verdict),
+        verdict_label: FinalVerdict::label(latest.verdict),
         p95: or_dash(latest.headline.p95_ms, format::duration_ms),
         error_rate: or_dash(latest.headline.error_rate, format::percent),
         rps: or_dash(latest.headline.rps, rate),
@@ -179,7 +179,7 @@ fn run_row(record: &HistoryRecord, report: Option<String>) -> RunRow {
         report,
         time: created(&record.created_at),
         verdict: record.verdict.as_str(),
-        verdict_label: verdict_label(record.verdict),
+        verdict_label: FinalVerdict::label(record.verdict),
         p95: or_dash(record.headline.p95_ms, format::duration_ms),
         error_rate: or_dash(record.headline.error_rate, format::percent),
         rps: or_dash(record.headline.rps, rate),
@@ -190,15 +190,6 @@ fn run_row(record: &HistoryRecord, report: Option<String>) -> RunRow {
             .map(|s| s.chars().take(12).collect())
             .unwrap_or_default(),
         cost: or_dash(record.cost_usd.filter(|c| c.is_finite()), usd),
-    }
-}
-
-fn verdict_label(verdict: FinalVerdict) -> &'static str {
-    match verdict {
-        FinalVerdict::Passed => "passed",
-        FinalVerdict::Regressed => "regressed",
-        FinalVerdict::ThresholdsCrossed => "thresholds crossed",
-        FinalVerdict::Failed => "failed",
     }
 }
 
@@ -238,7 +229,10 @@ impl Mark {
         match verdict {
             FinalVerdict::Passed => Mark::Passed,
             FinalVerdict::Regressed => Mark::Regressed,
-            FinalVerdict::ThresholdsCrossed | FinalVerdict::Failed => Mark::Failed,
+            FinalVerdict::ThresholdsCrossed
+            | FinalVerdict::Aborted
+            | FinalVerdict::MarkedFailed
+            | FinalVerdict::Failed => Mark::Failed,
         }
     }
 
@@ -314,7 +308,7 @@ fn trend_svg(trend: &Trend, runs: &[&HistoryRecord], links: &[Option<String>]) -
     let _ = write!(svg, r##"<path class="series trend" data-series="{}" stroke="#94a3b8" d="{d}"/>"##, trend.id);
     for (i, ((run, value), link)) in runs.iter().zip(&values).zip(links).enumerate() {
         let Some(value) = value else { continue };
-        let tip = format!("{} · {} · {}", run.run_id, verdict_label(run.verdict), (trend.format_y)(*value));
+        let tip = format!("{} · {} · {}", run.run_id, FinalVerdict::label(run.verdict), (trend.format_y)(*value));
         let (open, close) = match link {
             Some(link) => (format!(r#"<a class="run" href="{}">"#, escape(link)), "</a>"),
             None => (r#"<g class="run">"#.to_owned(), "</g>"),

@@ -2,11 +2,11 @@
 //! that the template only lays them out (and escapes them).
 
 use loadgrid_report::format;
-use loadgrid_report::{MetricSummary, RunSummary, ThresholdSummary, Verdict};
+use loadgrid_report::{GroupSummary, RunSummary, ShardState, ThresholdOutcome, ThresholdSummary};
 use serde::Serialize;
 
 use crate::charts::{self, Chart, Series};
-use crate::ReportExtras;
+use crate::{ReportExtras, RuleOutcome};
 
 #[derive(Serialize)]
 pub(crate) struct Page {
@@ -23,6 +23,7 @@ pub(crate) struct Page {
     pub warnings: Vec<String>,
     pub headline: Vec<Fact>,
     pub thresholds: Vec<ThresholdRow>,
+    pub checks: Vec<CheckRow>,
     pub endpoints: Vec<EndpointRow>,
     pub shards: Vec<ShardRow>,
     pub baseline: Option<Vec<BaselineRow>>,
@@ -51,6 +52,19 @@ pub(crate) struct ThresholdRow {
     /// A CSS class from a fixed set: `good`, `bad`, `warn`.
     pub tone: &'static str,
     pub notes: Vec<String>,
+}
+
+/// One line of the group and check tree: a group heading or a check.
+#[derive(Serialize)]
+pub(crate) struct CheckRow {
+    /// Nesting depth, for the indent (a fixed set of CSS classes).
+    pub depth: usize,
+    pub is_group: bool,
+    pub name: String,
+    pub passes: String,
+    pub fails: String,
+    pub rate: String,
+    pub tone: &'static str,
 }
 
 #[derive(Serialize)]
@@ -101,11 +115,7 @@ pub(crate) fn page(summary: &RunSummary, extras: &ReportExtras) -> Page {
         run_id: summary.run_id.clone(),
         script: summary.script.clone(),
         verdict: summary.verdict.as_str(),
-        verdict_label: match summary.verdict {
-            Verdict::Passed => "passed",
-            Verdict::ThresholdsCrossed => "thresholds crossed",
-            Verdict::Failed => "failed",
-        },
+        verdict_label: summary.verdict.label(),
         exit_code: summary.exit_code,
         verdict_reasons: summary.verdict_reasons.clone(),
         facts: facts(summary),
@@ -117,6 +127,7 @@ pub(crate) fn page(summary: &RunSummary, extras: &ReportExtras) -> Page {
         warnings: summary.warnings.clone(),
         headline: headline(summary),
         thresholds: summary.thresholds.iter().map(|t| threshold_row(t, summary)).collect(),
+        checks: check_rows(&summary.root_group),
         endpoints: summary.endpoints.iter().map(endpoint_row).collect(),
         shards: summary.shards.iter().map(shard_row).collect(),
         baseline: extras.baseline.as_ref().map(|rows| {
@@ -126,8 +137,12 @@ pub(crate) fn page(summary: &RunSummary, extras: &ReportExtras) -> Page {
                     baseline: row.baseline.map_or("-".to_owned(), format::number),
                     current: row.current.map_or("-".to_owned(), format::number),
                     delta: row.delta_text.clone(),
-                    outcome: row.outcome.clone(),
-                    tone: outcome_class(&row.outcome),
+                    outcome: row.outcome.label().to_owned(),
+                    tone: match row.outcome {
+                        RuleOutcome::Ok => "good",
+                        RuleOutcome::Regressed => "bad",
+                        RuleOutcome::NotJudged => "neutral",
+                    },
                 })
                 .collect()
         }),
@@ -144,14 +159,14 @@ impl Fact {
 }
 
 fn facts(summary: &RunSummary) -> Vec<Fact> {
-    let mut outcomes: Vec<(String, usize)> = Vec::new();
+    let mut outcomes: Vec<(ShardState, usize)> = Vec::new();
     for shard in &summary.shards {
         match outcomes.iter_mut().find(|(o, _)| *o == shard.outcome) {
             Some((_, n)) => *n += 1,
-            None => outcomes.push((shard.outcome.clone(), 1)),
+            None => outcomes.push((shard.outcome, 1)),
         }
     }
-    let outcomes: Vec<String> = outcomes.iter().map(|(o, n)| format!("{n} {o}")).collect();
+    let outcomes: Vec<String> = outcomes.iter().map(|(o, n)| format!("{n} {}", o.as_str())).collect();
     let time = |ms: Option<i64>| ms.map_or("-".to_owned(), utc);
     vec![
         fact("created", created(&summary.created_at)),
@@ -195,17 +210,16 @@ fn headline(summary: &RunSummary) -> Vec<Fact> {
 }
 
 fn threshold_row(threshold: &ThresholdSummary, summary: &RunSummary) -> ThresholdRow {
-    let base = threshold.metric.split('{').next().unwrap_or(&threshold.metric);
-    let metric = summary.metrics.get(&threshold.metric).or_else(|| summary.metrics.get(base));
-    let observed = threshold.observed.map_or("-".to_owned(), |v| observed_text(&threshold.expression, v, metric));
-    let (outcome, tone) = match threshold.outcome.as_str() {
-        "passed" => ("passed", "good"),
-        "crossed" => ("crossed", "bad"),
-        "no_data" => ("no data", "warn"),
-        _ => ("error", "bad"),
+    let tone = match threshold.outcome {
+        ThresholdOutcome::Passed if threshold.no_samples => "warn",
+        ThresholdOutcome::Passed => "good",
+        ThresholdOutcome::Crossed | ThresholdOutcome::Error => "bad",
     };
     let mut notes = Vec::new();
     notes.extend(threshold.message.clone());
+    if threshold.no_samples {
+        notes.push("no samples: judged on zeros, as k6 does".to_owned());
+    }
     if !threshold.exact {
         notes.push("inexact: tag-set cap reached".to_owned());
     }
@@ -215,26 +229,49 @@ fn threshold_row(threshold: &ThresholdSummary, summary: &RunSummary) -> Threshol
     ThresholdRow {
         metric: threshold.metric.clone(),
         expression: threshold.expression.clone(),
-        observed,
-        outcome,
+        observed: summary.observed_text(threshold).unwrap_or_else(|| "-".to_owned()),
+        outcome: threshold.outcome.label(),
         tone,
         notes,
     }
 }
 
-/// The observed value in the metric's unit, as the terminal summary prints
-/// it: a counter's `rate` per second, a `count` as a plain number.
-fn observed_text(expression: &str, value: f64, metric: Option<&MetricSummary>) -> String {
-    let end = expression.find(['<', '>', '=', '!']).unwrap_or(expression.len());
-    let aggregation: String = expression[..end].chars().filter(|c| !c.is_whitespace()).collect();
-    let Some(metric) = metric else { return format::number(value) };
-    let counter = metric.kind.map(|k| k.as_str()) == Some("counter");
-    match aggregation.as_str() {
-        "rate" if counter => format::per_second(value, metric.contains),
-        "count" => format::number(value),
-        _ => format::value(value, metric.kind, metric.contains),
+/// The tree, depth first: each group's checks, then its groups.
+fn check_rows(root: &GroupSummary) -> Vec<CheckRow> {
+    let mut rows = Vec::new();
+    add_group_rows(root, 0, &mut rows);
+    rows
+}
+
+fn add_group_rows(group: &GroupSummary, depth: usize, rows: &mut Vec<CheckRow>) {
+    for check in &group.checks {
+        let total = check.passes + check.fails;
+        rows.push(CheckRow {
+            depth,
+            is_group: false,
+            name: check.name.clone(),
+            passes: check.passes.to_string(),
+            fails: check.fails.to_string(),
+            rate: if total > 0 { format::percent(check.passes as f64 / total as f64) } else { "-".to_owned() },
+            tone: if check.fails == 0 { "good" } else { "bad" },
+        });
+    }
+    for child in &group.groups {
+        rows.push(CheckRow {
+            depth,
+            is_group: true,
+            name: child.name.clone(),
+            passes: String::new(),
+            fails: String::new(),
+            rate: String::new(),
+            tone: "neutral",
+        });
+        add_group_rows(child, (depth + 1).min(MAX_INDENT), rows);
     }
 }
+
+/// Deeper groups share the last indent class.
+const MAX_INDENT: usize = 5;
 
 fn endpoint_row(endpoint: &loadgrid_report::EndpointSummary) -> EndpointRow {
     let ms = |v: Option<f64>| v.map_or("-".to_owned(), format::duration_ms);
@@ -255,24 +292,18 @@ fn endpoint_row(endpoint: &loadgrid_report::EndpointSummary) -> EndpointRow {
 fn shard_row(shard: &loadgrid_report::ShardSummary) -> ShardRow {
     ShardRow {
         shard: shard.shard,
-        outcome: shard.outcome.clone(),
-        tone: outcome_class(&shard.outcome),
+        outcome: shard.outcome.as_str().to_owned(),
+        tone: match shard.outcome {
+            ShardState::Completed => "good",
+            ShardState::Stopped => "warn",
+            ShardState::Failed | ShardState::Missing => "bad",
+        },
         reason: shard.reason.clone().unwrap_or_default(),
         backend_note: shard.backend_note.clone().unwrap_or_default(),
         k6_exit_code: shard.k6_exit_code.map_or("-".to_owned(), |c| c.to_string()),
         requests: shard.requests.to_string(),
         iterations: shard.iterations.to_string(),
         p95: shard.p95_ms.map_or("-".to_owned(), format::duration_ms),
-    }
-}
-
-/// A CSS class for an outcome word; anything unknown is neutral.
-fn outcome_class(outcome: &str) -> &'static str {
-    match outcome {
-        "passed" | "completed" | "improved" | "better" | "ok" => "good",
-        "failed" | "missing" | "crossed" | "regressed" | "worse" | "error" => "bad",
-        "stopped" | "no_data" | "warning" | "warn" => "warn",
-        _ => "neutral",
     }
 }
 
@@ -378,10 +409,7 @@ mod tests {
     }
 
     #[test]
-    fn outcome_classes_come_from_a_fixed_set() {
-        assert_eq!(outcome_class("completed"), "good");
-        assert_eq!(outcome_class("regressed"), "bad");
-        assert_eq!(outcome_class("\" onmouseover=\"x"), "neutral");
+    fn dollars_keep_cents_or_four_places() {
         assert_eq!(usd(12.345), "$12.35");
         assert_eq!(usd(0.01234), "$0.0123");
     }

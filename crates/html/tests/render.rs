@@ -25,8 +25,22 @@ fn user_strings_are_escaped_everywhere() {
         assert!(!html.contains(raw), "`{raw}` went into the page unescaped");
     }
     assert!(html.contains("&lt;b&gt;login&lt;&#x2f;b&gt;"), "threshold metrics are escaped");
-    assert!(!html.contains(r#"" onmouseover=""#), "an outcome cannot break out of an attribute");
-    assert!(html.contains(r#"<span class="outcome neutral">&quot; onmouseover=&quot;alert(3)</span>"#));
+    assert!(html.contains("█ login &lt;form&gt;"), "group names are escaped");
+    assert!(html.contains(r#"<span class="outcome neutral">not judged</span>"#));
+}
+
+/// The group and check tree, as k6's summary has it: each group's checks,
+/// then its groups, indented, failing checks marked.
+#[test]
+fn checks_show_as_a_tree_with_tallies() {
+    let html = render("checkout", &extras());
+    let section = html.split(r#"<section id="checks">"#).nth(1).unwrap().split("</section>").next().unwrap();
+    let root = section.find("status is 200").unwrap();
+    let group = section.find("█ login &lt;form&gt;").unwrap();
+    let nested = section.find("&lt;script&gt;alert(1)").unwrap();
+    assert!(root < group && group < nested, "{section}");
+    assert!(section.contains(r#"<td class="num">97</td><td class="num">3</td><td class="num">97.00%</td>"#));
+    assert!(section.contains(r#"<td class="text depth-1"><span class="outcome bad">✗</span>"#), "{section}");
 }
 
 /// Every tag of the page, from `<` to `>`: user text cannot open one,
@@ -94,7 +108,7 @@ fn empty_and_single_second_timelines_say_no_data() {
 #[test]
 fn sections_show_the_summary() {
     let html = render("checkout", &extras());
-    for section in ["run", "headline", "charts", "thresholds", "endpoints", "shards", "baseline", "cost"] {
+    for section in ["run", "headline", "charts", "thresholds", "checks", "endpoints", "shards", "baseline", "cost"] {
         assert!(html.contains(&format!(r#"id="{section}""#)), "section `{section}`");
     }
     for text in [
@@ -115,7 +129,8 @@ fn sections_show_the_summary() {
         "ecs: EssentialContainerExited, exit 107 &amp; &lt;more&gt;",
         r#"<span class="outcome bad">crossed</span>"#,
         r#"<span class="outcome good">passed</span>"#,
-        r#"<span class="outcome warn">no data</span>"#,
+        r#"<span class="outcome warn">passed</span>"#,
+        "no samples: judged on zeros, as k6 does",
         "230.5ms",
         "abortOnFail",
         "+9.7%",

@@ -151,6 +151,14 @@ impl K6 {
         self.run_checked(command, "inspect", script).await
     }
 
+    /// `k6 inspect` without execution requirements: the options as the
+    /// script (or archive) sets them, before k6 fills in its defaults.
+    pub async fn inspect_options(&self, script: &Path) -> Result<String, K6Error> {
+        let mut command = self.command();
+        command.arg("inspect").arg(script);
+        self.run_checked(command, "inspect", script).await
+    }
+
     fn command(&self) -> tokio::process::Command {
         let mut command = tokio::process::Command::new(&self.path);
         command.env("K6_NO_USAGE_REPORT", "true").env("K6_NO_COLOR", "true").stdin(Stdio::null()).kill_on_drop(true);
@@ -174,24 +182,81 @@ impl K6 {
     }
 }
 
-/// The useful part of k6's stderr: the `msg=` of its error lines, unescaped.
+/// The useful part of k6's stderr: the `msg=` of its error lines, whole and
+/// unescaped (k6 logs in logfmt, with Go-quoted values).
 pub fn k6_error_message(stderr: &[u8]) -> String {
     let text = String::from_utf8_lossy(stderr);
     let messages: Vec<String> = text
         .lines()
         .filter(|line| line.contains("level=error") || line.contains("level=fatal"))
-        .filter_map(|line| {
-            let start = line.find("msg=\"")? + 5;
-            let rest = &line[start..];
-            let end = rest.find("\" ").or_else(|| rest.rfind('"'))?;
-            Some(rest[..end].replace("\\n", "\n").replace("\\\"", "\"").trim().to_owned())
-        })
+        .filter_map(|line| logfmt_value(line, "msg"))
+        .map(|message| message.trim().to_owned())
         .collect();
     if messages.is_empty() {
         text.trim().to_owned()
     } else {
         messages.join("\n")
     }
+}
+
+/// The value of `key` in one logfmt line (`time=… level=error msg="a \"b\""`),
+/// unquoted: k6's logger quotes values the way Go's `strconv.Quote` does.
+pub fn logfmt_value(line: &str, key: &str) -> Option<String> {
+    let mut rest = line;
+    loop {
+        let at = rest.find(&format!("{key}="))?;
+        let starts_a_field = at == 0 || rest.as_bytes()[at - 1] == b' ';
+        rest = &rest[at + key.len() + 1..];
+        if starts_a_field {
+            break;
+        }
+    }
+    match rest.strip_prefix('"') {
+        Some(quoted) => Some(unquote_go(quoted)),
+        None => Some(rest.split(' ').next().unwrap_or_default().to_owned()),
+    }
+}
+
+/// Reads a Go-quoted string's body (after its opening quote) up to its
+/// closing quote, undoing the escapes. An unterminated string keeps what
+/// was there.
+fn unquote_go(quoted: &str) -> String {
+    let mut out = String::with_capacity(quoted.len());
+    let mut chars = quoted.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => break,
+            '\\' => match chars.next() {
+                Some('n') => out.push('\n'),
+                Some('t') => out.push('\t'),
+                Some('r') => out.push('\r'),
+                Some('a') => out.push('\u{7}'),
+                Some('b') => out.push('\u{8}'),
+                Some('f') => out.push('\u{c}'),
+                Some('v') => out.push('\u{b}'),
+                Some(hex @ ('x' | 'u' | 'U')) => {
+                    let digits = match hex {
+                        'x' => 2,
+                        'u' => 4,
+                        _ => 8,
+                    };
+                    let code: String = chars.by_ref().take(digits).collect();
+                    match u32::from_str_radix(&code, 16).ok().and_then(char::from_u32) {
+                        Some(decoded) => out.push(decoded),
+                        None => {
+                            out.push('\\');
+                            out.push(hex);
+                            out.push_str(&code);
+                        }
+                    }
+                }
+                Some(other) => out.push(other),
+                None => out.push('\\'),
+            },
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -225,5 +290,23 @@ mod tests {
     fn extracts_k6_error_messages() {
         let stderr = br#"time="2026-11-22T01:59:22Z" level=error msg="GoError: file:///tmp/bad.js: Line 2:1 Unexpected end of input\n" hint="script exception""#;
         assert_eq!(k6_error_message(stderr), "GoError: file:///tmp/bad.js: Line 2:1 Unexpected end of input");
+    }
+
+    #[test]
+    fn keeps_whole_k6_messages_past_escaped_quotes_and_tabs() {
+        let stderr = br#"time="2026-12-02T02:55:47Z" level=error msg="GoError: The moduleSpecifier \"./nope.js\" couldn't be found on local disk.\n" hint="script exception"
+time="2026-12-02T02:55:48Z" level=error msg="There were problems:\n\t- scenario default: the number of VUs must be more than 0""#;
+        assert_eq!(
+            k6_error_message(stderr),
+            "GoError: The moduleSpecifier \"./nope.js\" couldn't be found on local disk.\n\
+             There were problems:\n\t- scenario default: the number of VUs must be more than 0"
+        );
+        assert_eq!(
+            logfmt_value(r#"level=error msg="test marked as failed: bad thing""#, "msg").unwrap(),
+            "test marked as failed: bad thing"
+        );
+        assert_eq!(logfmt_value("level=info msg=plain source=console", "msg").unwrap(), "plain");
+        assert_eq!(logfmt_value(r#"xmsg="no" level=info"#, "msg"), None);
+        assert_eq!(unquote_go(r#"caf\u00e9 \x41""#), "café A");
     }
 }

@@ -18,13 +18,15 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::{
-    Aggregate, Histogram, MetricEntry, MetricKind, MetricSet, Second, ShardResult, TagSet, Timeline, ValueKind,
+    Aggregate, CheckTally, GroupTree, Histogram, MetricEntry, MetricKind, MetricSet, Second, ShardResult, TagSet,
+    Timeline, ValueKind,
 };
 
 const MAGIC: &[u8; 4] = b"LGSR";
 /// The version this build writes. Bump it on any change to the wire structs.
 /// 2: histograms in `Histogram`'s own encoding instead of HDR V2.
-pub const FORMAT_VERSION: u16 = 2;
+/// 3: the group and check tree.
+pub const FORMAT_VERSION: u16 = 3;
 const HEADER_LEN: usize = 4 + 2 + 4;
 
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +53,11 @@ struct WireResult<'a> {
     metrics: Vec<WireMetric<'a>>,
     #[serde(borrow)]
     seconds: Vec<WireSecond<'a>>,
+    /// Group paths with their first-seen times.
+    groups: Vec<(String, i64)>,
+    /// (group path, check name, passes, fails, first seen).
+    checks: Vec<(String, String, u64, u64, i64)>,
+    tree_dropped_samples: u64,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -165,6 +172,15 @@ pub fn encode_shard_result(result: &ShardResult) -> Vec<u8> {
                 latency: second.latency.as_ref().map(encode_histogram),
             })
             .collect(),
+        groups: result.metrics.groups.groups.iter().map(|(path, first)| (path.clone(), *first)).collect(),
+        checks: result
+            .metrics
+            .groups
+            .checks
+            .iter()
+            .map(|((group, name), tally)| (group.clone(), name.clone(), tally.passes, tally.fails, tally.first_us))
+            .collect(),
+        tree_dropped_samples: result.metrics.groups.dropped_samples,
     };
     let payload = postcard::to_stdvec(&wire).expect("in-memory serialization cannot fail");
     let mut bytes = Vec::with_capacity(HEADER_LEN + payload.len());
@@ -211,9 +227,18 @@ pub fn decode_shard_result(bytes: &[u8]) -> Result<ShardResult, DecodeError> {
             latency,
         };
     }
+    let groups = GroupTree {
+        groups: wire.groups.into_iter().collect(),
+        checks: wire
+            .checks
+            .into_iter()
+            .map(|(group, name, passes, fails, first_us)| ((group, name), CheckTally { passes, fails, first_us }))
+            .collect(),
+        dropped_samples: wire.tree_dropped_samples,
+    };
     Ok(ShardResult {
         shard: wire.shard,
-        metrics: MetricSet { metrics, timeline, overflow_samples: wire.overflow_samples },
+        metrics: MetricSet { metrics, timeline, overflow_samples: wire.overflow_samples, groups },
         first_sample_us: wire.first_sample_us,
         last_sample_us: wire.last_sample_us,
         samples: wire.samples,
@@ -290,6 +315,8 @@ mod tests {
         set.metrics.insert("http_req_duration".into(), entry);
         set.timeline.second_mut(1_700_000_000).requests = 12;
         set.timeline.record_latency(1_700_000_000, 5_000_000);
+        set.groups.record_check("::login", "status is 200", true, 1_700_000_000_000_000);
+        set.groups.see_group("::login::form", 1_700_000_000_500_000);
         ShardResult {
             shard: 3,
             metrics: set,

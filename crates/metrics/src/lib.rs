@@ -19,6 +19,7 @@
 
 mod aggregate;
 mod codec;
+mod groups;
 mod histogram;
 pub mod ingest;
 mod set;
@@ -27,6 +28,7 @@ mod timeline;
 
 pub use aggregate::{Aggregate, VALUE_SCALE};
 pub use codec::{decode_shard_result, encode_shard_result, DecodeError, FORMAT_VERSION};
+pub use groups::{CheckTally, GroupTree, GROUP_SEPARATOR, MAX_TREE_NODES};
 pub use histogram::{Bucket, Histogram};
 pub use set::{MetricEntry, MetricKind, MetricSet, ShardResult, ValueKind};
 pub use tags::TagSet;

@@ -1,6 +1,6 @@
 use std::collections::BTreeMap;
 
-use crate::{Aggregate, TagSet, Timeline};
+use crate::{Aggregate, GroupTree, TagSet, Timeline};
 
 /// k6's four metric types.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -195,6 +195,8 @@ pub struct MetricSet {
     /// Samples that went to an overflow aggregate because the tag-set cap was
     /// reached.
     pub overflow_samples: u64,
+    /// Groups and checks with exact tallies (k6's `root_group`).
+    pub groups: GroupTree,
 }
 
 impl MetricSet {
@@ -204,6 +206,18 @@ impl MetricSet {
 
     pub fn metric(&self, name: &str) -> Option<&MetricEntry> {
         self.metrics.get(name)
+    }
+
+    /// The grid's metrics from its shards': [`MetricSet::merge`] of them
+    /// all, with the VU gauges of the timeline summed at the same instant
+    /// ([`Timeline::set_grid_vus`]) rather than second by second.
+    pub fn merge_shards<'a>(shards: impl IntoIterator<Item = &'a MetricSet> + Clone) -> MetricSet {
+        let mut merged = MetricSet::new();
+        for shard in shards.clone() {
+            merged.merge(shard);
+        }
+        merged.timeline.set_grid_vus(shards.into_iter().map(|shard| &shard.timeline));
+        merged
     }
 
     /// Adds `other` into `self`: exact, associative and commutative.
@@ -218,6 +232,7 @@ impl MetricSet {
         }
         self.timeline.merge(&other.timeline);
         self.overflow_samples += other.overflow_samples;
+        self.groups.merge(&other.groups);
     }
 }
 
@@ -227,7 +242,8 @@ impl MetricSet {
 pub struct ShardResult {
     pub shard: u32,
     pub metrics: MetricSet,
-    /// Microseconds since the Unix epoch of the first and last sample.
+    /// Microseconds since the Unix epoch of the first and last sample of
+    /// the test's activity (VU gauges, sampled while paused too, excluded).
     pub first_sample_us: Option<i64>,
     pub last_sample_us: Option<i64>,
     pub samples: u64,

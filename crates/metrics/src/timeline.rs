@@ -9,8 +9,9 @@ pub struct Second {
     /// Requests counted as failed by `http_req_failed`.
     pub failed_requests: u64,
     pub iterations: u64,
-    /// Active VUs: per shard, the last value seen in this second (carried
-    /// forward over seconds without one); summed over shards by merging.
+    /// Active VUs: per shard, the last value sampled in this second (0 when
+    /// none was); over a grid, the sum at the same instant
+    /// ([`Timeline::grid_vus`]).
     pub vus: u64,
     pub vus_max: u64,
     /// `http_req_duration` of requests started in this second, in
@@ -53,6 +54,11 @@ impl Second {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Timeline {
     pub(crate) seconds: BTreeMap<i64, Second>,
+    /// On a grid's timeline, the first and last second in which every
+    /// shard with VUs had reported them: the VU gauges' summary (value,
+    /// min, max) reads only these, as one k6 samples only while its test
+    /// runs. Derived when shards are merged, never stored.
+    pub steady_vus: Option<(i64, i64)>,
 }
 
 impl Timeline {
@@ -68,24 +74,51 @@ impl Timeline {
         self.second_mut(unix_second).record_latency(value);
     }
 
-    /// Fills the VU gauges of seconds that had no sample with the previous
-    /// second's values, so that summing shards per second never dips where
-    /// one shard's sample happened to land in the next second. Call once per
-    /// shard, before merging.
-    pub fn carry_gauges_forward(&mut self) {
-        let (Some(&first), Some(&last)) = (self.seconds.keys().next(), self.seconds.keys().next_back()) else {
+    /// Sets a grid's VU gauges from its shards' timelines, summed at the
+    /// same instant:
+    ///
+    /// - each shard's last sample is carried forward over its seconds
+    ///   without one, from its first sample to its last (k6 samples once a
+    ///   second, and one shard's sample may fall in the next second);
+    /// - a shard that has not reported yet, or has ended, adds nothing,
+    ///   rather than a zero that k6 never sampled;
+    /// - shards that never had a VU (no work in their segment) are left out;
+    /// - [`Timeline::steady_vus`] is set to the seconds in which every other
+    ///   shard was reporting.
+    pub fn set_grid_vus<'a>(&mut self, shards: impl IntoIterator<Item = &'a Timeline>) {
+        let sampled: Vec<Vec<(i64, u64, u64)>> = shards
+            .into_iter()
+            .map(|timeline| {
+                timeline.iter().filter(|(_, s)| s.vus_max > 0).map(|(t, s)| (t, s.vus, s.vus_max)).collect::<Vec<_>>()
+            })
+            .filter(|samples| !samples.is_empty())
+            .collect();
+        for second in self.seconds.values_mut() {
+            second.vus = 0;
+            second.vus_max = 0;
+        }
+        self.steady_vus = None;
+        let (Some(first), Some(last)) =
+            (sampled.iter().map(|s| s[0].0).min(), sampled.iter().map(|s| s[s.len() - 1].0).max())
+        else {
             return;
         };
-        let (mut vus, mut vus_max) = (0, 0);
-        for unix_second in first..=last {
-            let second = self.seconds.entry(unix_second).or_default();
-            if second.vus == 0 && second.vus_max == 0 {
-                second.vus = vus;
-                second.vus_max = vus_max;
+        for samples in &sampled {
+            let mut next = 0;
+            let mut current = (0, 0);
+            for unix_second in samples[0].0..=samples[samples.len() - 1].0 {
+                if samples.get(next).is_some_and(|s| s.0 == unix_second) {
+                    current = (samples[next].1, samples[next].2);
+                    next += 1;
+                }
+                let second = self.second_mut(unix_second);
+                second.vus += current.0;
+                second.vus_max += current.1;
             }
-            vus = second.vus;
-            vus_max = second.vus_max;
         }
+        let steady_first = sampled.iter().map(|s| s[0].0).max().unwrap_or(first);
+        let steady_last = sampled.iter().map(|s| s[s.len() - 1].0).min().unwrap_or(last);
+        self.steady_vus = Some(if steady_first <= steady_last { (steady_first, steady_last) } else { (first, last) });
     }
 
     pub fn merge(&mut self, other: &Timeline) {
@@ -111,18 +144,33 @@ impl Timeline {
 mod tests {
     use super::*;
 
+    fn vus(samples: &[(i64, u64)]) -> Timeline {
+        let mut timeline = Timeline::new();
+        for (t, vus) in samples {
+            let second = timeline.second_mut(*t);
+            second.vus = *vus;
+            second.vus_max = 4;
+        }
+        timeline
+    }
+
     #[test]
-    fn gauges_carry_forward_then_sum_across_shards() {
-        let mut a = Timeline::new();
-        a.second_mut(100).vus = 5;
-        a.second_mut(102).vus = 7;
-        a.carry_gauges_forward();
-        let mut b = Timeline::new();
-        b.second_mut(101).vus = 3;
-        b.carry_gauges_forward();
-        a.merge(&b);
-        let vus: Vec<u64> = a.iter().map(|(_, s)| s.vus).collect();
-        assert_eq!(vus, vec![5, 8, 7]);
+    fn grid_vus_sum_at_the_same_instant_without_counting_absent_shards() {
+        // Shard a samples at 100 and 102 (its 101 sample fell into 102's
+        // second); shard b starts a second later and ends a second earlier;
+        // shard c never had a VU.
+        let a = vus(&[(100, 4), (102, 4), (103, 4)]);
+        let b = vus(&[(101, 4), (102, 4)]);
+        let mut c = Timeline::new();
+        c.second_mut(100).requests = 1;
+        let mut grid = a.clone();
+        grid.merge(&b);
+        grid.merge(&c);
+        grid.set_grid_vus([&a, &b, &c]);
+        let per_second: Vec<(i64, u64)> = grid.iter().map(|(t, s)| (t, s.vus)).collect();
+        assert_eq!(per_second, [(100, 4), (101, 8), (102, 8), (103, 4)]);
+        assert_eq!(grid.steady_vus, Some((101, 102)));
+        assert_eq!(grid.iter().map(|(_, s)| s.vus_max).max(), Some(8));
     }
 
     #[test]

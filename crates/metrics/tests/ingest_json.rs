@@ -178,8 +178,8 @@ fn times_with_zones_and_trimmed_fractions() {
     .join("\n");
     let result = ingest(&json);
     assert_eq!(result.rejected_lines, 0);
-    assert_eq!(result.first_sample_us, Some(base));
-    assert_eq!(result.last_sample_us, Some(base + 2_999_999));
+    // VU gauges say nothing of when the test ran (k6 samples them while paused).
+    assert_eq!((result.first_sample_us, result.last_sample_us), (None, None));
     let vus: Vec<(i64, u64)> = result.metrics.timeline.iter().map(|(second, s)| (second, s.vus)).collect();
     assert_eq!(vus, [(base / 1_000_000, 2), (base / 1_000_000 + 1, 3), (base / 1_000_000 + 2, 4)]);
     assert_eq!(result.metrics.metric("vus").unwrap().total().last(), Some(4.0));
@@ -346,4 +346,63 @@ fn the_tag_caches_stay_right_when_they_fill_up() {
     assert_eq!(entry.series[&tags(&[("name", "a")])].sum(), 280_000.0);
     assert_eq!(entry.total().count(), 210_000);
     assert_eq!(entry.overflow.as_ref().unwrap().count(), 70_000 - 9);
+}
+
+/// k6's `root_group` from its samples: checks tallied by group and name,
+/// groups from `group_duration`, parents implied, kept exactly even when
+/// the `checks` series hit the tag-set cap.
+#[test]
+fn groups_and_checks_are_tallied_exactly() {
+    let check = |time: &str, group: &str, name: &str, value: &str, vu: u32| {
+        point("checks", time, value, &format!(r#"{{"check":"{name}","group":"{group}","scenario":"s","vu":"{vu}"}}"#))
+    };
+    let json = [
+        check("2026-11-22T03:21:28.1Z", "", "root ok", "1", 1),
+        check("2026-11-22T03:21:28.2Z", "::login", "status is 200", "1", 2),
+        check("2026-11-22T03:21:28.3Z", "::login", "status is 200", "0", 3),
+        check("2026-11-22T03:21:28.4Z", "::login::form", "has token", "0", 4),
+        point("group_duration", "2026-11-22T03:21:28.5Z", "12.5", r#"{"group":"::login::form","scenario":"s"}"#),
+        point("group_duration", "2026-11-22T03:21:28.6Z", "20", r#"{"group":"::login","scenario":"s"}"#),
+        point("group_duration", "2026-11-22T03:21:29Z", "3", r#"{"group":"::empty","scenario":"s"}"#),
+    ]
+    .join("\n");
+    let capped = IngestConfig { max_series_per_metric: 1, ..IngestConfig::default() };
+    let tree = ingest_with(capped, &json).metrics.groups;
+    let tally = |group: &str, name: &str| {
+        let t = tree.checks[&(group.to_owned(), name.to_owned())];
+        (t.passes, t.fails)
+    };
+    assert_eq!(tally("", "root ok"), (1, 0));
+    assert_eq!(tally("::login", "status is 200"), (1, 1));
+    assert_eq!(tally("::login::form", "has token"), (0, 1));
+    let names = |parent: &str| tree.children(parent).into_iter().map(|(name, _)| name).collect::<Vec<_>>();
+    assert_eq!(names(""), ["login", "empty"], "in the order first seen");
+    assert_eq!(names("::login"), ["form"]);
+}
+
+/// k6 samples `vus` and `vus_max` every second from start to exit, paused
+/// and lingering included; only the samples inside the shard's test count.
+#[test]
+fn vu_gauges_outside_the_test_window_are_ignored() {
+    let json = [
+        point("vus", "2026-11-22T03:21:28.1Z", "0", "{}"),
+        point("vus_max", "2026-11-22T03:21:28.1Z", "4", "{}"),
+        point("vus", "2026-11-22T03:21:29.1Z", "4", "{}"),
+        point("vus_max", "2026-11-22T03:21:29.1Z", "4", "{}"),
+        point("vus", "2026-11-22T03:21:31.1Z", "0", "{}"),
+        point("vus_max", "2026-11-22T03:21:31.1Z", "4", "{}"),
+    ]
+    .join("\n");
+    let second = 1_795_317_688; // 2026-11-22T03:21:28Z
+    let mut ingest = Ingest::new(IngestConfig::default());
+    ingest.feed(json.as_bytes());
+    ingest.feed(b"\n");
+    ingest.set_test_window(loadgrid_metrics::ingest::TestWindow {
+        start_us: Some((second * 1_000_000) + 500_000),
+        end_us: Some((second + 3) * 1_000_000),
+    });
+    let result = ingest.into_result();
+    let vus: Vec<(i64, u64, u64)> =
+        result.metrics.timeline.iter().filter(|(_, s)| s.vus_max > 0).map(|(t, s)| (t, s.vus, s.vus_max)).collect();
+    assert_eq!(vus, [(second + 1, 4, 4)]);
 }

@@ -11,9 +11,7 @@ use std::io::Write as _;
 use std::path::Path;
 
 use loadgrid_history::HistoryRecord;
-use loadgrid_report::RunSummary;
-
-use crate::observed_text;
+use loadgrid_report::{RunSummary, ThresholdOutcome};
 
 /// One `::error title=…::message` line per threshold that was crossed or
 /// could not be evaluated.
@@ -21,12 +19,10 @@ pub fn annotations(summary: &RunSummary) -> Vec<String> {
     summary
         .thresholds
         .iter()
-        .filter(|t| t.outcome == "crossed" || t.outcome == "error")
+        .filter(|t| !t.outcome.ok())
         .map(|t| {
-            let (title, detail) = if t.outcome == "crossed" {
-                let observed = t.observed.map_or("no value".to_owned(), |v| {
-                    format!("observed {}", observed_text(summary, &t.metric, &t.expression, v))
-                });
+            let (title, detail) = if t.outcome == ThresholdOutcome::Crossed {
+                let observed = summary.observed_text(t).map_or("no value".to_owned(), |v| format!("observed {v}"));
                 ("threshold crossed", observed)
             } else {
                 ("threshold not evaluated", t.message.clone().unwrap_or_else(|| "could not be evaluated".into()))

@@ -70,7 +70,7 @@ pub fn failed_summary() -> RunSummary {
     summary.exit_code = 1;
     summary.partial = true;
     summary.verdict_reasons = vec!["shard 1 never reported".into()];
-    summary.shards[1].outcome = "missing".into();
+    summary.shards[1].outcome = loadgrid_report::ShardState::Missing;
     summary
 }
 
@@ -129,7 +129,7 @@ pub fn green() -> HistoryRecord {
     summary.exit_code = 0;
     summary.verdict_reasons.clear();
     for threshold in &mut summary.thresholds {
-        threshold.outcome = "passed".into();
+        threshold.outcome = loadgrid_report::ThresholdOutcome::Passed;
     }
     let duration = summary.metrics.get_mut("http_req_duration").unwrap();
     duration.values.insert("p(95)".into(), 250.0);

@@ -10,9 +10,7 @@
 use std::fmt::Write;
 
 use loadgrid_history::HistoryRecord;
-use loadgrid_report::{RunSummary, Verdict};
-
-use crate::observed_text;
+use loadgrid_report::{RunSummary, ShardState, ThresholdOutcome, Verdict};
 
 struct Case {
     name: String,
@@ -26,22 +24,24 @@ struct Case {
 pub fn render(summary: &RunSummary, record: &HistoryRecord) -> String {
     let mut cases = vec![run_case(summary)];
     cases.extend(summary.thresholds.iter().map(|t| {
-        let observed = t.observed.map(|v| observed_text(summary, &t.metric, &t.expression, v));
+        let observed = summary.observed_text(t);
         let observed_part = observed.as_deref().map_or(String::from("no value"), |v| format!("observed {v}"));
-        let failure = match t.outcome.as_str() {
-            "crossed" => Some((
+        let failure = match t.outcome {
+            ThresholdOutcome::Crossed => Some((
                 format!("{}: {} crossed: {observed_part}", t.metric, t.expression),
                 format!("threshold {}: {} was crossed ({observed_part})", t.metric, t.expression),
             )),
-            "error" => {
+            ThresholdOutcome::Error => {
                 let why = t.message.clone().unwrap_or_else(|| "could not be evaluated".into());
                 Some((format!("{}: {} could not be evaluated: {why}", t.metric, t.expression), why))
             }
-            _ => None,
+            ThresholdOutcome::Passed => None,
         };
-        let output = match t.outcome.as_str() {
-            "no_data" => Some("no samples: passes, as in k6".to_owned()),
-            "passed" => Some(observed_part.clone()),
+        let output = match t.outcome {
+            ThresholdOutcome::Passed if t.no_samples => {
+                Some(format!("{observed_part}; no samples: judged on zeros, as in k6"))
+            }
+            ThresholdOutcome::Passed => Some(observed_part.clone()),
             _ => None,
         };
         Case {
@@ -74,14 +74,14 @@ pub fn render(summary: &RunSummary, record: &HistoryRecord) -> String {
 }
 
 fn run_case(summary: &RunSummary) -> Case {
-    let failure = (summary.verdict == Verdict::Failed).then(|| {
+    let failure = matches!(summary.verdict, Verdict::Failed | Verdict::Aborted | Verdict::MarkedFailed).then(|| {
         let shards: Vec<String> = summary
             .shards
             .iter()
-            .filter(|s| s.outcome == "failed" || s.outcome == "missing")
+            .filter(|s| matches!(s.outcome, ShardState::Failed | ShardState::Missing))
             .map(|s| match &s.reason {
-                Some(reason) => format!("shard {} {}: {reason}", s.shard, s.outcome),
-                None => format!("shard {} {}", s.shard, s.outcome),
+                Some(reason) => format!("shard {} {}: {reason}", s.shard, s.outcome.as_str()),
+                None => format!("shard {} {}", s.shard, s.outcome.as_str()),
             })
             .collect();
         let message = summary.verdict_reasons.first().cloned().unwrap_or_else(|| "the run failed".into());

@@ -23,7 +23,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use loadgrid_history::FinalVerdict;
-use loadgrid_report::{format, RunSummary};
+use loadgrid_report::format;
 
 /// Where `--notify` sends word of a run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,35 +82,14 @@ fn is_sns_topic_arn(arn: &str) -> bool {
         && name_ok(parts[5])
 }
 
-/// The verdict as people read it: `passed`, `regressed`, `thresholds crossed`, `failed`.
-pub fn verdict_text(verdict: FinalVerdict) -> &'static str {
-    match verdict {
-        FinalVerdict::Passed => "passed",
-        FinalVerdict::Regressed => "regressed",
-        FinalVerdict::ThresholdsCrossed => "thresholds crossed",
-        FinalVerdict::Failed => "failed",
-    }
-}
-
-/// ✅ passed, ⚠️ regressed, ❌ thresholds crossed or failed.
+/// ✅ passed, ⚠️ regressed, ❌ anything else.
 pub fn verdict_emoji(verdict: FinalVerdict) -> &'static str {
     match verdict {
         FinalVerdict::Passed => "✅",
         FinalVerdict::Regressed => "⚠️",
-        FinalVerdict::ThresholdsCrossed | FinalVerdict::Failed => "❌",
-    }
-}
-
-/// A threshold's observed value in its metric's unit: `312.5ms`, `1.20%`, `42`.
-pub fn observed_text(summary: &RunSummary, metric: &str, expression: &str, observed: f64) -> String {
-    let function = expression.trim_start();
-    if function.starts_with("count") {
-        return format::number(observed);
-    }
-    match summary.metrics.get(metric) {
-        _ if function.starts_with("rate") => format::percent(observed),
-        Some(m) => format::value(observed, m.kind, m.contains),
-        None => format::number(observed),
+        FinalVerdict::ThresholdsCrossed | FinalVerdict::Aborted | FinalVerdict::MarkedFailed | FinalVerdict::Failed => {
+            "❌"
+        }
     }
 }
 

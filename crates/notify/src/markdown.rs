@@ -7,10 +7,10 @@
 
 use std::fmt::Write;
 
-use loadgrid_history::{compare, HistoryRecord};
-use loadgrid_report::{format, RunSummary};
+use loadgrid_history::{compare, FinalVerdict, HistoryRecord};
+use loadgrid_report::{format, RunSummary, ThresholdOutcome};
 
-use crate::{observed_text, verdict_emoji, verdict_text};
+use crate::verdict_emoji;
 
 /// The whole summary. `link` is the full report (e.g. the CI run's page).
 pub fn summary(summary: &RunSummary, record: &HistoryRecord, link: Option<&str>) -> String {
@@ -20,7 +20,7 @@ pub fn summary(summary: &RunSummary, record: &HistoryRecord, link: Option<&str>)
         "### {} loadgrid: {} {}\n",
         verdict_emoji(record.verdict),
         escape(&record.test_name),
-        verdict_text(record.verdict)
+        FinalVerdict::label(record.verdict)
     );
     for reason in &record.verdict_reasons {
         let _ = writeln!(md, "- {}", escape(reason));
@@ -91,15 +91,16 @@ fn thresholds(md: &mut String, summary: &RunSummary) {
     }
     md.push_str("**Thresholds**\n\n| | metric | threshold | observed |\n|---|---|---|---:|\n");
     for t in &summary.thresholds {
-        let mark = match t.outcome.as_str() {
-            "passed" => "✅",
-            "no_data" => "➖",
-            _ => "❌",
+        let mark = match t.outcome {
+            ThresholdOutcome::Passed if t.no_samples => "➖",
+            ThresholdOutcome::Passed => "✅",
+            ThresholdOutcome::Crossed | ThresholdOutcome::Error => "❌",
         };
-        let observed = match (t.observed, t.message.as_deref()) {
-            (Some(v), _) => observed_text(summary, &t.metric, &t.expression, v),
-            (None, Some(message)) if t.outcome == "error" => format!("error: {message}"),
-            (None, _) if t.outcome == "no_data" => "no data".to_owned(),
+        let observed = match (summary.observed_text(t), t.message.as_deref()) {
+            (_, Some(message)) if t.outcome == ThresholdOutcome::Error => format!("error: {message}"),
+            (Some(observed), _) if t.no_samples => format!("{observed} (no samples)"),
+            (Some(observed), _) => observed,
+            (None, _) if t.no_samples => "no samples".to_owned(),
             (None, _) => "–".to_owned(),
         };
         let _ = writeln!(md, "| {mark} | {} | {} | {} |", escape(&t.metric), escape(&t.expression), escape(&observed));

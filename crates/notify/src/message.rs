@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use loadgrid_history::HistoryRecord;
 
-use crate::{headline_text, truncate, verdict_text};
+use crate::{headline_text, truncate};
 
 /// SNS allows at most 100 characters of printable ASCII in a subject.
 pub const SUBJECT_MAX: usize = 100;
@@ -15,7 +15,7 @@ pub const STATUS_DESCRIPTION_MAX: usize = 140;
 /// `loadgrid: checkout thresholds crossed`, at most [`SUBJECT_MAX`]
 /// characters of printable ASCII.
 pub fn sns_subject(record: &HistoryRecord) -> String {
-    let text = format!("loadgrid: {} {}", record.test_name, verdict_text(record.verdict));
+    let text = format!("loadgrid: {} {}", record.test_name, record.verdict.label());
     let ascii: String = text.chars().map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' }).collect();
     let mut subject = ascii;
     if subject.len() > SUBJECT_MAX {
@@ -33,7 +33,7 @@ pub fn sns_message(record: &HistoryRecord) -> String {
         "loadgrid run {} of `{}`: {}\n\n",
         record.run_id,
         record.test_name,
-        verdict_text(record.verdict).to_uppercase()
+        record.verdict.label().to_uppercase()
     );
     let number = |v: Option<f64>, f: &dyn Fn(f64) -> String| v.map_or("n/a".to_owned(), f);
     let _ = writeln!(text, "p95:        {}", number(h.p95_ms, &|v| format!("{v:.2} ms")));
@@ -71,7 +71,7 @@ pub fn sns_message(record: &HistoryRecord) -> String {
 /// `thresholds crossed: p95 312.5ms, errors 1.20%, 100 req/s`, at most
 /// [`STATUS_DESCRIPTION_MAX`] characters.
 pub fn status_description(record: &HistoryRecord) -> String {
-    truncate(&format!("{}: {}", verdict_text(record.verdict), headline_text(record)), STATUS_DESCRIPTION_MAX)
+    truncate(&format!("{}: {}", record.verdict.label(), headline_text(record)), STATUS_DESCRIPTION_MAX)
 }
 
 #[cfg(test)]

@@ -98,9 +98,28 @@ pub fn parse(json: &str) -> Result<ScriptOptions, String> {
     })
 }
 
+/// Whether options as the script sets them (`k6 inspect` without
+/// execution requirements) use the `iterations` or `duration` shortcut
+/// without VUs, stages or scenarios: `k6 run` gives those one VU.
+pub fn needs_default_vu(declared: &str) -> bool {
+    let Ok(options) = serde_json::from_str::<serde_json::Value>(declared) else { return false };
+    let set = |field: &str| options.get(field).is_some_and(|value| !value.is_null());
+    (set("iterations") || set("duration")) && !set("vus") && !set("stages") && !set("scenarios")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shortcuts_without_vus_get_k6_run_s_one_vu() {
+        assert!(needs_default_vu(r#"{"vus":null,"iterations":3,"duration":null,"stages":null,"scenarios":null}"#));
+        assert!(needs_default_vu(r#"{"vus":null,"duration":"10s"}"#));
+        assert!(!needs_default_vu(r#"{"vus":2,"iterations":3}"#));
+        assert!(!needs_default_vu(r#"{"iterations":3,"scenarios":{"a":{}}}"#));
+        assert!(!needs_default_vu(r#"{"vus":null,"iterations":null}"#));
+        assert!(!needs_default_vu("not json"));
+    }
 
     #[test]
     fn reads_scenarios_and_requirements() {

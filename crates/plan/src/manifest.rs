@@ -37,11 +37,6 @@ pub struct Manifest {
     pub timing: Timing,
     pub max_series_per_metric: usize,
     pub allow_partial: bool,
-    /// Also have each shard's k6 keep its own end-of-test summary (stored as
-    /// `shards/<i>/k6-summary.json`), to cross-check loadgrid's numbers.
-    /// Costs k6 memory: it then holds every trend sample.
-    #[serde(default)]
-    pub keep_k6_summary: bool,
     /// Environment variables for k6 whose values each agent reads from
     /// Secrets Manager: name → secret id. Only ids are stored, never values.
     #[serde(default)]

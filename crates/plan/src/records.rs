@@ -71,6 +71,14 @@ pub struct ShardStatus {
     pub k6_stderr_tail: Vec<String>,
     pub started_at_ms: i64,
     pub resumed_at_ms: Option<i64>,
+    /// When this shard's k6 test ended (k6 reported it done), before any
+    /// teardown wait or upload: where k6's own test duration stops.
+    #[serde(default)]
+    pub test_ended_at_ms: Option<i64>,
+    /// The script called `exec.test.fail()`: k6's reason (from its log), or
+    /// a generic one when k6 exited 110 without a readable reason.
+    #[serde(default)]
+    pub marked_failed: Option<String>,
     pub ended_at_ms: i64,
     /// Whether `result` was written.
     pub has_result: bool,

@@ -4,12 +4,15 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use loadgrid_metrics::{MetricSet, ShardResult, Timeline};
-use loadgrid_plan::records::{ShardOutcome, ShardStatus, Stop};
+use loadgrid_metrics::{GroupTree, MetricSet, ShardResult, Timeline, GROUP_SEPARATOR};
+use loadgrid_plan::records::{ShardStatus, Stop};
 use loadgrid_plan::Manifest;
 use loadgrid_thresholds::{Evaluation, Outcome};
 
-use crate::model::{RunSummary, ShardSummary, StopSummary, ThresholdSummary, TimelinePoint, Verdict};
+use crate::model::{
+    CheckSummary, GroupSummary, RunSummary, ShardState, ShardSummary, StopSummary, ThresholdOutcome, ThresholdSummary,
+    TimelinePoint, Verdict,
+};
 use crate::values::{endpoint_summaries, finite, metric_summaries};
 use crate::SUMMARY_SCHEMA_VERSION;
 
@@ -36,6 +39,8 @@ pub struct SummaryInput<'a> {
     /// The shards that reported anything. Planned shards absent from this
     /// list appear in the summary as `missing`.
     pub shards: Vec<ShardInput<'a>>,
+    /// The test's time, from [`test_time`]: the same the thresholds used.
+    pub test_time: TestTime,
     pub evaluations: &'a [Evaluation],
     pub verdict: Verdict,
     pub exit_code: i32,
@@ -52,23 +57,23 @@ pub struct SummaryInput<'a> {
 /// Summarises a run.
 ///
 /// - **Test time** (`started_at_ms`, `ended_at_ms`, `duration_seconds`, the
-///   divisor of every `/s` rate): from the earliest shard `resumed_at_ms` to
-///   the latest shard `ended_at_ms` when both are known; else from the
-///   shards' first and last samples; else the span of the merged timeline
-///   (whole seconds); else zero, and rates are left out.
+///   divisor of every `/s` rate): see [`test_time`].
 /// - **Metrics**: see [`MetricSummary`](crate::MetricSummary). The `vus` and
 ///   `vus_max` gauges come from the grid-wide timeline (each second the sum
-///   over shards), not from the merged gauge aggregate: merging gauges keeps
-///   only the latest shard's value, which is one shard's VUs, not the grid's.
-///   `value` is the last second's VUs, `min` and `max` are over the seconds.
+///   over shards at the same instant), over the seconds in which every
+///   shard with VUs was reporting, as one k6 samples them only while its
+///   test runs. Metrics the thresholds name are listed even without
+///   samples, with zero values, as k6 lists them.
+/// - **Groups and checks**: k6's `root_group`, ordered as the script first
+///   ran them.
 /// - **Endpoints**: `http_req_duration` and `http_req_failed` broken down by
 ///   the `name` tag, busiest first, at most [`MAX_ENDPOINT_ROWS`](crate::MAX_ENDPOINT_ROWS).
 /// - **Shards**: one row per planned shard, numbers from the shard's own
 ///   result.
 pub fn build_summary(input: &SummaryInput) -> RunSummary {
     let manifest = input.manifest;
-    let span = run_span(input);
-    let duration = span.duration_seconds;
+    let time = input.test_time;
+    let duration = time.duration_seconds;
     let mut warnings = input.warnings.clone();
     let metrics = metric_summaries(input.merged, input.evaluations, duration);
     let endpoints = endpoint_summaries(input.merged, duration, &mut warnings);
@@ -88,11 +93,12 @@ pub fn build_summary(input: &SummaryInput) -> RunSummary {
         partial: input.partial,
         stop: input.stop.map(|stop| StopSummary { reason: stop.reason, detail: stop.detail.clone() }),
         shards_planned: manifest.shards,
-        started_at_ms: span.started_at_ms,
-        ended_at_ms: span.ended_at_ms,
+        started_at_ms: time.started_at_ms,
+        ended_at_ms: time.ended_at_ms,
         duration_seconds: duration,
         metrics,
         thresholds: input.evaluations.iter().map(threshold_summary).collect(),
+        root_group: root_group(&input.merged.groups),
         endpoints,
         shards,
         timeline: timeline_points(&input.merged.timeline),
@@ -100,75 +106,113 @@ pub fn build_summary(input: &SummaryInput) -> RunSummary {
     }
 }
 
+/// When the grid's test ran, and for how long.
 #[derive(Debug, Clone, Copy, PartialEq)]
-struct Span {
-    started_at_ms: Option<i64>,
-    ended_at_ms: Option<i64>,
-    duration_seconds: f64,
+pub struct TestTime {
+    pub started_at_ms: Option<i64>,
+    pub ended_at_ms: Option<i64>,
+    pub duration_seconds: f64,
 }
 
-impl Span {
+impl TestTime {
     /// A span from two ends, if both are known and in order.
-    fn between(started: Option<i64>, ended: Option<i64>) -> Option<Span> {
+    fn between(started: Option<i64>, ended: Option<i64>) -> Option<TestTime> {
         let (start, end) = (started?, ended?);
-        (end >= start).then(|| Span {
+        (end >= start).then(|| TestTime {
             started_at_ms: Some(start),
             ended_at_ms: Some(end),
             duration_seconds: finite((end - start) as f64 / 1000.0),
         })
     }
+
+    pub fn duration(&self) -> std::time::Duration {
+        std::time::Duration::from_secs_f64(self.duration_seconds.max(0.0))
+    }
 }
 
-/// How long the grid's test ran: from the first shard's resume to the last
-/// shard's end (else the samples' or the timeline's span). The one duration
-/// counters' `rate` is computed with, in thresholds and in the summary alike.
-pub fn test_duration(shards: &[ShardInput], merged: &MetricSet) -> std::time::Duration {
-    std::time::Duration::from_secs_f64(span_of(shards, merged).duration_seconds.max(0.0))
-}
-
-fn run_span(input: &SummaryInput) -> Span {
-    span_of(&input.shards, input.merged)
-}
-
-fn span_of(shards: &[ShardInput], merged: &MetricSet) -> Span {
+/// How long the grid's test ran, as k6's `testRunDurationMs` counts one
+/// k6's: from the shared start (`go_start_at_ms`, else the first shard's
+/// resume) to the moment the last shard's k6 test ended, never the grid's
+/// own start-up, teardown wait or upload time. Without those records, the
+/// shards' first and last samples, else the merged timeline's span. The
+/// one duration counters' `rate` is computed with, in thresholds and in
+/// the summary alike.
+pub fn test_time(go_start_at_ms: Option<i64>, shards: &[ShardInput], merged: &MetricSet) -> TestTime {
     let statuses = || shards.iter().filter_map(|s| s.status);
     let results = || shards.iter().filter_map(|s| s.result);
-    let from_status =
-        || Span::between(statuses().filter_map(|s| s.resumed_at_ms).min(), statuses().map(|s| s.ended_at_ms).max());
+    let from_status = || {
+        let start = go_start_at_ms.or_else(|| statuses().filter_map(|s| s.resumed_at_ms).min());
+        TestTime::between(start, statuses().map(|s| s.test_ended_at_ms.unwrap_or(s.ended_at_ms)).max())
+    };
     let from_samples = || {
-        Span::between(
+        TestTime::between(
             results().filter_map(|r| r.first_sample_us).min().map(|us| us.div_euclid(1000)),
             results().filter_map(|r| r.last_sample_us).max().map(|us| us.div_euclid(1000)),
         )
     };
     let from_timeline = || {
         let seconds = || merged.timeline.iter().map(|(t, _)| t);
-        Span::between(seconds().min().map(|t| t * 1000), seconds().max().map(|t| (t + 1) * 1000))
+        TestTime::between(seconds().min().map(|t| t * 1000), seconds().max().map(|t| (t + 1) * 1000))
     };
-    from_status().or_else(from_samples).or_else(from_timeline).unwrap_or(Span {
+    from_status().or_else(from_samples).or_else(from_timeline).unwrap_or(TestTime {
         started_at_ms: None,
         ended_at_ms: None,
         duration_seconds: 0.0,
     })
 }
 
+/// k6's `root_group` from the merged tree.
+fn root_group(tree: &GroupTree) -> GroupSummary {
+    group_summary(tree, "", "")
+}
+
+fn group_summary(tree: &GroupTree, name: &str, path: &str) -> GroupSummary {
+    GroupSummary {
+        name: name.to_owned(),
+        path: path.to_owned(),
+        id: k6_id(path),
+        groups: tree.children(path).into_iter().map(|(name, path)| group_summary(tree, &name, &path)).collect(),
+        checks: tree
+            .checks_of(path)
+            .into_iter()
+            .map(|(name, tally)| {
+                let check_path = format!("{path}{GROUP_SEPARATOR}{name}");
+                CheckSummary {
+                    name: name.to_owned(),
+                    id: k6_id(&check_path),
+                    path: check_path,
+                    passes: tally.passes,
+                    fails: tally.fails,
+                }
+            })
+            .collect(),
+    }
+}
+
+/// k6 names groups and checks by the MD5 of their path, in hex.
+fn k6_id(path: &str) -> String {
+    use md5::Digest;
+    md5::Md5::digest(path.as_bytes()).iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
 fn threshold_summary(evaluation: &Evaluation) -> ThresholdSummary {
     let threshold = &evaluation.threshold;
     let (outcome, message) = match &evaluation.outcome {
-        Outcome::Passed => ("passed", None),
-        Outcome::Crossed => ("crossed", None),
-        Outcome::NoData => ("no_data", None),
-        Outcome::Error(message) => ("error", Some(message.clone())),
+        Outcome::Passed => (ThresholdOutcome::Passed, None),
+        Outcome::Crossed => (ThresholdOutcome::Crossed, None),
+        Outcome::Error(message) => (ThresholdOutcome::Error, Some(message.clone())),
     };
     ThresholdSummary {
         metric: threshold.key(),
         expression: threshold.source.clone(),
-        origin: threshold.origin.as_str().to_owned(),
+        aggregation: threshold.expression.aggregation.to_string(),
+        origin: threshold.origin,
         abort_on_fail: threshold.abort_on_fail,
         observed: evaluation.observed.filter(|v| v.is_finite()),
-        outcome: outcome.to_owned(),
+        outcome,
         message,
         exact: evaluation.exact,
+        no_samples: evaluation.no_samples,
     }
 }
 
@@ -187,13 +231,15 @@ fn shard_summary(input: &ShardInput) -> ShardSummary {
     let total = |name: &str| metrics.and_then(|m| m.metric(name)).map(|e| e.total());
     let counter = |name: &str| total(name).map_or(0, |a| a.sum().max(0.0).round() as u64);
     let (outcome, reason) = match input.status {
-        Some(status) => (outcome_str(status.outcome), status.reason.clone()),
-        None if input.result.is_some() => ("missing", Some("no status was written (a result was)".to_owned())),
-        None => ("missing", Some("the shard never reported".to_owned())),
+        Some(status) => (ShardState::from(status.outcome), status.reason.clone()),
+        None if input.result.is_some() => {
+            (ShardState::Missing, Some("no status was written (a result was)".to_owned()))
+        }
+        None => (ShardState::Missing, Some("the shard never reported".to_owned())),
     };
     ShardSummary {
         shard: input.shard,
-        outcome: outcome.to_owned(),
+        outcome,
         reason,
         k6_exit_code: input.status.and_then(|s| s.k6_exit_code),
         requests: counter("http_reqs"),
@@ -204,14 +250,6 @@ fn shard_summary(input: &ShardInput) -> ShardSummary {
         resumed_at_ms: input.status.and_then(|s| s.resumed_at_ms),
         ended_at_ms: input.status.map(|s| s.ended_at_ms),
         backend_note: input.backend_note.map(str::to_owned),
-    }
-}
-
-fn outcome_str(outcome: ShardOutcome) -> &'static str {
-    match outcome {
-        ShardOutcome::Completed => "completed",
-        ShardOutcome::Stopped => "stopped",
-        ShardOutcome::Failed => "failed",
     }
 }
 
@@ -239,9 +277,10 @@ fn derived_warnings(input: &SummaryInput, shards: &[ShardSummary]) -> Vec<String
     for evaluation in input.evaluations {
         let threshold = &evaluation.threshold;
         let named = format!("threshold `{}: {}`", threshold.key(), threshold.source);
-        if evaluation.outcome == Outcome::NoData {
+        if evaluation.no_samples {
             warnings.push(format!(
-                "{named} had no samples; it passes, as in k6, but check the metric name and tags for typos"
+                "{named} had no samples; it was judged on zeros as k6 does (a rate passes), but check the metric \
+                 name and tags for typos"
             ));
         }
         if !evaluation.exact {
@@ -274,11 +313,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn span_needs_both_ends_in_order() {
-        assert_eq!(Span::between(Some(1_000), None), None);
-        assert_eq!(Span::between(Some(2_000), Some(1_000)), None);
-        let span = Span::between(Some(1_000), Some(31_500)).unwrap();
-        assert_eq!(span.duration_seconds, 30.5);
+    fn test_time_needs_both_ends_in_order() {
+        assert_eq!(TestTime::between(Some(1_000), None), None);
+        assert_eq!(TestTime::between(Some(2_000), Some(1_000)), None);
+        let time = TestTime::between(Some(1_000), Some(31_500)).unwrap();
+        assert_eq!(time.duration_seconds, 30.5);
+    }
+
+    #[test]
+    fn ids_are_k6_s() {
+        // As k6 1.1 gave them in handleSummary's root_group.
+        assert_eq!(k6_id(""), "d41d8cd98f00b204e9800998ecf8427e");
+        assert_eq!(k6_id("::g1"), "9ccb03cc5acd728a2fe595bbd1f14da3");
+        assert_eq!(k6_id("::g1::sub::zero truthy"), "1616633af170efa3ea0f8466f85bc1e6");
     }
 
     #[test]

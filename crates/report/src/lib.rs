@@ -23,10 +23,10 @@ mod build;
 mod terminal;
 mod values;
 
-pub use build::{build_summary, test_duration, ShardInput, SummaryInput};
+pub use build::{build_summary, test_time, ShardInput, SummaryInput, TestTime};
 pub use model::{
-    EndpointSummary, MetricSummary, RunSummary, ShardSummary, StopSummary, ThresholdSummary, TimelinePoint, Verdict,
-    SUMMARY_SCHEMA_VERSION,
+    CheckSummary, EndpointSummary, GroupSummary, MetricSummary, RunSummary, ShardState, ShardSummary, StopSummary,
+    ThresholdOutcome, ThresholdSummary, TimelinePoint, Verdict, SUMMARY_SCHEMA_VERSION,
 };
 pub use terminal::{render_terminal, Style};
 pub use values::MAX_ENDPOINT_ROWS;

@@ -14,11 +14,20 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use loadgrid_metrics::{MetricKind, ValueKind};
-use loadgrid_plan::records::StopReason;
+use loadgrid_plan::records::{ShardOutcome, StopReason};
+use loadgrid_thresholds::Origin;
 use serde::{Deserialize, Serialize};
 
+use crate::format;
+
 /// The version of the `summary.json` shape written by this crate.
-pub const SUMMARY_SCHEMA_VERSION: u32 = 1;
+///
+/// 2: verdicts `aborted` (exit 108) and `marked_failed` (exit 110);
+/// thresholds name their `aggregation` and say `no_samples` (the
+/// `no_data` outcome is gone: such thresholds are judged on zeros, as k6
+/// does); shards can be `missing`; `root_group` holds the group and check
+/// tree; `duration_seconds` is the test's time as k6 counts it.
+pub const SUMMARY_SCHEMA_VERSION: u32 = 2;
 
 /// One run, summarised: `runs/<run-id>/summary.json`.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
@@ -35,7 +44,7 @@ pub struct RunSummary {
     pub k6_version: String,
     pub verdict: Verdict,
     /// The process exit code that goes with the verdict: 0 passed, 99
-    /// thresholds crossed, 1 run failed.
+    /// thresholds crossed, 108 aborted, 110 marked failed, 1 run failed.
     pub exit_code: i32,
     /// Why the run did not pass, for people. Empty when it passed.
     pub verdict_reasons: Vec<String>,
@@ -45,18 +54,25 @@ pub struct RunSummary {
     /// Why the grid was told to stop early, if it was.
     pub stop: Option<StopSummary>,
     pub shards_planned: u32,
-    /// When the shards resumed (the earliest) and ended (the latest), in
-    /// milliseconds since the Unix epoch.
+    /// When the grid's test started (the shared start) and when the last
+    /// shard's test ended, in milliseconds since the Unix epoch.
     pub started_at_ms: Option<i64>,
     pub ended_at_ms: Option<i64>,
-    /// The test time that counter rates (`/s`) are divided by.
+    /// The test's time, from the shared start to the end of the last
+    /// shard's test (k6's `testRunDurationMs`, without the grid's own
+    /// start-up and upload time): what counter rates (`/s`) are divided by.
     pub duration_seconds: f64,
     /// Grid-wide metrics keyed by metric name, plus the sub-metrics the
     /// thresholds name (`http_req_duration{name:login}`), as k6's
-    /// `--summary-export` does.
+    /// `--summary-export` does. Metrics that thresholds name are listed
+    /// even without samples, with zero values, as k6 lists them.
     pub metrics: BTreeMap<String, MetricSummary>,
     /// Every threshold, in the order they were evaluated.
     pub thresholds: Vec<ThresholdSummary>,
+    /// Groups and checks with their grid-wide tallies, in k6's
+    /// `root_group` shape. (Empty when read from a version 1 summary.)
+    #[serde(default)]
+    pub root_group: GroupSummary,
     /// Requests by their `name` tag, busiest first.
     pub endpoints: Vec<EndpointSummary>,
     /// One row per planned shard, by shard index.
@@ -66,25 +82,77 @@ pub struct RunSummary {
     pub warnings: Vec<String>,
 }
 
+impl RunSummary {
+    /// A threshold's observed value in its metric's unit, the one way every
+    /// output shows it: `312.5ms` (a trend of time), `1.20%` (a rate),
+    /// `4250/s` (a counter's `rate`), `1200` (a `count`), `8` (a gauge).
+    /// `None` when nothing was compared.
+    pub fn observed_text(&self, threshold: &ThresholdSummary) -> Option<String> {
+        let observed = threshold.observed?;
+        let base = threshold.metric.split('{').next().unwrap_or(&threshold.metric);
+        let (kind, contains) = match self.metrics.get(&threshold.metric).or_else(|| self.metrics.get(base)) {
+            Some(metric) => (metric.kind, metric.contains),
+            None => MetricKind::builtin(base).map_or((None, ValueKind::Default), |(k, c)| (Some(k), c)),
+        };
+        let aggregation = match threshold.aggregation.as_str() {
+            "" => aggregation_of(&threshold.expression),
+            known => known.to_owned(),
+        };
+        Some(match (aggregation.as_str(), kind) {
+            ("rate", Some(MetricKind::Counter)) => format::per_second(observed, contains),
+            ("count", _) => format::quantity(observed, contains),
+            _ => format::value(observed, kind, contains),
+        })
+    }
+}
+
+/// The aggregation an expression compares (`p(95)` of `p( 95 ) < 300`),
+/// for summaries written before thresholds named it.
+fn aggregation_of(expression: &str) -> String {
+    let end = expression.find(['<', '>', '=', '!']).unwrap_or(expression.len());
+    expression[..end].chars().filter(|c| !c.is_whitespace()).collect()
+}
+
 /// How the run came out, as the exit code says it.
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     /// Every threshold passed and the run completed (exit 0).
     Passed,
-    /// A threshold was crossed or could not be evaluated (exit 99, as k6).
+    /// A threshold was crossed or could not be evaluated, or `abortOnFail`
+    /// stopped the grid (exit 99, as k6).
     ThresholdsCrossed,
+    /// The script called `test.abort()` on some shard, or in `setup()` or
+    /// `teardown()` (exit 108, as k6).
+    Aborted,
+    /// The script called `exec.test.fail()` on some shard (exit 110, as
+    /// k6): the run never passes, whatever the thresholds say.
+    MarkedFailed,
     /// The run failed: a shard failed, shards are missing, infrastructure
-    /// broke (exit 1).
+    /// broke, or it was interrupted (exit 1).
     Failed,
 }
 
 impl Verdict {
-    /// The JSON spelling: `passed`, `thresholds_crossed`, `failed`.
+    /// The JSON spelling: `passed`, `thresholds_crossed`, `aborted`,
+    /// `marked_failed`, `failed`.
     pub fn as_str(self) -> &'static str {
         match self {
             Verdict::Passed => "passed",
             Verdict::ThresholdsCrossed => "thresholds_crossed",
+            Verdict::Aborted => "aborted",
+            Verdict::MarkedFailed => "marked_failed",
+            Verdict::Failed => "failed",
+        }
+    }
+
+    /// For people, in every output: `passed`, `thresholds crossed`, ….
+    pub fn label(self) -> &'static str {
+        match self {
+            Verdict::Passed => "passed",
+            Verdict::ThresholdsCrossed => "thresholds crossed",
+            Verdict::Aborted => "aborted by test.abort()",
+            Verdict::MarkedFailed => "marked failed by test.fail()",
             Verdict::Failed => "failed",
         }
     }
@@ -94,6 +162,8 @@ impl Verdict {
         match self {
             Verdict::Passed => 0,
             Verdict::ThresholdsCrossed => 99,
+            Verdict::Aborted => 108,
+            Verdict::MarkedFailed => 110,
             Verdict::Failed => 1,
         }
     }
@@ -146,19 +216,104 @@ pub struct ThresholdSummary {
     pub metric: String,
     /// The expression as written: `p(95)<300`.
     pub expression: String,
-    /// `script`, `config` or `flag`.
-    pub origin: String,
+    /// The statistic the expression compares: `p(95)`, `rate`, `count`….
+    /// (Empty when read from a version 1 summary.)
+    #[serde(default)]
+    pub aggregation: String,
+    pub origin: Origin,
     pub abort_on_fail: bool,
     /// The aggregated value compared with the threshold's bound.
     pub observed: Option<f64>,
-    /// `passed`, `crossed`, `no_data` (no samples: passes, as in k6) or
-    /// `error` (could not be evaluated: fails).
-    pub outcome: String,
+    pub outcome: ThresholdOutcome,
     /// Why an `error` happened.
     pub message: Option<String>,
     /// False when the value came from a tag breakdown that lost samples to
     /// the tag-set cap.
     pub exact: bool,
+    /// The metric had no samples: judged on zeros (a rate passes), as k6
+    /// does; often a typo in a metric or tag name.
+    #[serde(default)]
+    pub no_samples: bool,
+}
+
+/// How one threshold came out.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ThresholdOutcome {
+    /// The condition held. (Version 1 summaries said `no_data` for a
+    /// threshold without samples, which passed.)
+    #[serde(alias = "no_data")]
+    Passed,
+    /// The condition did not hold (k6's `ok: false`).
+    Crossed,
+    /// It could not be evaluated; fails the run.
+    Error,
+}
+
+impl ThresholdOutcome {
+    /// k6's `ok`.
+    pub fn ok(self) -> bool {
+        self == ThresholdOutcome::Passed
+    }
+
+    /// `✓` or `✗`, as k6 marks thresholds.
+    pub fn mark(self) -> &'static str {
+        if self.ok() {
+            "✓"
+        } else {
+            "✗"
+        }
+    }
+
+    /// For people: `passed`, `crossed`, `error`.
+    pub fn label(self) -> &'static str {
+        match self {
+            ThresholdOutcome::Passed => "passed",
+            ThresholdOutcome::Crossed => "crossed",
+            ThresholdOutcome::Error => "error",
+        }
+    }
+}
+
+/// A group of k6's `root_group`: the same field names, so that a script's
+/// `handleSummary` reads it as k6's own.
+#[derive(Serialize, Deserialize, Debug, Clone, Default, PartialEq)]
+pub struct GroupSummary {
+    /// The group's name (`""` for the root).
+    pub name: String,
+    /// `::outer::inner` (`""` for the root).
+    pub path: String,
+    /// k6's id: the MD5 of the path, in hex.
+    pub id: String,
+    pub groups: Vec<GroupSummary>,
+    pub checks: Vec<CheckSummary>,
+}
+
+/// One check of a group, with its grid-wide tally.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct CheckSummary {
+    pub name: String,
+    /// The group's path, `::`, the check's name.
+    pub path: String,
+    /// k6's id: the MD5 of the path, in hex.
+    pub id: String,
+    pub passes: u64,
+    pub fails: u64,
+}
+
+impl GroupSummary {
+    /// Every check of this group and the groups below it, depth first.
+    pub fn all_checks(&self) -> Vec<&CheckSummary> {
+        let mut checks: Vec<&CheckSummary> = self.checks.iter().collect();
+        for group in &self.groups {
+            checks.extend(group.all_checks());
+        }
+        checks
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.groups.is_empty() && self.checks.is_empty()
+    }
 }
 
 /// Requests of one `name` tag value.
@@ -181,9 +336,7 @@ pub struct EndpointSummary {
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct ShardSummary {
     pub shard: u32,
-    /// `completed`, `stopped`, `failed`, or `missing` when the shard never
-    /// wrote its status.
-    pub outcome: String,
+    pub outcome: ShardState,
     pub reason: Option<String>,
     pub k6_exit_code: Option<i32>,
     /// The shard's `http_reqs` total.
@@ -200,6 +353,42 @@ pub struct ShardSummary {
     /// exit code): a second opinion beside `outcome`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backend_note: Option<String>,
+}
+
+/// How a shard ended, as the summary reports it.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ShardState {
+    /// k6 ran the shard's part of the test to its end.
+    Completed,
+    /// Stopped early on request; what it measured is kept.
+    Stopped,
+    /// k6 or the agent failed.
+    Failed,
+    /// The shard never wrote its status.
+    Missing,
+}
+
+impl ShardState {
+    /// The JSON spelling, also what people read.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ShardState::Completed => "completed",
+            ShardState::Stopped => "stopped",
+            ShardState::Failed => "failed",
+            ShardState::Missing => "missing",
+        }
+    }
+}
+
+impl From<ShardOutcome> for ShardState {
+    fn from(outcome: ShardOutcome) -> ShardState {
+        match outcome {
+            ShardOutcome::Completed => ShardState::Completed,
+            ShardOutcome::Stopped => ShardState::Stopped,
+            ShardOutcome::Failed => ShardState::Failed,
+        }
+    }
 }
 
 /// One second of the run, grid-wide.
@@ -257,6 +446,20 @@ mod tests {
         assert_eq!(Verdict::Passed.exit_code(), 0);
         assert_eq!(Verdict::ThresholdsCrossed.exit_code(), 99);
         assert_eq!(Verdict::Failed.exit_code(), 1);
+        assert_eq!(Verdict::Aborted.exit_code(), 108);
+        assert_eq!(Verdict::MarkedFailed.exit_code(), 110);
+        assert_eq!(serde_json::to_string(&Verdict::MarkedFailed).unwrap(), "\"marked_failed\"");
+        assert_eq!(serde_json::to_string(&ThresholdOutcome::Crossed).unwrap(), "\"crossed\"");
+        assert_eq!(serde_json::to_string(&ShardState::Missing).unwrap(), "\"missing\"");
+    }
+
+    #[test]
+    fn version_1_threshold_outcomes_still_read() {
+        let v1 = r#"{"metric":"http_req_duration{name:x}","expression":"p( 95 ) < 300","origin":"flag",
+            "abort_on_fail":false,"observed":null,"outcome":"no_data","message":null,"exact":true}"#;
+        let threshold: ThresholdSummary = serde_json::from_str(v1).unwrap();
+        assert_eq!((threshold.outcome, threshold.aggregation.as_str()), (ThresholdOutcome::Passed, ""));
+        assert_eq!(aggregation_of(&threshold.expression), "p(95)");
     }
 
     #[test]

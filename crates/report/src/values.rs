@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use loadgrid_metrics::{Aggregate, MetricEntry, MetricKind, MetricSet, TagSet, Timeline};
+use loadgrid_metrics::{Aggregate, MetricEntry, MetricKind, MetricSet, TagSet, Timeline, ValueKind};
 use loadgrid_thresholds::{format_key, Evaluation};
 
 use crate::model::{EndpointSummary, MetricSummary};
@@ -30,7 +30,9 @@ pub(crate) fn finite(value: f64) -> f64 {
 }
 
 /// Every metric of the merged set, plus the sub-metrics the thresholds name
-/// and k6's default `http_req_duration{expected_response:true}`.
+/// and k6's default `http_req_duration{expected_response:true}`. A metric
+/// or sub-metric that a threshold names but that had no sample is listed
+/// with zero values, and so is its parent metric, as k6 lists them.
 pub(crate) fn metric_summaries(
     merged: &MetricSet,
     evaluations: &[Evaluation],
@@ -50,6 +52,21 @@ pub(crate) fn metric_summaries(
         if always || aggregate.count() > 0 {
             summaries.insert(format_key(&metric, &filter), summarize(entry, &aggregate, duration_seconds));
         }
+    }
+    for evaluation in evaluations {
+        let threshold = &evaluation.threshold;
+        let (kind, contains) = match (merged.metric(&threshold.metric), MetricKind::builtin(&threshold.metric)) {
+            (Some(MetricEntry { kind: Some(kind), contains, .. }), _) => (*kind, *contains),
+            (_, Some(builtin)) => builtin,
+            _ => (threshold.expression.aggregation.implied_kind(), ValueKind::Default),
+        };
+        let empty = || MetricSummary {
+            kind: Some(kind),
+            contains,
+            values: values(Some(kind), &Aggregate::new(kind == MetricKind::Trend), duration_seconds),
+        };
+        summaries.entry(threshold.metric.clone()).or_insert_with(empty);
+        summaries.entry(threshold.key()).or_insert_with(empty);
     }
     summaries
 }
@@ -79,11 +96,13 @@ fn summarize(entry: &MetricEntry, aggregate: &Aggregate, duration_seconds: f64) 
     }
 }
 
-/// k6's summary-export values of one aggregate. Statistics without a value
-/// are left out.
+/// k6's summary-export values of one aggregate. Without samples, every
+/// statistic is zero, as in k6's summary.
 fn values(kind: Option<MetricKind>, aggregate: &Aggregate, duration_seconds: f64) -> BTreeMap<String, f64> {
     let mut values = BTreeMap::new();
+    let empty = aggregate.count() == 0;
     let mut put = |key: &str, value: Option<f64>| {
+        let value = if empty { Some(value.unwrap_or(0.0)) } else { value };
         if let Some(value) = value.filter(|v| v.is_finite()) {
             values.insert(key.to_owned(), value);
         }
@@ -119,10 +138,15 @@ fn values(kind: Option<MetricKind>, aggregate: &Aggregate, duration_seconds: f64
 }
 
 /// The grid's `vus` or `vus_max` from the per-second timeline, where each
-/// second already holds the sum over shards.
+/// second already holds the sum over shards at the same instant, over the
+/// seconds in which every shard with VUs was reporting.
 fn vus_from_timeline(entry: &MetricEntry, timeline: &Timeline, name: &str) -> MetricSummary {
-    let per_second: Vec<u64> =
-        timeline.iter().map(|(_, second)| if name == "vus_max" { second.vus_max } else { second.vus }).collect();
+    let (first, last) = timeline.steady_vus.unwrap_or((i64::MIN, i64::MAX));
+    let per_second: Vec<u64> = timeline
+        .iter()
+        .filter(|(t, second)| (first..=last).contains(t) && second.vus_max > 0)
+        .map(|(_, second)| if name == "vus_max" { second.vus_max } else { second.vus })
+        .collect();
     let mut values = BTreeMap::new();
     if let (Some(last), Some(min), Some(max)) = (per_second.last(), per_second.iter().min(), per_second.iter().max()) {
         values.insert("value".to_owned(), *last as f64);
@@ -180,8 +204,6 @@ fn endpoint(name: String, durations: &Aggregate, failed: Option<&Aggregate>, dur
 
 #[cfg(test)]
 mod tests {
-    use loadgrid_metrics::ValueKind;
-
     use super::*;
 
     fn aggregate(histogram: bool, samples: &[f64]) -> Aggregate {
@@ -213,8 +235,8 @@ mod tests {
         let keys: Vec<&str> = values.keys().map(String::as_str).collect();
         assert_eq!(keys, ["avg", "count", "max", "med", "min", "p(90)", "p(95)", "p(99)"]);
         let empty = super::values(Some(MetricKind::Trend), &Aggregate::new(true), 1.0);
-        assert_eq!(empty.len(), 1);
-        assert_eq!(empty["count"], 0.0);
+        assert_eq!(empty.len(), 8, "k6 lists zeros for a trend without samples");
+        assert!(empty.values().all(|v| *v == 0.0));
     }
 
     #[test]
@@ -244,6 +266,7 @@ mod tests {
         set.metrics.insert("vus".to_owned(), entry);
         for (t, vus) in [(10, 2), (11, 8), (12, 6)] {
             set.timeline.second_mut(t).vus = vus;
+            set.timeline.second_mut(t).vus_max = 8;
         }
         let summary = &metric_summaries(&set, &[], 3.0)["vus"];
         assert_eq!((summary.values["value"], summary.values["min"], summary.values["max"]), (6.0, 2.0, 8.0));

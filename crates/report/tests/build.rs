@@ -3,6 +3,7 @@
 mod common;
 
 use loadgrid_metrics::MetricKind;
+use loadgrid_report::{test_time, ShardInput, ShardState};
 
 #[test]
 fn run_facts_come_from_the_manifest_and_statuses() {
@@ -55,21 +56,23 @@ fn vus_are_grid_wide_from_the_timeline() {
 fn thresholds_keep_order_outcome_and_origin() {
     let summary = common::summary();
     let outcomes: Vec<(&str, &str)> =
-        summary.thresholds.iter().map(|t| (t.metric.as_str(), t.outcome.as_str())).collect();
+        summary.thresholds.iter().map(|t| (t.metric.as_str(), t.outcome.label())).collect();
     assert_eq!(
         outcomes,
         [
             ("http_req_duration", "passed"),
             ("http_req_duration{name:login}", "crossed"),
             ("http_req_failed", "passed"),
-            ("http_req_duration{name:checkout}", "no_data"),
+            ("http_req_duration{name:checkout}", "passed"),
             ("orders_placed", "passed"),
         ]
     );
     assert!(summary.thresholds[2].abort_on_fail);
-    assert_eq!(summary.thresholds[4].origin, "config");
+    assert_eq!(summary.thresholds[4].origin, loadgrid_thresholds::Origin::Config);
     assert!(summary.thresholds[1].observed.unwrap() > 300.0);
-    assert_eq!(summary.thresholds[3].observed, None);
+    assert_eq!(summary.thresholds[1].aggregation, "p(95)");
+    // No samples: judged on zeros, as k6 does.
+    assert_eq!((summary.thresholds[3].observed, summary.thresholds[3].no_samples), (Some(0.0), true));
 }
 
 #[test]
@@ -92,7 +95,7 @@ fn shards_cover_the_plan_with_their_own_numbers() {
     assert!(shards[1].p95_ms.unwrap() > shards[0].p95_ms.unwrap(), "shard 1 has the slow logins");
     assert_eq!(shards[1].rejected_lines, 3);
     assert_eq!((shards[2].outcome.as_str(), shards[2].k6_exit_code, shards[2].requests), ("failed", Some(255), 0));
-    assert_eq!(shards[3].outcome, "missing");
+    assert_eq!(shards[3].outcome, ShardState::Missing);
     assert_eq!(shards[3].ended_at_ms, None);
 }
 
@@ -107,35 +110,46 @@ fn warnings_keep_the_callers_and_add_derived_ones() {
     assert!(summary.warnings.iter().any(|w| w.contains("3 lines of k6 output")));
 }
 
+/// The test's time is k6's: from the shared start to the end of the last
+/// shard's test, not to when the shards finished uploading.
 #[test]
-fn test_time_falls_back_to_samples_then_timeline() {
-    use loadgrid_report::{build_summary, ShardInput, SummaryInput, Verdict};
+fn test_time_is_from_the_shared_start_to_the_last_test_end() {
     let run = common::run();
-    let input = |shards: Vec<ShardInput<'_>>| {
-        build_summary(&SummaryInput {
-            manifest: &run.manifest,
-            merged: &run.merged,
-            shards,
-            evaluations: &run.evaluations,
-            verdict: Verdict::Passed,
-            exit_code: 0,
-            verdict_reasons: Vec::new(),
-            partial: false,
-            stop: None,
-            warnings: Vec::new(),
-        })
+    let shard = |i: usize| ShardInput {
+        shard: i as u32,
+        status: run.statuses.get(i),
+        result: run.results.get(i),
+        backend_note: None,
     };
+    let go = common::START_S * 1000 - 3;
+    let time = test_time(Some(go), &[shard(0), shard(1), shard(2)], &run.merged);
+    assert_eq!(time.started_at_ms, Some(go));
+    assert_eq!(time.ended_at_ms, Some((common::START_S + common::SECONDS) * 1000 + 2));
+    let without_go = test_time(None, &[shard(0), shard(1)], &run.merged);
+    assert_eq!(without_go.started_at_ms, Some(common::START_S * 1000), "the first resume");
     // No statuses: the shards' first and last samples.
-    let from_samples =
-        input(vec![ShardInput { shard: 0, status: None, result: Some(&run.results[0]), backend_note: None }]);
+    let samples_only = [ShardInput { shard: 0, status: None, result: Some(&run.results[0]), backend_note: None }];
+    let from_samples = test_time(None, &samples_only, &run.merged);
     assert_eq!(from_samples.started_at_ms, Some(common::START_S * 1000));
     assert_eq!(from_samples.duration_seconds, 29.999);
-    assert_eq!(from_samples.shards[0].outcome, "missing");
-    assert!(from_samples.stop.is_none());
     // Nothing from the shards: the merged timeline's whole seconds.
-    let from_timeline = input(Vec::new());
+    let from_timeline = test_time(None, &[], &run.merged);
     assert_eq!(from_timeline.duration_seconds, common::SECONDS as f64);
     assert_eq!(from_timeline.ended_at_ms, Some((common::START_S + common::SECONDS) * 1000));
-    assert_eq!(from_timeline.shards.len(), 4);
-    assert!(from_timeline.shards.iter().all(|s| s.outcome == "missing"));
+}
+
+#[test]
+fn groups_and_checks_form_k6_s_root_group() {
+    let root = common::summary().root_group;
+    assert_eq!((root.name.as_str(), root.path.as_str()), ("", ""));
+    assert_eq!(root.id, "d41d8cd98f00b204e9800998ecf8427e");
+    let check = &root.checks[0];
+    assert_eq!((check.name.as_str(), check.path.as_str()), ("status is 200", "::status is 200"));
+    // Two shards × 30 seconds, three of them failing.
+    assert_eq!((check.passes, check.fails), (54, 6));
+    let checkout = &root.groups[0];
+    assert_eq!((checkout.name.as_str(), checkout.path.as_str()), ("checkout", "::checkout"));
+    assert_eq!(checkout.checks[0].path, "::checkout::order placed");
+    assert_eq!(checkout.groups[0].path, "::checkout::payment");
+    assert!(checkout.groups[0].checks.is_empty());
 }

@@ -5,7 +5,7 @@ mod common;
 use std::collections::BTreeMap;
 
 use loadgrid_metrics::ValueKind;
-use loadgrid_report::{render_terminal, MetricSummary, RunSummary, Style, Verdict};
+use loadgrid_report::{render_terminal, MetricSummary, RunSummary, Style, ThresholdOutcome, Verdict};
 
 fn plain() -> Style {
     Style { color: false, width: 100 }
@@ -26,7 +26,7 @@ fn has_line_starting(text: &str, prefix: &str) {
 /// The fixture with every threshold state and an unknown-type metric.
 fn eventful() -> RunSummary {
     let mut summary = common::summary();
-    summary.thresholds[0].outcome = "error".to_owned();
+    summary.thresholds[0].outcome = ThresholdOutcome::Error;
     summary.thresholds[0].observed = None;
     summary.thresholds[0].message = Some("no histogram was kept for this trend".to_owned());
     summary.thresholds[4].exact = false;
@@ -44,7 +44,7 @@ fn rendered_summary_has_k6_style_key_lines() {
     has_line_starting(&text, "    ✗ 'p(95)<300' p(95)=4");
     has_line_starting(&text, "    ✓ 'p(95)<500' p(95)=4");
     has_line(&text, "    ✓ 'rate<0.05' rate=0.64%");
-    has_line(&text, "    ? 'p(99)<800' no samples");
+    has_line(&text, "    ✓ 'p(99)<800' p(99)=0s (no samples)");
     has_line(&text, "    ✓ 'count>10' count=232");
     has_line(&text, "  █ TOTAL RESULTS  (grid of 4 shards, merged; PARTIAL: 1 failed, 1 missing)");
     has_line(&text, "    HTTP");
@@ -59,6 +59,12 @@ fn rendered_summary_has_k6_style_key_lines() {
     has_line(&text, "    data_received..................: 1.9 MB 62 kB/s");
     has_line(&text, "    CUSTOM");
     has_line(&text, "    orders_placed..................: 232    7.732818/s");
+    has_line(&text, "  █ CHECKS");
+    has_line(&text, "    ✗ status is 200");
+    has_line(&text, "      ↳  90% — ✓ 54 / ✗ 6");
+    has_line(&text, "    █ checkout");
+    has_line(&text, "      ✓ order placed");
+    has_line(&text, "      █ payment");
     has_line(&text, "  █ ENDPOINTS (by name)");
     has_line(&text, "    name   requests  failed  rps    p50       p95      p99      max");
     has_line_starting(&text, "    login  464       6       15.47  ");
@@ -77,7 +83,7 @@ fn rendered_summary_has_k6_style_key_lines() {
 fn sections_come_in_k6_order() {
     let text = render_terminal(&common::summary(), &plain());
     let at = |needle: &str| text.find(needle).unwrap_or_else(|| panic!("{needle} missing"));
-    let order = ["█ THRESHOLDS", "█ TOTAL RESULTS", "█ ENDPOINTS", "█ SHARDS", "█ WARNINGS", "verdict:"];
+    let order = ["█ THRESHOLDS", "█ TOTAL RESULTS", "█ CHECKS", "█ ENDPOINTS", "█ SHARDS", "█ WARNINGS", "verdict:"];
     let positions: Vec<usize> = order.iter().map(|s| at(s)).collect();
     assert!(positions.windows(2).all(|w| w[0] < w[1]), "{positions:?}");
     assert!(text.ends_with('\n'));
@@ -96,7 +102,7 @@ fn colour_paints_marks_and_verdict() {
     let text = render_terminal(&common::summary(), &Style { color: true, width: 100 });
     assert!(text.contains("\x1b[32m✓\x1b[0m"), "green ✓");
     assert!(text.contains("\x1b[31m✗\x1b[0m"), "red ✗");
-    assert!(text.contains("\x1b[33m?\x1b[0m"), "yellow ?");
+    assert!(text.contains("\x1b[33m(no samples)\x1b[0m"), "yellow no samples");
     assert!(text.contains("\x1b[31mFAILED (exit 1)\x1b[0m"), "red verdict");
 }
 
@@ -106,6 +112,45 @@ fn error_inexact_and_unknown_are_explained() {
     has_line(&text, "    ✗ 'p(95)<500' error: no histogram was kept for this trend");
     has_line(&text, "    ✓ 'count>10' count=232 (inexact: tag-set cap reached)");
     has_line(&text, "    mystery........................: 3 samples (type unknown)");
+}
+
+#[test]
+fn verdict_lines_for_test_abort_and_test_fail() {
+    let mut summary = common::summary();
+    summary.verdict = Verdict::Aborted;
+    summary.exit_code = 108;
+    summary.verdict_reasons = vec!["shard 1 called test.abort(): no db".to_owned()];
+    has_line(
+        &render_terminal(&summary, &plain()),
+        "  verdict: ABORTED BY TEST.ABORT() (exit 108) — shard 1 called test.abort(): no db",
+    );
+    summary.verdict = Verdict::MarkedFailed;
+    summary.exit_code = 110;
+    summary.verdict_reasons = vec!["shard 0: test marked as failed: bad thing".to_owned()];
+    has_line(
+        &render_terminal(&summary, &plain()),
+        "  verdict: MARKED FAILED BY TEST.FAIL() (exit 110) — shard 0: test marked as failed: bad thing",
+    );
+}
+
+/// One renderer for observed values, whatever the output: a counter's
+/// `rate` is per second, never a percentage.
+#[test]
+fn observed_values_use_the_metric_unit() {
+    let summary = common::summary();
+    let mut threshold = summary.thresholds[0].clone();
+    let mut text = |metric: &str, aggregation: &str, value: f64| {
+        threshold.metric = metric.to_owned();
+        threshold.aggregation = aggregation.to_owned();
+        threshold.observed = Some(value);
+        summary.observed_text(&threshold).unwrap()
+    };
+    assert_eq!(text("http_req_duration{name:login}", "p(95)", 12.34), "12.34ms");
+    assert_eq!(text("http_req_failed", "rate", 0.0123), "1.23%");
+    assert_eq!(text("http_reqs", "rate", 4250.0), "4250/s");
+    assert_eq!(text("http_reqs", "count", 1200.0), "1200");
+    assert_eq!(text("data_received", "rate", 40_000.0), "40 kB/s");
+    assert_eq!(text("vus", "value", 8.0), "8");
 }
 
 #[test]

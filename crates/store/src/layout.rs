@@ -36,10 +36,6 @@ pub fn shard_result(run_id: &str, shard: u32) -> String {
 pub fn shard_status(run_id: &str, shard: u32) -> String {
     format!("{RUNS}/{run_id}/shards/{shard}/status")
 }
-/// k6's own end-of-test summary of the shard, when the run keeps it.
-pub fn shard_k6_summary(run_id: &str, shard: u32) -> String {
-    format!("{RUNS}/{run_id}/shards/{shard}/k6-summary.json")
-}
 /// The shard's latest in-flight aggregates, for live grid-wide thresholds.
 pub fn shard_live(run_id: &str, shard: u32) -> String {
     format!("{RUNS}/{run_id}/shards/{shard}/live")

@@ -13,10 +13,6 @@ pub enum Outcome {
     Passed,
     /// The condition did not hold: the run fails (exit code 99).
     Crossed,
-    /// The metric or sub-metric had no samples, so there was nothing to
-    /// compare. It passes, as in k6, but callers should warn: a typo in a
-    /// metric name or tag looks exactly like this.
-    NoData,
     /// The threshold could not be evaluated: the aggregation does not apply
     /// to the metric's actual type, the sub-metric was not kept, and so on.
     /// The run fails.
@@ -35,7 +31,6 @@ impl fmt::Display for Outcome {
         match self {
             Outcome::Passed => f.write_str("passed"),
             Outcome::Crossed => f.write_str("crossed"),
-            Outcome::NoData => f.write_str("no data"),
             Outcome::Error(message) => write!(f, "error: {message}"),
         }
     }
@@ -45,7 +40,8 @@ impl fmt::Display for Outcome {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Evaluation {
     pub threshold: Threshold,
-    /// The aggregated value the expression was compared with.
+    /// The aggregated value the expression was compared with; `None` when
+    /// nothing was compared (a rate without samples, an error).
     pub observed: Option<f64>,
     pub outcome: Outcome,
     /// False when the sub-metric was computed from a tag breakdown that lost
@@ -54,11 +50,15 @@ pub struct Evaluation {
     /// so. Percentiles are always within the trend histograms' precision
     /// (3 significant digits) whatever this says.
     pub exact: bool,
+    /// The metric or sub-metric had no samples. k6 then compares zeros (and
+    /// passes a rate), and so does this; callers should warn, because a
+    /// typo in a metric or tag name looks exactly like this.
+    pub no_samples: bool,
 }
 
 impl Evaluation {
     fn new(threshold: &Threshold, observed: Option<f64>, outcome: Outcome, exact: bool) -> Evaluation {
-        Evaluation { threshold: threshold.clone(), observed, outcome, exact }
+        Evaluation { threshold: threshold.clone(), observed, outcome, exact, no_samples: false }
     }
 
     fn error(threshold: &Threshold, message: String) -> Evaluation {
@@ -77,11 +77,13 @@ impl Evaluation {
 ///   the number of samples; `rate` of a counter is that sum per second.
 /// - A counter with no samples has a total of 0 in k6, so `count` and `rate`
 ///   thresholds on it are compared with 0 (`http_reqs{status:500}: count<1`
-///   passes, `iterations: count>0` is crossed). Other types with no samples
-///   give [`Outcome::NoData`].
+///   passes, `iterations: count>0` is crossed). As in k6's end-of-test
+///   evaluation, a trend or gauge with no samples is compared as zero, and
+///   a rate with no samples passes; [`Evaluation::no_samples`] says so.
 /// - The aggregation is checked against the metric's type as recorded (or
-///   k6's built-in type); a mismatch, or a custom metric of unknown type, is
-///   an [`Outcome::Error`].
+///   k6's built-in type); a mismatch, or a custom metric of unknown type
+///   with samples, is an [`Outcome::Error`]. A custom metric that never got
+///   a sample has the type its aggregation implies (`rate` a rate).
 ///
 /// [`MetricEntry::total`]: loadgrid_metrics::MetricEntry::total
 /// [`MetricEntry::submetric`]: loadgrid_metrics::MetricEntry::submetric
@@ -118,10 +120,10 @@ fn evaluate_one(threshold: &Threshold, metrics: &MetricSet, test_duration: Durat
             }
         },
     };
+    if aggregate.count() == 0 {
+        return without_samples(threshold, kind.unwrap_or_else(|| aggregation.implied_kind()), exact);
+    }
     let Some(kind) = kind else {
-        if aggregate.count() == 0 {
-            return Evaluation::new(threshold, None, Outcome::NoData, exact);
-        }
         return Evaluation::error(
             threshold,
             format!(
@@ -130,16 +132,24 @@ fn evaluate_one(threshold: &Threshold, metrics: &MetricSet, test_duration: Durat
             ),
         );
     };
-    if aggregate.count() == 0 && kind != MetricKind::Counter {
-        return Evaluation::new(threshold, None, Outcome::NoData, exact);
-    }
     let observed = match observe(aggregation, kind, &threshold.metric, &aggregate, test_duration) {
-        Ok(Some(value)) => value,
-        Ok(None) => return Evaluation::new(threshold, None, Outcome::NoData, exact),
+        Ok(value) => value,
         Err(message) => return Evaluation { exact, ..Evaluation::error(threshold, message) },
     };
     let outcome = if threshold.expression.holds(observed) { Outcome::Passed } else { Outcome::Crossed };
     Evaluation::new(threshold, Some(observed), outcome, exact)
+}
+
+/// A threshold on a metric without samples, as k6 judges it at the end of a
+/// test: a rate passes, everything else is compared as zero.
+fn without_samples(threshold: &Threshold, kind: MetricKind, exact: bool) -> Evaluation {
+    let evaluation = if kind == MetricKind::Rate {
+        Evaluation::new(threshold, None, Outcome::Passed, exact)
+    } else {
+        let outcome = if threshold.expression.holds(0.0) { Outcome::Passed } else { Outcome::Crossed };
+        Evaluation::new(threshold, Some(0.0), outcome, exact)
+    };
+    Evaluation { no_samples: true, ..evaluation }
 }
 
 /// The value an aggregation takes on a metric of type `kind`, as k6's
@@ -150,8 +160,8 @@ fn observe(
     metric: &str,
     aggregate: &Aggregate,
     test_duration: Duration,
-) -> Result<Option<f64>, String> {
-    Ok(match (aggregation, kind) {
+) -> Result<f64, String> {
+    let value = match (aggregation, kind) {
         (Aggregation::Count, MetricKind::Counter) => Some(aggregate.sum()),
         (Aggregation::Rate, MetricKind::Counter) => {
             if test_duration.is_zero() {
@@ -170,11 +180,12 @@ fn observe(
         (Aggregation::Med, MetricKind::Trend) => aggregate.median(),
         (Aggregation::Percentile(p), MetricKind::Trend) => aggregate.percentile(p),
         (aggregation, kind) => return Err(unsupported_reason(aggregation, kind, metric)),
-    })
+    };
+    value.ok_or_else(|| format!("`{aggregation}` has no value on these samples"))
 }
 
 /// Whether the run passes its thresholds: nothing crossed and nothing that
-/// could not be evaluated. [`Outcome::NoData`] passes.
+/// could not be evaluated.
 pub fn verdict(evaluations: &[Evaluation]) -> bool {
     !evaluations.iter().any(|e| e.outcome.is_failure())
 }
@@ -186,7 +197,8 @@ pub fn verdict(evaluations: &[Evaluation]) -> bool {
 pub fn abort_triggers(evaluations: &[Evaluation], elapsed: Duration) -> Vec<&Evaluation> {
     evaluations
         .iter()
-        .filter(|e| e.outcome == Outcome::Crossed && e.threshold.abort_on_fail)
+        // k6 skips thresholds on empty metrics while the test runs.
+        .filter(|e| e.outcome == Outcome::Crossed && e.threshold.abort_on_fail && !e.no_samples)
         .filter(|e| e.threshold.delay_abort_eval.is_none_or(|delay| elapsed > delay))
         .collect()
 }

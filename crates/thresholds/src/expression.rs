@@ -42,6 +42,19 @@ impl Aggregation {
     /// k6's rule (`MetricType.supportedAggregationMethods`): counters have
     /// `count` and `rate`, gauges `value`, rates `rate`, trends `avg`, `min`,
     /// `max`, `med` and `p(N)`.
+    /// The metric type this aggregation implies, for a custom metric whose
+    /// type was never learnt: `rate` is taken for a rate.
+    pub fn implied_kind(self) -> MetricKind {
+        match self {
+            Aggregation::Count => MetricKind::Counter,
+            Aggregation::Rate => MetricKind::Rate,
+            Aggregation::Value => MetricKind::Gauge,
+            Aggregation::Avg | Aggregation::Min | Aggregation::Max | Aggregation::Med | Aggregation::Percentile(_) => {
+                MetricKind::Trend
+            }
+        }
+    }
+
     pub fn supported_by(self, kind: MetricKind) -> bool {
         match kind {
             MetricKind::Counter => matches!(self, Aggregation::Count | Aggregation::Rate),

@@ -502,24 +502,45 @@ fn rate_and_gauge() {
     assert_eq!((vus.outcome, vus.observed), (Outcome::Passed, Some(20.0)));
 }
 
+/// k6 judges thresholds on metrics without samples at the end of a test by
+/// comparing zeros, except a rate, which passes (checked against k6 1.1:
+/// `never_trend: p(95)>5` and `never_gauge: value>1` cross, `never_rate:
+/// rate>0.5` passes, `http_reqs{status:500}: count>0` crosses).
 #[test]
-fn no_samples_is_no_data_and_passes() {
+fn no_samples_compare_zeros_as_k6_does() {
     let metrics = grid_metrics();
     let evaluations = evaluate(
         &[
             threshold("http_req_duration{name:checkout}", "p(95)<300"),
             threshold("my_custom_trend", "avg<1"),
             threshold("http_req_failed{name:checkout}", "rate<0.01"),
-            threshold("vus_max", "value>1"),
+            threshold("never_rate", "rate>0.5"),
+            threshold("never_trend", "p(95)>5"),
+            threshold("never_gauge", "value>1"),
+            threshold("http_reqs{status:599}", "count>0"),
         ],
         &metrics,
         Duration::from_secs(60),
     );
-    for evaluation in &evaluations {
-        assert_eq!(evaluation.outcome, Outcome::NoData, "{}", evaluation.threshold);
-        assert_eq!(evaluation.observed, None);
-    }
-    assert!(verdict(&evaluations));
+    let outcomes: Vec<(Outcome, Option<f64>)> = evaluations.iter().map(|e| (e.outcome.clone(), e.observed)).collect();
+    assert_eq!(
+        outcomes,
+        [
+            (Outcome::Passed, Some(0.0)),
+            (Outcome::Passed, Some(0.0)),
+            (Outcome::Passed, None),
+            (Outcome::Passed, None),
+            (Outcome::Crossed, Some(0.0)),
+            (Outcome::Crossed, Some(0.0)),
+            (Outcome::Crossed, Some(0.0)),
+        ]
+    );
+    assert!(evaluations.iter().all(|e| e.no_samples));
+    assert!(!verdict(&evaluations));
+    let mut aborting = threshold("never_trend", "p(95)>5");
+    aborting.abort_on_fail = true;
+    let live = evaluate(&[aborting], &metrics, Duration::from_secs(5));
+    assert!(abort_triggers(&live, Duration::from_secs(5)).is_empty(), "k6 skips empty metrics while running");
 }
 
 #[test]
@@ -610,6 +631,5 @@ fn abort_triggers_honour_abort_on_fail_and_delay() {
 fn outcome_display() {
     assert_eq!(Outcome::Passed.to_string(), "passed");
     assert_eq!(Outcome::Crossed.to_string(), "crossed");
-    assert_eq!(Outcome::NoData.to_string(), "no data");
     assert_eq!(Outcome::Error("x".into()).to_string(), "error: x");
 }

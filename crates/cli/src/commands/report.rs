@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use loadgrid_grid::{history, input_error};
 use loadgrid_history::HistoryRecord;
-use loadgrid_html::{BaselineDelta, ReportExtras};
+use loadgrid_html::{BaselineDelta, ReportExtras, RuleOutcome};
 use loadgrid_report::RunSummary;
 use loadgrid_store::{layout, Store};
 
@@ -120,11 +120,10 @@ fn extras(record: Option<&HistoryRecord>) -> ReportExtras {
                 current: result.current,
                 delta_text: result.delta_text.clone(),
                 outcome: match (result.regressed, &result.note) {
-                    (true, _) => "regressed",
-                    (false, Some(_)) => "not judged",
-                    (false, None) => "ok",
-                }
-                .to_owned(),
+                    (true, _) => RuleOutcome::Regressed,
+                    (false, Some(_)) => RuleOutcome::NotJudged,
+                    (false, None) => RuleOutcome::Ok,
+                },
             })
             .collect()
     });

@@ -6,7 +6,7 @@
 
 use loadgrid_history::record::{GitContext, Headline};
 use loadgrid_history::{FinalVerdict, HistoryRecord, HISTORY_SCHEMA_VERSION};
-use loadgrid_html::{BaselineDelta, ReportExtras};
+use loadgrid_html::{BaselineDelta, ReportExtras, RuleOutcome};
 use loadgrid_report::RunSummary;
 use serde_json::json;
 
@@ -35,7 +35,7 @@ pub fn summary(test_name: &str) -> RunSummary {
         })
         .collect();
     let value = json!({
-        "schema_version": 1,
+        "schema_version": 2,
         "run_id": "20240601T120000Z-abc123",
         "test_name": test_name,
         "script": "tests/checkout.js",
@@ -63,13 +63,20 @@ pub fn summary(test_name: &str) -> RunSummary {
             "vus_max": {"kind": "gauge", "contains": "default", "values": {"value": 100.0, "min": 100.0, "max": 100.0}},
         },
         "thresholds": [
-            {"metric": "http_req_failed", "expression": "rate<0.05", "origin": "script", "abort_on_fail": true,
-             "observed": 0.0123, "outcome": "passed", "message": null, "exact": true},
-            {"metric": "http_req_duration{name:<b>login</b>}", "expression": "p(95)<200", "origin": "config",
-             "abort_on_fail": false, "observed": 230.5, "outcome": "crossed", "message": null, "exact": true},
-            {"metric": "checks", "expression": "rate>0.99 && <img src=x onerror=alert(2)>", "origin": "flag",
-             "abort_on_fail": false, "observed": null, "outcome": "no_data", "message": null, "exact": true},
+            {"metric": "http_req_failed", "expression": "rate<0.05", "aggregation": "rate", "origin": "script",
+             "abort_on_fail": true, "observed": 0.0123, "outcome": "passed", "message": null, "exact": true,
+             "no_samples": false},
+            {"metric": "http_req_duration{name:<b>login</b>}", "expression": "p(95)<200", "aggregation": "p(95)",
+             "origin": "config", "abort_on_fail": false, "observed": 230.5, "outcome": "crossed", "message": null,
+             "exact": true, "no_samples": false},
+            {"metric": "checks", "expression": "rate>0.99 && <img src=x onerror=alert(2)>", "aggregation": "rate",
+             "origin": "flag", "abort_on_fail": false, "observed": null, "outcome": "passed", "message": null,
+             "exact": true, "no_samples": true},
         ],
+        "root_group": {"name": "", "path": "", "id": "d41d8cd98f00b204e9800998ecf8427e", "groups": [
+            {"name": "login <form>", "path": "::login <form>", "id": "a", "groups": [], "checks": [
+                {"name": HOSTILE, "path": format!("::login <form>::{HOSTILE}"), "id": "b", "passes": 97, "fails": 3}]}
+        ], "checks": [{"name": "status is 200", "path": "::status is 200", "id": "c", "passes": 10_500, "fails": 0}]},
         "endpoints": [
             {"name": "home", "requests": 14_000, "failed": 58, "rps": 233.3, "avg_ms": 30.2, "p50_ms": 28.0,
              "p95_ms": 70.1, "p99_ms": 120.9, "max_ms": 400.0},
@@ -102,14 +109,14 @@ pub fn extras() -> ReportExtras {
                 baseline: Some(120.0),
                 current: Some(131.7),
                 delta_text: "+9.7%".into(),
-                outcome: "regressed".into(),
+                outcome: RuleOutcome::Regressed,
             },
             BaselineDelta {
                 metric: "<em>rps</em>".into(),
                 baseline: None,
                 current: Some(350.0),
                 delta_text: "new".into(),
-                outcome: "\" onmouseover=\"alert(3)".into(),
+                outcome: RuleOutcome::NotJudged,
             },
         ]),
         cost_usd: Some(0.4213),
@@ -164,6 +171,7 @@ pub fn history(test_name: &str, runs: usize) -> Vec<HistoryRecord> {
                 },
                 metrics: Default::default(),
                 thresholds: Vec::new(),
+                root_group: Default::default(),
                 regression: None,
                 git: Some(GitContext { sha: Some(format!("{i:02}c0ffee1234567890")), ..Default::default() }),
                 cost_usd: Some(0.0123 * (i + 1) as f64),

@@ -70,6 +70,7 @@ mod routing;
 mod scan;
 mod snapshot;
 mod timeline;
+mod tree;
 mod values;
 
 use std::collections::{BTreeMap, HashMap};
@@ -82,7 +83,9 @@ use header::Header;
 use quoting::Span;
 use routing::{MetricSlot, Route};
 pub use snapshot::Snapshot;
+pub use timeline::TestWindow;
 use timeline::TimelineBuilder;
+use tree::TreeBuilder;
 
 /// Physical lines one quoted record may span (fields with newlines). Past
 /// that, an unbalanced quote is taken for garbage rather than a long field.
@@ -153,6 +156,7 @@ pub struct Ingest {
     metric_ids: HashMap<String, u32, FxBuildHasher>,
     metrics: Vec<MetricSlot>,
     timeline: TimelineBuilder,
+    tree: TreeBuilder,
     totals: Totals,
     /// What the JSON hot path remembers between lines.
     json: json::JsonCache,
@@ -185,6 +189,7 @@ impl Ingest {
             metric_ids: HashMap::default(),
             metrics: Vec::new(),
             timeline: TimelineBuilder::default(),
+            tree: TreeBuilder::default(),
             totals: Totals::default(),
             json: json::JsonCache::default(),
         }
@@ -278,8 +283,15 @@ impl Ingest {
         self.metrics[id as usize].resolve_kind(kind, contains);
     }
 
+    /// When the shard's test ran: the timeline keeps only the VU gauge
+    /// samples inside it (k6 samples them while paused and lingering too).
+    /// May be called at any time, with either end unknown.
+    pub fn set_test_window(&mut self, window: TestWindow) {
+        self.timeline.set_window(window);
+    }
+
     /// A copy of everything so far (used for live grid-wide threshold
-    /// evaluation); gauges carried forward like [`Ingest::into_result`].
+    /// evaluation).
     pub fn live_result(&self) -> ShardResult {
         let entries =
             self.metrics.iter().filter(|slot| slot.samples > 0).map(|slot| (slot.name.clone(), slot.to_entry()));
@@ -287,8 +299,7 @@ impl Ingest {
         self.result_with(entries.collect(), self.timeline.clone().into_timeline(), overflow_samples)
     }
 
-    /// Final result: carries timeline gauges forward
-    /// ([`Timeline::carry_gauges_forward`]).
+    /// The final result.
     pub fn into_result(mut self) -> ShardResult {
         let overflow_samples = self.overflow_samples();
         let metrics = std::mem::take(&mut self.metrics);
@@ -310,7 +321,7 @@ impl Ingest {
     ) -> ShardResult {
         ShardResult {
             shard: self.config.shard,
-            metrics: MetricSet { metrics, timeline, overflow_samples },
+            metrics: MetricSet { metrics, timeline, overflow_samples, groups: self.tree.to_tree() },
             first_sample_us: self.totals.first_us,
             last_sample_us: self.totals.last_us,
             samples: self.totals.samples,
@@ -339,5 +350,11 @@ impl Ingest {
     /// Samples read so far.
     pub fn samples(&self) -> u64 {
         self.totals.samples
+    }
+
+    /// The time of the latest sample of the test's activity so far (VU
+    /// gauges excluded), in microseconds since the epoch.
+    pub fn last_sample_us(&self) -> Option<i64> {
+        self.totals.last_us
     }
 }

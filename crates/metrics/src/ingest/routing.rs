@@ -16,6 +16,7 @@ use rustc_hash::FxBuildHasher;
 use super::header::{Header, TagColumn};
 use super::quoting::{unquoted, well_quoted, Span};
 use super::timeline::TimelineRole;
+use super::tree::NO_NODE;
 use super::values::gauge_count;
 use super::{Ingest, IngestConfig};
 use crate::{Aggregate, MetricEntry, MetricKind, TagSet, ValueKind};
@@ -44,6 +45,9 @@ pub(super) struct Route {
     series: u32,
     selectors_start: u32,
     selectors_len: u32,
+    /// The group or check this sample tallies ([`super::tree`]), or
+    /// [`NO_NODE`].
+    tree_node: u32,
 }
 
 const OVERFLOW: u32 = u32::MAX;
@@ -151,10 +155,13 @@ impl Ingest {
     pub(super) fn record(&mut self, route: Route, value: i64, time_us: i64) {
         let totals = &mut self.totals;
         totals.samples += 1;
-        totals.first_us = Some(totals.first_us.map_or(time_us, |first| first.min(time_us)));
-        totals.last_us = Some(totals.last_us.map_or(time_us, |last| last.max(time_us)));
-
         let slot = &mut self.metrics[route.metric as usize];
+        // k6 samples the VU gauges before and after the test too: they say
+        // nothing of when the test ran.
+        if !matches!(slot.role, TimelineRole::Vus | TimelineRole::VusMax) {
+            totals.first_us = Some(totals.first_us.map_or(time_us, |first| first.min(time_us)));
+            totals.last_us = Some(totals.last_us.map_or(time_us, |last| last.max(time_us)));
+        }
         slot.samples += 1;
         if route.series == OVERFLOW {
             slot.overflow_samples += 1;
@@ -168,7 +175,18 @@ impl Ingest {
             slot.selectors[selector as usize].1.record(value, time_us);
         }
 
+        if route.tree_node != NO_NODE {
+            self.tree.record(route.tree_node, value != 0, time_us);
+        }
         if slot.role == TimelineRole::None {
+            return;
+        }
+        if matches!(slot.role, TimelineRole::Vus | TimelineRole::VusMax) {
+            let vus = gauge_count(value);
+            if slot.role == TimelineRole::Vus && totals.latest_vus.is_none_or(|(time, _)| time <= time_us) {
+                totals.latest_vus = Some((time_us, vus));
+            }
+            self.timeline.record_gauge(time_us, slot.role == TimelineRole::VusMax, vus);
             return;
         }
         let second = self.timeline.second_mut(time_us.div_euclid(1_000_000));
@@ -186,16 +204,8 @@ impl Ingest {
                 second.iterations += 1;
                 totals.iterations += 1;
             }
-            TimelineRole::Vus => {
-                let vus = gauge_count(value);
-                second.vus = vus;
-                if totals.latest_vus.is_none_or(|(time, _)| time <= time_us) {
-                    totals.latest_vus = Some((time_us, vus));
-                }
-            }
-            TimelineRole::VusMax => second.vus_max = gauge_count(value),
             TimelineRole::Latency => second.record_latency(value),
-            TimelineRole::None => {}
+            TimelineRole::Vus | TimelineRole::VusMax | TimelineRole::None => {}
         }
     }
 
@@ -271,11 +281,18 @@ impl Ingest {
                 self.route_selectors.push(index as u32);
             }
         }
+        let group = all_tags.get("group").unwrap_or_default();
+        let tree_node = match (name, all_tags.get("check")) {
+            ("checks", Some(check)) => self.tree.check_node(group, check),
+            ("group_duration", _) => self.tree.group_node(group),
+            _ => NO_NODE,
+        };
         let route = Route {
             metric,
             series,
             selectors_start,
             selectors_len: self.route_selectors.len() as u32 - selectors_start,
+            tree_node,
         };
         self.routes.insert(self.route_key.as_slice().into(), route);
         Some(route)

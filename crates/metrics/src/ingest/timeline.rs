@@ -48,6 +48,33 @@ pub(super) struct TimelineBuilder {
     first_second: i64,
     seconds: Vec<Second>,
     outliers: BTreeMap<i64, Second>,
+    /// `vus` and `vus_max` samples, kept with their times until the test's
+    /// window is known: k6 samples its VU gauges every second from start to
+    /// exit, paused or lingering included, and only the ones inside the
+    /// test count (about two a second, so this stays small).
+    gauges: Vec<GaugeSample>,
+    window: TestWindow,
+}
+
+#[derive(Clone, Copy)]
+struct GaugeSample {
+    time_us: i64,
+    is_max: bool,
+    value: u64,
+}
+
+/// When this shard's test ran, in microseconds since the epoch; either end
+/// may be unknown (yet).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TestWindow {
+    pub start_us: Option<i64>,
+    pub end_us: Option<i64>,
+}
+
+impl TestWindow {
+    fn contains(&self, time_us: i64) -> bool {
+        self.start_us.is_none_or(|start| time_us >= start) && self.end_us.is_none_or(|end| time_us <= end)
+    }
 }
 
 impl TimelineBuilder {
@@ -78,6 +105,14 @@ impl TimelineBuilder {
         }
     }
 
+    pub(super) fn record_gauge(&mut self, time_us: i64, is_max: bool, value: u64) {
+        self.gauges.push(GaugeSample { time_us, is_max, value });
+    }
+
+    pub(super) fn set_window(&mut self, window: TestWindow) {
+        self.window = window;
+    }
+
     pub(super) fn get(&self, unix_second: i64) -> Option<&Second> {
         let offset = unix_second.wrapping_sub(self.first_second);
         if (0..self.seconds.len() as i64).contains(&offset) {
@@ -87,12 +122,28 @@ impl TimelineBuilder {
         }
     }
 
+    /// The timeline, each second with the last VU gauges sampled in it
+    /// inside the test's window (zero where none was: the grid carries
+    /// values forward when it sums shards, see [`Timeline::grid_vus`]).
     pub(super) fn into_timeline(self) -> Timeline {
         let first_second = self.first_second;
         let mut seconds = self.outliers;
         seconds.extend(self.seconds.into_iter().enumerate().map(|(i, second)| (first_second + i as i64, second)));
-        let mut timeline = Timeline { seconds };
-        timeline.carry_gauges_forward();
-        timeline
+        let mut latest: BTreeMap<(i64, bool), (i64, u64)> = BTreeMap::new();
+        for gauge in self.gauges.iter().filter(|g| self.window.contains(g.time_us)) {
+            let slot = latest.entry((gauge.time_us.div_euclid(1_000_000), gauge.is_max)).or_insert((i64::MIN, 0));
+            if gauge.time_us >= slot.0 {
+                *slot = (gauge.time_us, gauge.value);
+            }
+        }
+        for ((unix_second, is_max), (_, value)) in latest {
+            let second: &mut Second = seconds.entry(unix_second).or_default();
+            if is_max {
+                second.vus_max = value;
+            } else {
+                second.vus = value;
+            }
+        }
+        Timeline { seconds, ..Timeline::default() }
     }
 }

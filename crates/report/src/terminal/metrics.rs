@@ -2,11 +2,11 @@
 
 use std::fmt::Write;
 
-use loadgrid_metrics::{MetricKind, ValueKind};
+use loadgrid_metrics::MetricKind;
 
 use super::{plural, text_width, Paint, Style};
 use crate::format;
-use crate::model::{MetricSummary, RunSummary, ThresholdSummary};
+use crate::model::{GroupSummary, MetricSummary, RunSummary, ShardState, ThresholdOutcome, ThresholdSummary};
 
 /// Trend statistics in the order k6 prints them.
 const TREND_STATS: [&str; 7] = ["avg", "min", "med", "max", "p(90)", "p(95)", "p(99)"];
@@ -33,26 +33,18 @@ pub(super) fn thresholds(out: &mut String, summary: &RunSummary, style: &Style) 
     }
 }
 
-/// `✓ 'p(95)<500' p(95)=12.34ms`, `✗ …`, `? '…' no samples`, or `✗ '…' error: …`.
+/// `✓ 'p(95)<500' p(95)=12.34ms`, `✗ …`, `✓ '…' no samples`, or `✗ '…' error: …`.
 pub(crate) fn threshold_line(threshold: &ThresholdSummary, summary: &RunSummary, style: &Style) -> String {
-    let (mark, paint) = match threshold.outcome.as_str() {
-        "passed" => ("✓", Paint::Green),
-        "no_data" => ("?", Paint::Yellow),
-        _ => ("✗", Paint::Red),
-    };
-    let mut line = format!("{} '{}'", style.paint(mark, paint), threshold.expression);
-    match (threshold.outcome.as_str(), threshold.observed) {
-        ("no_data", _) => line.push_str(&format!(" {}", style.paint("no samples", Paint::Dim))),
-        ("error", _) => {
-            let message = threshold.message.as_deref().unwrap_or("could not be evaluated");
-            line.push_str(&format!(" {}", style.paint(&format!("error: {message}"), Paint::Red)));
-        }
-        (_, Some(observed)) => {
-            let label = aggregation_label(&threshold.expression);
-            let (kind, contains) = metric_type(summary, &threshold.metric);
-            line.push_str(&format!(" {label}={}", observed_text(&label, observed, kind, contains)));
-        }
-        (_, None) => {}
+    let paint = if threshold.outcome.ok() { Paint::Green } else { Paint::Red };
+    let mut line = format!("{} '{}'", style.paint(threshold.outcome.mark(), paint), threshold.expression);
+    if threshold.outcome == ThresholdOutcome::Error {
+        let message = threshold.message.as_deref().unwrap_or("could not be evaluated");
+        line.push_str(&format!(" {}", style.paint(&format!("error: {message}"), Paint::Red)));
+    } else if let Some(observed) = summary.observed_text(threshold) {
+        line.push_str(&format!(" {}={observed}", threshold.aggregation));
+    }
+    if threshold.no_samples {
+        line.push_str(&format!(" {}", style.paint("(no samples)", Paint::Yellow)));
     }
     if !threshold.exact {
         line.push_str(&format!(" {}", style.paint("(inexact: tag-set cap reached)", Paint::Dim)));
@@ -60,28 +52,44 @@ pub(crate) fn threshold_line(threshold: &ThresholdSummary, summary: &RunSummary,
     line
 }
 
-/// The aggregation an expression compares: `p(95)` of `p( 95 ) < 300`.
-fn aggregation_label(expression: &str) -> String {
-    let end = expression.find(['<', '>', '=', '!']).unwrap_or(expression.len());
-    expression[..end].chars().filter(|c| !c.is_whitespace()).collect()
-}
-
-/// The metric's type and unit, from the summary or k6's built-ins.
-fn metric_type(summary: &RunSummary, key: &str) -> (Option<MetricKind>, ValueKind) {
-    let base = key.split('{').next().unwrap_or(key);
-    if let Some(metric) = summary.metrics.get(key).or_else(|| summary.metrics.get(base)) {
-        return (metric.kind, metric.contains);
+/// The group and check tree, as k6 prints it:
+///
+/// ```text
+///     ✓ status is 200
+///
+///     █ login
+///
+///       ✗ has token
+///         ↳  97% — ✓ 97 / ✗ 3
+/// ```
+pub(super) fn checks(out: &mut String, summary: &RunSummary, style: &Style) {
+    if summary.root_group.is_empty() {
+        return;
     }
-    MetricKind::builtin(base).map_or((None, ValueKind::Default), |(kind, contains)| (Some(kind), contains))
+    let _ = writeln!(out, "{}", style.heading("CHECKS"));
+    group_lines(out, &summary.root_group, 4, style);
+    let _ = writeln!(out);
 }
 
-/// A threshold's observed value: a counter's `rate` is per second and its
-/// `count` a total; everything else is in the metric's own unit.
-fn observed_text(label: &str, observed: f64, kind: Option<MetricKind>, contains: ValueKind) -> String {
-    match (label, kind) {
-        ("rate", Some(MetricKind::Counter)) => format::per_second(observed, contains),
-        ("count", _) => format::quantity(observed, contains),
-        _ => format::value(observed, kind, contains),
+fn group_lines(out: &mut String, group: &GroupSummary, indent: usize, style: &Style) {
+    let pad = " ".repeat(indent);
+    if !group.checks.is_empty() {
+        let _ = writeln!(out);
+    }
+    for check in &group.checks {
+        if check.fails == 0 {
+            let _ = writeln!(out, "{pad}{} {}", style.paint("✓", Paint::Green), check.name);
+        } else {
+            let total = check.passes + check.fails;
+            let _ = writeln!(out, "{pad}{} {}", style.paint("✗", Paint::Red), check.name);
+            let tally = format!("↳ {:>3}% — ✓ {} / ✗ {}", check.passes * 100 / total.max(1), check.passes, check.fails);
+            let _ = writeln!(out, "{pad}  {}", style.paint(&tally, Paint::Dim));
+        }
+    }
+    for child in &group.groups {
+        let _ = writeln!(out);
+        let _ = writeln!(out, "{pad}{}", style.paint(&format!("█ {}", child.name), Paint::Bold));
+        group_lines(out, child, indent + 2, style);
     }
 }
 
@@ -132,10 +140,10 @@ fn totals_context(summary: &RunSummary) -> String {
     let mut context = format!("(grid of {shards} shard{}, merged", plural(shards as usize));
     if summary.partial {
         let mut counts: Vec<String> = Vec::new();
-        for outcome in ["stopped", "failed", "missing"] {
+        for outcome in [ShardState::Stopped, ShardState::Failed, ShardState::Missing] {
             let count = summary.shards.iter().filter(|s| s.outcome == outcome).count();
             if count > 0 {
-                counts.push(format!("{count} {outcome}"));
+                counts.push(format!("{count} {}", outcome.as_str()));
             }
         }
         context.push_str("; PARTIAL");
@@ -254,28 +262,13 @@ fn aligned(columns: &[String], widths: &[usize]) -> String {
 mod tests {
     use std::collections::BTreeMap;
 
+    use loadgrid_metrics::ValueKind;
+
     use super::*;
 
     fn metric(kind: MetricKind, contains: ValueKind, values: &[(&str, f64)]) -> MetricSummary {
         let values: BTreeMap<String, f64> = values.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect();
         MetricSummary { kind: Some(kind), contains, values }
-    }
-
-    #[test]
-    fn aggregation_labels_come_from_the_expression() {
-        assert_eq!(aggregation_label("p(95)<500"), "p(95)");
-        assert_eq!(aggregation_label("p( 99.9 ) <= 1e3"), "p(99.9)");
-        assert_eq!(aggregation_label("rate!=0"), "rate");
-        assert_eq!(aggregation_label("count"), "count");
-    }
-
-    #[test]
-    fn observed_values_use_the_metric_unit() {
-        assert_eq!(observed_text("p(95)", 12.34, Some(MetricKind::Trend), ValueKind::Time), "12.34ms");
-        assert_eq!(observed_text("rate", 0.0123, Some(MetricKind::Rate), ValueKind::Default), "1.23%");
-        assert_eq!(observed_text("rate", 40.0, Some(MetricKind::Counter), ValueKind::Default), "40/s");
-        assert_eq!(observed_text("count", 1200.0, Some(MetricKind::Counter), ValueKind::Default), "1200");
-        assert_eq!(observed_text("value", 8.0, Some(MetricKind::Gauge), ValueKind::Default), "8");
     }
 
     #[test]

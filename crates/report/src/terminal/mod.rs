@@ -13,6 +13,10 @@
 //!     http_req_failed................: 0.00%  0 out of 1200
 //!     http_reqs......................: 1200   40/s
 //!
+//!   █ CHECKS
+//!
+//!     ✓ status is 200
+//!
 //!   █ ENDPOINTS (by name)
 //!   █ SHARDS
 //!   █ WARNINGS
@@ -101,6 +105,7 @@ pub fn render_terminal(summary: &RunSummary, style: &Style) -> String {
     header(&mut out, summary, style);
     metrics::thresholds(&mut out, summary, style);
     metrics::totals(&mut out, summary, style);
+    metrics::checks(&mut out, summary, style);
     tables::endpoints(&mut out, summary, style);
     tables::shards(&mut out, summary, style);
     warnings(&mut out, summary, style);
@@ -149,11 +154,8 @@ fn verdict(out: &mut String, summary: &RunSummary, style: &Style) {
         let detail = if stop.detail.is_empty() { String::new() } else { format!(" — {}", stop.detail) };
         let _ = writeln!(out, "  {} {reason}{detail}", style.paint("stopped early:", Paint::Dim));
     }
-    let (word, paint) = match summary.verdict {
-        Verdict::Passed => ("PASSED", Paint::Green),
-        Verdict::ThresholdsCrossed => ("THRESHOLDS CROSSED", Paint::Red),
-        Verdict::Failed => ("FAILED", Paint::Red),
-    };
+    let paint = if summary.verdict == Verdict::Passed { Paint::Green } else { Paint::Red };
+    let word = summary.verdict.label().to_uppercase();
     let shown = style.paint(&format!("{word} (exit {})", summary.exit_code), paint);
     let reasons = if summary.verdict_reasons.is_empty() {
         String::new()

@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use super::{text_width, truncate_end, truncate_middle, Paint, Style};
 use crate::format;
-use crate::model::{EndpointSummary, RunSummary, ShardSummary};
+use crate::model::{EndpointSummary, RunSummary, ShardState, ShardSummary};
 
 /// Columns between a table's cells.
 const GAP: &str = "  ";
@@ -61,10 +61,10 @@ pub(super) fn shards(out: &mut String, summary: &RunSummary, style: &Style) {
 }
 
 fn shard_row(shard: &ShardSummary) -> Vec<Cell> {
-    let outcome_paint = match shard.outcome.as_str() {
-        "completed" => Paint::Green,
-        "stopped" => Paint::Yellow,
-        _ => Paint::Red,
+    let outcome_paint = match shard.outcome {
+        ShardState::Completed => Paint::Green,
+        ShardState::Stopped => Paint::Yellow,
+        ShardState::Failed | ShardState::Missing => Paint::Red,
     };
     let mut note = shard.reason.clone().unwrap_or_default();
     let mut add = |extra: String| note = if note.is_empty() { extra } else { format!("{note}; {extra}") };
@@ -72,12 +72,12 @@ fn shard_row(shard: &ShardSummary) -> Vec<Cell> {
         add(format!("{} unreadable k6 lines", shard.rejected_lines));
     }
     // The backend's view matters when the shard did not complete on its own.
-    if let Some(backend) = shard.backend_note.as_ref().filter(|_| shard.outcome != "completed") {
+    if let Some(backend) = shard.backend_note.as_ref().filter(|_| shard.outcome != ShardState::Completed) {
         add(backend.clone());
     }
     vec![
         plain(shard.shard.to_string()),
-        (shard.outcome.clone(), Some(outcome_paint)),
+        (shard.outcome.as_str().to_owned(), Some(outcome_paint)),
         plain(shard.requests.to_string()),
         plain(shard.iterations.to_string()),
         plain(ms(shard.p95_ms)),

@@ -11,7 +11,7 @@ use std::time::Duration;
 use loadgrid_metrics::{Aggregate, MetricEntry, MetricKind, MetricSet, ShardResult, TagSet, ValueKind, VALUE_SCALE};
 use loadgrid_plan::manifest::{Manifest, Timing, MANIFEST_SCHEMA};
 use loadgrid_plan::records::{ShardOutcome, ShardStatus, Stop, StopReason};
-use loadgrid_report::{build_summary, RunSummary, ShardInput, SummaryInput, Verdict};
+use loadgrid_report::{build_summary, test_time, RunSummary, ShardInput, SummaryInput, Verdict};
 use loadgrid_thresholds::{evaluate, Evaluation, Origin, Threshold};
 
 /// Unix second the test resumed at.
@@ -43,7 +43,6 @@ pub fn manifest() -> Manifest {
         timing: Timing::local(),
         max_series_per_metric: 1000,
         allow_partial: false,
-        keep_k6_summary: false,
         secrets: Default::default(),
         warnings: Vec::new(),
     }
@@ -109,8 +108,11 @@ pub fn shard_metrics(vus: u64, login_ms: f64) -> MetricSet {
         second.vus_max = vus;
         let orders = entry(&mut set, "orders_placed", MetricKind::Counter, ValueKind::Default);
         record(orders, &none, ramp as f64, t * 1_000_000);
+        let time_us = t * 1_000_000 + 1;
+        set.groups.record_check("", "status is 200", t % 10 != 0, time_us);
+        set.groups.record_check("::checkout", "order placed", true, time_us + 1);
+        set.groups.see_group("::checkout::payment", time_us + 2);
     }
-    set.timeline.carry_gauges_forward();
     set
 }
 
@@ -137,7 +139,9 @@ pub fn status(shard: u32, outcome: ShardOutcome, exit: i32, samples: u64) -> Sha
         k6_stderr_tail: Vec::new(),
         started_at_ms: start_ms - 2_000,
         resumed_at_ms: Some(start_ms + i64::from(shard)),
-        ended_at_ms: start_ms + SECONDS * 1000 + i64::from(shard),
+        test_ended_at_ms: Some(start_ms + SECONDS * 1000 + i64::from(shard)),
+        marked_failed: None,
+        ended_at_ms: start_ms + SECONDS * 1000 + 500 + i64::from(shard),
         has_result: outcome != ShardOutcome::Failed,
         samples,
         rejected_lines: if shard == 1 { 3 } else { 0 },
@@ -168,10 +172,7 @@ pub struct Run {
 
 pub fn run() -> Run {
     let results = vec![result(0, shard_metrics(4, 120.0)), result(1, shard_metrics(4, 400.0))];
-    let mut merged = MetricSet::new();
-    for result in &results {
-        merged.merge(&result.metrics);
-    }
+    let merged = MetricSet::merge_shards(results.iter().map(|r| &r.metrics));
     let evaluations = evaluate(&thresholds(), &merged, Duration::from_secs(SECONDS as u64));
     let statuses = vec![
         status(0, ShardOutcome::Completed, 0, 10_000),
@@ -190,10 +191,12 @@ impl Run {
             result: self.results.get(i),
             backend_note: None,
         };
+        let shards = vec![shard(0), shard(1), shard(2)];
         build_summary(&SummaryInput {
             manifest: &self.manifest,
             merged: &self.merged,
-            shards: vec![shard(0), shard(1), shard(2)],
+            test_time: test_time(Some(START_S * 1000), &shards, &self.merged),
+            shards,
             evaluations: &self.evaluations,
             verdict: Verdict::Failed,
             exit_code: 1,
