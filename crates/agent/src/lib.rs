@@ -73,8 +73,28 @@ enum RunEnd {
 struct Driven {
     end: RunEnd,
     resumed_at_ms: Option<i64>,
-    /// When k6 reported its test ended.
-    test_ended_at_ms: Option<i64>,
+    /// When the grid's shared start was.
+    start_at_ms: Option<i64>,
+    /// Between which polls k6's test ended.
+    test_end: Option<TestEnd>,
+}
+
+/// k6's test ended after the last poll that saw it running and by the
+/// poll that saw it end (ms since the epoch).
+#[derive(Clone, Copy)]
+struct TestEnd {
+    running_seen_at_ms: i64,
+    ended_seen_at_ms: i64,
+}
+
+impl TestEnd {
+    /// The closest estimate of k6's own end of test: its last sample (once
+    /// every sample is in: k6 flushes its output in batches), bounded by
+    /// the two polls.
+    fn at_ms(self, last_sample_us: Option<i64>) -> i64 {
+        let last_sample_ms = last_sample_us.map_or(self.running_seen_at_ms, |us| us.div_euclid(1000));
+        last_sample_ms.max(self.running_seen_at_ms).min(self.ended_seen_at_ms)
+    }
 }
 
 /// Runs one shard to the end and returns the agent's exit code: 0 when the
@@ -165,9 +185,11 @@ async fn run_shard(
     let mut shard = Shard { config, manifest: &manifest, client: &client, k6: &mut k6, interrupted };
     let driven = match shard.drive(&ingest).await {
         Ok(driven) => driven,
-        Err(error) => Driven { end: RunEnd::Failed(format!("{error:#}")), resumed_at_ms: None, test_ended_at_ms: None },
+        Err(error) => {
+            Driven { end: RunEnd::Failed(format!("{error:#}")), resumed_at_ms: None, start_at_ms: None, test_end: None }
+        }
     };
-    let Driven { end: run_end, resumed_at_ms, test_ended_at_ms } = driven;
+    let Driven { end: run_end, resumed_at_ms, start_at_ms, test_end } = driven;
     if let RunEnd::Failed(reason) = &run_end {
         // Running on without this shard would measure a different test.
         request_stop(store, run_id, StopReason::ShardFailed, &format!("shard {} failed: {reason}", config.shard)).await;
@@ -189,7 +211,16 @@ async fn run_shard(
     let ingest_thread = k6.ingest_thread;
     tokio::task::spawn_blocking(move || ingest_thread.join()).await.ok();
     let ingest = Arc::try_unwrap(ingest).map_err(|_| anyhow::anyhow!("metric pipe still open"))?;
-    let ingest = ingest.into_inner().expect("ingest lock");
+    let mut ingest = ingest.into_inner().expect("ingest lock");
+    let test_ended_at_ms = test_end.map(|end| end.at_ms(ingest.last_sample_us()));
+    if let Some(start_at_ms) = start_at_ms {
+        // Only the VU gauge samples of the test count, not those k6 takes
+        // while paused or lingering.
+        ingest.set_test_window(TestWindow {
+            start_us: Some(start_at_ms * 1000),
+            end_us: test_ended_at_ms.map(|ms| ms * 1000),
+        });
+    }
     let overflowed_metrics = ingest.overflowed_metrics();
     let result: ShardResult = ingest.into_result();
 
@@ -312,7 +343,7 @@ impl Shard<'_> {
     /// Barrier then run.
     async fn drive(&mut self, ingest: &Arc<Mutex<Ingest>>) -> anyhow::Result<Driven> {
         self.wait_until_paused().await?;
-        let stopped = |end| Driven { end, resumed_at_ms: None, test_ended_at_ms: None };
+        let stopped = |end| Driven { end, resumed_at_ms: None, start_at_ms: None, test_end: None };
         let start_at_ms = match barrier::meet(self.config, self.manifest, self.client, self.interrupted).await? {
             barrier::Met::Go(start_at_ms) => start_at_ms,
             barrier::Met::Stopped(reason) => return Ok(stopped(RunEnd::Stopped(reason))),
@@ -336,12 +367,8 @@ impl Shard<'_> {
             self.config.shard,
             resumed_at_ms - start_at_ms
         );
-        let (end, test_ended_at_ms) = self.watch_run(ingest, Instant::now(), resumed_at_ms).await;
-        ingest
-            .lock()
-            .expect("ingest lock")
-            .set_test_window(TestWindow { start_us: Some(start_at_ms * 1000), end_us: Some(test_ended_at_ms * 1000) });
-        Ok(Driven { end, resumed_at_ms: Some(resumed_at_ms), test_ended_at_ms: Some(test_ended_at_ms) })
+        let (end, test_end) = self.watch_run(ingest, Instant::now(), resumed_at_ms).await;
+        Ok(Driven { end, resumed_at_ms: Some(resumed_at_ms), start_at_ms: Some(start_at_ms), test_end: Some(test_end) })
     }
 
     async fn wait_until_paused(&mut self) -> anyhow::Result<()> {
@@ -364,11 +391,13 @@ impl Shard<'_> {
 
     /// Watches k6 until the test ends, publishing live numbers and obeying
     /// stop records, the heartbeat, the deadline and signals. Returns how
-    /// it ended and when (ms since the epoch): k6's test ended between the
-    /// last poll that saw it running and the one that saw it end, and no
-    /// earlier than its last sample, so the latest of those two is the
-    /// closest to k6's own end.
-    async fn watch_run(&mut self, ingest: &Arc<Mutex<Ingest>>, resumed: Instant, resumed_at_ms: i64) -> (RunEnd, i64) {
+    /// it ended and between which polls.
+    async fn watch_run(
+        &mut self,
+        ingest: &Arc<Mutex<Ingest>>,
+        resumed: Instant,
+        resumed_at_ms: i64,
+    ) -> (RunEnd, TestEnd) {
         let store = &self.config.store;
         let run_id = &self.config.run_id;
         let timing = &self.manifest.timing;
@@ -432,9 +461,7 @@ impl Shard<'_> {
                 _ = self.interrupted.changed() => {}
             }
         }
-        let ended_at_ms = now_ms();
-        let last_sample_ms = ingest.lock().expect("ingest lock").last_sample_us().map(|us| us.div_euclid(1000));
-        let test_ended_at_ms = last_sample_ms.unwrap_or(running_seen_at_ms).max(running_seen_at_ms).min(ended_at_ms);
+        let test_end = TestEnd { running_seen_at_ms, ended_seen_at_ms: now_ms() };
         let end = match stop_reason {
             Some(reason) => RunEnd::Stopped(reason),
             None if self
@@ -446,7 +473,7 @@ impl Shard<'_> {
             }
             None => RunEnd::Completed,
         };
-        (end, test_ended_at_ms)
+        (end, test_end)
     }
 
     async fn should_stop(&self, past_deadline: bool) -> Option<String> {
