@@ -478,6 +478,10 @@ pub struct ResultsArgs {
     pub thresholds: Vec<String>,
     #[arg(long)]
     pub json: bool,
+    /// Run the script's handleSummary() again on the merged data (its
+    /// files are written relative to the working directory).
+    #[arg(long)]
+    pub handle_summary: bool,
 }
 
 #[derive(Debug, Args)]

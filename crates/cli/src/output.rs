@@ -4,8 +4,12 @@
 use std::io::IsTerminal;
 
 use loadgrid_grid::gate::{EXIT_FAILED, EXIT_INPUT};
+use loadgrid_grid::handle_summary::{Handled, SummaryHandling};
+use loadgrid_grid::orchestrate::Judgement;
 use loadgrid_grid::watch::ProgressMode;
 use loadgrid_grid::InputError;
+use loadgrid_k6::summary::SummaryStdout;
+use loadgrid_report::k6_data::Terminals;
 use loadgrid_report::{render_terminal, RunSummary, Style};
 
 pub fn color_stdout() -> bool {
@@ -40,6 +44,61 @@ pub fn print_summary(summary: &RunSummary, json: bool) -> anyhow::Result<i32> {
         print!("{}", render_terminal(summary, &Style { color: color_stdout(), width }));
     }
     Ok(summary.exit_code)
+}
+
+/// How the script's `handleSummary()` runs from this terminal: its
+/// `stdout` on standard output, or on standard error when standard output
+/// carries `summary.json`; file paths relative to the working directory.
+pub fn summary_handling(k6: loadgrid_k6::K6, json: bool) -> anyhow::Result<SummaryHandling> {
+    let (stdout, stdout_tty) = match json {
+        false => (SummaryStdout::Stdout, std::io::stdout().is_terminal()),
+        true => (SummaryStdout::Stderr, std::io::stderr().is_terminal()),
+    };
+    Ok(SummaryHandling {
+        k6,
+        stdout,
+        terminals: Terminals { stdout: stdout_tty, stderr: std::io::stderr().is_terminal() },
+        no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
+        working_dir: std::env::current_dir()?,
+    })
+}
+
+/// Prints a judged run and returns its exit code. As in k6, what the
+/// script's `handleSummary()` wrote to standard output replaces the default
+/// summary there; loadgrid's own summary then goes to standard error, so
+/// the verdict is never lost. When it threw or could not run, the default
+/// summary stands and a warning says why.
+pub fn print_judgement(judgement: &Judgement, json: bool) -> anyhow::Result<i32> {
+    let summary = &judgement.summary;
+    match &judgement.handled {
+        Handled::Ran(record) if record.error.is_some() => eprintln!(
+            "warning: handleSummary() threw, so the default summary stands: {}",
+            record.error.as_deref().unwrap_or_default()
+        ),
+        Handled::Failed(reason) => eprintln!("warning: handleSummary() could not run: {reason}"),
+        Handled::Ran(_) | Handled::NotDefined => {}
+    }
+    if let Handled::Ran(record) = &judgement.handled {
+        let files: Vec<&str> = record
+            .outputs
+            .iter()
+            .map(|output| output.target.as_str())
+            .filter(|target| !["stdout", "stderr"].contains(target))
+            .collect();
+        if !files.is_empty() {
+            eprintln!("handleSummary() wrote {} with the grid's merged data", files.join(", "));
+        }
+        if record.wrote_stdout() && !json {
+            let width = console::Term::stderr().size_checked().map_or(120, |(_, w)| w as usize);
+            eprint!("{}", render_terminal(summary, &Style { color: color_stderr(), width }));
+            return Ok(summary.exit_code);
+        }
+    }
+    print_summary(summary, json)
+}
+
+fn color_stderr() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
 }
 
 /// Prints the whole error chain once, ripgrep-style, and picks the exit

@@ -10,11 +10,14 @@
 //! - [`watch`] keeps the heartbeat, shows live merged numbers, applies
 //!   `abortOnFail` grid-wide and turns signals into a graceful stop.
 //! - [`collect`] reads every shard's `status` and `result` from the store
-//!   and merges them; [`gate`] decides the verdict and the exit code.
+//!   and merges them; [`gate`] decides the verdict and the exit code;
+//!   [`handle_summary`] gives the merged data to the script's
+//!   `handleSummary()`.
 
 pub mod backend;
 pub mod collect;
 pub mod gate;
+pub mod handle_summary;
 pub mod history;
 pub mod orchestrate;
 pub mod prepare;

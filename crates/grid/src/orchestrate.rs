@@ -14,6 +14,7 @@ use crate::backend::local::{self, LocalBackend};
 use crate::backend::LaunchedShards;
 use crate::collect::{collect, Collected};
 use crate::gate::gate;
+use crate::handle_summary::{handle_summary, Handled, SummaryHandling};
 use crate::prepare::{prepare, thresholds_of, RunRequest};
 use crate::watch::{watch_grid, ProgressMode};
 
@@ -25,6 +26,9 @@ pub struct RunOptions {
     pub on_planned: Box<dyn FnOnce(&Manifest) + Send>,
     /// Return once the shards are launched; they finish on their own.
     pub detach: bool,
+    /// Run the script's `handleSummary()` once the grid is merged; `None`
+    /// where no k6 is at hand.
+    pub summary: Option<SummaryHandling>,
 }
 
 /// Where a run's shards are started.
@@ -55,8 +59,14 @@ impl Backend for LocalBackend {
     }
 }
 
+/// A judged run: its summary, and what the script's `handleSummary()` did.
+pub struct Judgement {
+    pub summary: RunSummary,
+    pub handled: Handled,
+}
+
 pub enum RunOutcome {
-    Judged(RunSummary),
+    Judged(Judgement),
     /// `--detach`: launched; `loadgrid attach <run-id>` judges it later.
     Detached(Manifest),
 }
@@ -85,10 +95,17 @@ pub async fn run_grid(
     if options.detach {
         return Ok(RunOutcome::Detached(manifest.clone()));
     }
-    let summary =
-        watch_and_judge(store, manifest, &prepared.thresholds, shards.as_mut(), options.signals, options.progress)
-            .await?;
-    Ok(RunOutcome::Judged(summary))
+    let judgement = watch_and_judge(
+        store,
+        manifest,
+        &prepared.thresholds,
+        shards.as_mut(),
+        options.signals,
+        options.progress,
+        options.summary.as_ref(),
+    )
+    .await?;
+    Ok(RunOutcome::Judged(judgement))
 }
 
 /// Re-attaches to a run (started detached, or whose orchestrator died):
@@ -98,12 +115,21 @@ pub async fn attach(
     run_id: &str,
     backend: &dyn Backend,
     options: RunOptions,
-) -> anyhow::Result<RunSummary> {
+) -> anyhow::Result<Judgement> {
     let manifest = crate::collect::read_manifest(store, run_id).await?;
     let thresholds = thresholds_of(&manifest)?;
     (options.on_planned)(&manifest);
     let mut shards = backend.reattach(&manifest, store).await?;
-    watch_and_judge(store, &manifest, &thresholds, shards.as_mut(), options.signals, options.progress).await
+    watch_and_judge(
+        store,
+        &manifest,
+        &thresholds,
+        shards.as_mut(),
+        options.signals,
+        options.progress,
+        options.summary.as_ref(),
+    )
+    .await
 }
 
 async fn watch_and_judge(
@@ -113,13 +139,18 @@ async fn watch_and_judge(
     shards: &mut dyn LaunchedShards,
     signals: watch::Receiver<u32>,
     progress: ProgressMode,
-) -> anyhow::Result<RunSummary> {
+    summary_handling: Option<&SummaryHandling>,
+) -> anyhow::Result<Judgement> {
     let watched = watch_grid(store, manifest, thresholds, shards, signals, progress).await;
     shards.finish().await;
     watched?;
-    let summary = judge(store, &manifest.run_id, thresholds).await?;
+    let (summary, collected) = judge(store, &manifest.run_id, thresholds).await?;
     store.put(&layout::summary(&manifest.run_id), serde_json::to_vec_pretty(&summary)?).await?;
-    Ok(summary)
+    let handled = match summary_handling {
+        Some(handling) => handle_summary(store, &collected, &summary, handling).await,
+        None => Handled::NotDefined,
+    };
+    Ok(Judgement { summary, handled })
 }
 
 /// The local backend for runs of this process: agents run from `exe`.
@@ -135,17 +166,28 @@ pub fn local_backend(exe: PathBuf, k6: &K6, store: &Store) -> LocalBackend {
 }
 
 /// Merges and gates a stored run from its shard results, with its own
-/// thresholds plus `extra`.
-pub async fn results(store: &Store, run_id: &str, extra: &[Threshold]) -> anyhow::Result<RunSummary> {
+/// thresholds plus `extra`; runs the script's `handleSummary()` again when
+/// asked to.
+pub async fn results(
+    store: &Store,
+    run_id: &str,
+    extra: &[Threshold],
+    summary_handling: Option<&SummaryHandling>,
+) -> anyhow::Result<Judgement> {
     let manifest = crate::collect::read_manifest(store, run_id).await?;
     let mut thresholds = thresholds_of(&manifest)?;
     thresholds.extend(extra.iter().cloned());
-    judge(store, run_id, &thresholds).await
+    let (summary, collected) = judge(store, run_id, &thresholds).await?;
+    let handled = match summary_handling {
+        Some(handling) => handle_summary(store, &collected, &summary, handling).await,
+        None => Handled::NotDefined,
+    };
+    Ok(Judgement { summary, handled })
 }
 
-async fn judge(store: &Store, run_id: &str, thresholds: &[Threshold]) -> anyhow::Result<RunSummary> {
+async fn judge(store: &Store, run_id: &str, thresholds: &[Threshold]) -> anyhow::Result<(RunSummary, Collected)> {
     let collected = collect(store, run_id).await?;
-    Ok(summarize(&collected, thresholds))
+    Ok((summarize(&collected, thresholds), collected))
 }
 
 pub fn summarize(collected: &Collected, thresholds: &[Threshold]) -> RunSummary {

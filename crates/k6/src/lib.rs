@@ -6,8 +6,11 @@
 //!   script's options for the **plan** step.
 //! - [`rest`]: the REST API of a running, paused k6: the barrier's resume,
 //!   setup/teardown once per grid, and stopping a shard.
+//! - [`summary`]: the script's `handleSummary()`, once per grid, with the
+//!   merged data.
 
 pub mod rest;
+pub mod summary;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};

@@ -18,8 +18,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::{
-    Aggregate, CheckTally, GroupTree, Histogram, MetricEntry, MetricKind, MetricSet, Second, ShardResult, TagSet,
-    Timeline, ValueKind,
+    Aggregate, CheckTally, FirstSeen, GroupTree, Histogram, MetricEntry, MetricKind, MetricSet, Second, ShardResult,
+    TagSet, Timeline, ValueKind,
 };
 
 const MAGIC: &[u8; 4] = b"LGSR";
@@ -53,10 +53,10 @@ struct WireResult<'a> {
     metrics: Vec<WireMetric<'a>>,
     #[serde(borrow)]
     seconds: Vec<WireSecond<'a>>,
-    /// Group paths with their first-seen times.
-    groups: Vec<(String, i64)>,
+    /// Group paths with when they were first seen.
+    groups: Vec<(String, FirstSeen)>,
     /// (group path, check name, passes, fails, first seen).
-    checks: Vec<(String, String, u64, u64, i64)>,
+    checks: Vec<(String, String, u64, u64, FirstSeen)>,
     tree_dropped_samples: u64,
 }
 
@@ -178,7 +178,7 @@ pub fn encode_shard_result(result: &ShardResult) -> Vec<u8> {
             .groups
             .checks
             .iter()
-            .map(|((group, name), tally)| (group.clone(), name.clone(), tally.passes, tally.fails, tally.first_us))
+            .map(|((group, name), tally)| (group.clone(), name.clone(), tally.passes, tally.fails, tally.first))
             .collect(),
         tree_dropped_samples: result.metrics.groups.dropped_samples,
     };
@@ -232,7 +232,7 @@ pub fn decode_shard_result(bytes: &[u8]) -> Result<ShardResult, DecodeError> {
         checks: wire
             .checks
             .into_iter()
-            .map(|(group, name, passes, fails, first_us)| ((group, name), CheckTally { passes, fails, first_us }))
+            .map(|(group, name, passes, fails, first)| ((group, name), CheckTally { passes, fails, first }))
             .collect(),
         dropped_samples: wire.tree_dropped_samples,
     };

@@ -5,9 +5,10 @@
 //! `group('a', () => group('b', …))`), and every `group_duration` sample
 //! with the path of the group that just ended. The ingest turns those into
 //! a [`GroupTree`]: one pass/fail tally per check and the set of group
-//! paths, each with the time it was first seen. Tallies are counts, so the
-//! merge adds them and is exact; the first-seen times order groups and
-//! checks the way k6 lists them (in the order the script first ran them).
+//! paths, each with when it was first seen ([`FirstSeen`]). Tallies are
+//! counts, so the merge adds them and is exact; the first-seen order sorts
+//! groups and checks the way k6 lists them (in the order the script first
+//! ran them).
 //!
 //! The tree is kept apart from the `checks` series, so the tag-set cap never
 //! makes it inexact; it has a cap of its own ([`MAX_TREE_NODES`]) against
@@ -19,21 +20,36 @@ use std::collections::BTreeMap;
 /// in [`GroupTree::dropped_samples`].
 pub const MAX_TREE_NODES: usize = 10_000;
 
+/// When a group or check was first seen: the time of its first sample, and
+/// the order it appeared in its shard's stream, which breaks ties between
+/// samples of one instant (the checks of one `check()` call).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+pub struct FirstSeen {
+    /// Microseconds since the Unix epoch.
+    pub us: i64,
+    pub seq: u32,
+}
+
+impl FirstSeen {
+    pub fn at(us: i64) -> FirstSeen {
+        FirstSeen { us, seq: 0 }
+    }
+}
+
 /// How often one check passed and failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CheckTally {
     pub passes: u64,
     pub fails: u64,
-    /// Microseconds since the Unix epoch of its first sample.
-    pub first_us: i64,
+    pub first: FirstSeen,
 }
 
 /// Every group path and check seen, with their tallies.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct GroupTree {
-    /// Group path (`::a::b`) → first time seen (µs). The root (`""`) is
+    /// Group path (`::a::b`) → when first seen. The root (`""`) is
     /// implicit, and so are the parents of every path.
-    pub groups: BTreeMap<String, i64>,
+    pub groups: BTreeMap<String, FirstSeen>,
     /// (group path, check name) → tally.
     pub checks: BTreeMap<(String, String), CheckTally>,
     /// Samples of groups or checks past [`MAX_TREE_NODES`].
@@ -54,14 +70,15 @@ impl GroupTree {
         if path.is_empty() {
             return true;
         }
+        let seen = FirstSeen::at(time_us);
         if let Some(first) = self.groups.get_mut(path) {
-            *first = (*first).min(time_us);
+            *first = (*first).min(seen);
             return true;
         }
         if self.nodes() >= MAX_TREE_NODES {
             return false;
         }
-        self.groups.insert(path.to_owned(), time_us);
+        self.groups.insert(path.to_owned(), seen);
         true
     }
 
@@ -72,8 +89,9 @@ impl GroupTree {
             return false;
         }
         self.see_group(group, time_us);
-        let tally = self.checks.entry(key).or_insert(CheckTally { passes: 0, fails: 0, first_us: time_us });
-        tally.first_us = tally.first_us.min(time_us);
+        let seen = FirstSeen::at(time_us);
+        let tally = self.checks.entry(key).or_insert(CheckTally { passes: 0, fails: 0, first: seen });
+        tally.first = tally.first.min(seen);
         if passed {
             tally.passes += 1;
         } else {
@@ -94,7 +112,7 @@ impl GroupTree {
                 Some(mine) => {
                     mine.passes += theirs.passes;
                     mine.fails += theirs.fails;
-                    mine.first_us = mine.first_us.min(theirs.first_us);
+                    mine.first = mine.first.min(theirs.first);
                 }
                 None => {
                     self.checks.insert(key.clone(), *theirs);
@@ -108,7 +126,7 @@ impl GroupTree {
     /// path), in the order they were first seen. Parents that only appear
     /// as a prefix of a deeper path count as seen when their first child was.
     pub fn children(&self, parent: &str) -> Vec<(String, String)> {
-        let mut children: BTreeMap<String, i64> = BTreeMap::new();
+        let mut children: BTreeMap<String, FirstSeen> = BTreeMap::new();
         for (path, first) in &self.groups {
             let Some(rest) = path.strip_prefix(parent).and_then(|rest| rest.strip_prefix(GROUP_SEPARATOR)) else {
                 continue;
@@ -118,7 +136,7 @@ impl GroupTree {
             let seen = children.entry(child).or_insert(*first);
             *seen = (*seen).min(*first);
         }
-        let mut ordered: Vec<(String, i64)> = children.into_iter().collect();
+        let mut ordered: Vec<(String, FirstSeen)> = children.into_iter().collect();
         ordered.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
         ordered.into_iter().map(|(path, _)| (path[parent.len() + GROUP_SEPARATOR.len()..].to_owned(), path)).collect()
     }
@@ -131,7 +149,7 @@ impl GroupTree {
             .filter(|((group, _), _)| group == path)
             .map(|((_, name), tally)| (name.as_str(), *tally))
             .collect();
-        checks.sort_by(|a, b| (a.1.first_us, a.0).cmp(&(b.1.first_us, b.0)));
+        checks.sort_by(|a, b| (a.1.first, a.0).cmp(&(b.1.first, b.0)));
         checks
     }
 }
@@ -163,7 +181,10 @@ mod tests {
         let mut ba = b.clone();
         ba.merge(&a);
         assert_eq!(ab, ba);
-        assert_eq!(ab.checks[&("::g1".to_owned(), "one".to_owned())], CheckTally { passes: 2, fails: 1, first_us: 1 });
+        assert_eq!(
+            ab.checks[&("::g1".to_owned(), "one".to_owned())],
+            CheckTally { passes: 2, fails: 1, first: FirstSeen::at(1) }
+        );
         let names = |parent| ab.children(parent).into_iter().map(|(name, _)| name).collect::<Vec<_>>();
         assert_eq!(names(""), ["g1", "g2"]);
         assert_eq!(names("::g1"), ["sub"]);

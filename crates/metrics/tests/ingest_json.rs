@@ -358,6 +358,9 @@ fn groups_and_checks_are_tallied_exactly() {
     };
     let json = [
         check("2026-11-22T03:21:28.1Z", "", "root ok", "1", 1),
+        // One check() call: same instant, its checks in the order written.
+        check("2026-11-22T03:21:28.15Z", "", "zz first", "1", 1),
+        check("2026-11-22T03:21:28.15Z", "", "aa second", "1", 1),
         check("2026-11-22T03:21:28.2Z", "::login", "status is 200", "1", 2),
         check("2026-11-22T03:21:28.3Z", "::login", "status is 200", "0", 3),
         check("2026-11-22T03:21:28.4Z", "::login::form", "has token", "0", 4),
@@ -377,6 +380,8 @@ fn groups_and_checks_are_tallied_exactly() {
     assert_eq!(tally("::login::form", "has token"), (0, 1));
     let names = |parent: &str| tree.children(parent).into_iter().map(|(name, _)| name).collect::<Vec<_>>();
     assert_eq!(names(""), ["login", "empty"], "in the order first seen");
+    let root_checks: Vec<&str> = tree.checks_of("").into_iter().map(|(name, _)| name).collect();
+    assert_eq!(root_checks, ["root ok", "zz first", "aa second"]);
     assert_eq!(names("::login"), ["form"]);
 }
 

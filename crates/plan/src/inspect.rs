@@ -17,6 +17,11 @@ pub struct ScriptOptions {
     pub max_vus: u64,
     pub setup_timeout: Duration,
     pub teardown_timeout: Duration,
+    /// `summaryTrendStats`, for `handleSummary`'s data (k6's default when
+    /// the script sets none).
+    pub summary_trend_stats: Vec<String>,
+    /// `summaryTimeUnit`; empty when unset.
+    pub summary_time_unit: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -44,6 +49,8 @@ struct RawOptions {
     max_vus: Option<u64>,
     setup_timeout: Option<String>,
     teardown_timeout: Option<String>,
+    summary_trend_stats: Option<Vec<String>>,
+    summary_time_unit: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -95,7 +102,14 @@ pub fn parse(json: &str) -> Result<ScriptOptions, String> {
         max_vus: raw.max_vus.unwrap_or(0),
         setup_timeout: parse_duration("setupTimeout", raw.setup_timeout, Duration::from_secs(60))?,
         teardown_timeout: parse_duration("teardownTimeout", raw.teardown_timeout, Duration::from_secs(60))?,
+        summary_trend_stats: raw.summary_trend_stats.unwrap_or_else(default_trend_stats),
+        summary_time_unit: raw.summary_time_unit.unwrap_or_default(),
     })
+}
+
+/// k6's `summaryTrendStats` when a script sets none.
+pub fn default_trend_stats() -> Vec<String> {
+    ["avg", "min", "med", "max", "p(90)", "p(95)"].map(str::to_owned).to_vec()
 }
 
 /// Whether options as the script sets them (`k6 inspect` without
@@ -132,5 +146,8 @@ mod tests {
         assert_eq!(options.scenarios[1].peak_target, Some(5));
         assert_eq!(options.setup_timeout, Duration::from_secs(60));
         assert_eq!(options.thresholds["http_req_duration"][0], "p(95)<500");
+        assert_eq!(options.summary_trend_stats, default_trend_stats());
+        let custom = parse(r#"{"summaryTrendStats":["avg","p(99.9)"],"summaryTimeUnit":"ms"}"#).unwrap();
+        assert_eq!((custom.summary_trend_stats.len(), custom.summary_time_unit.as_str()), (2, "ms"));
     }
 }

@@ -34,6 +34,12 @@ pub struct Manifest {
     pub max_vus: u64,
     pub setup_timeout_ms: u64,
     pub teardown_timeout_ms: u64,
+    /// The script's `summaryTrendStats` and `summaryTimeUnit`, for the
+    /// data its `handleSummary()` receives.
+    #[serde(default = "crate::inspect::default_trend_stats")]
+    pub summary_trend_stats: Vec<String>,
+    #[serde(default)]
+    pub summary_time_unit: String,
     pub timing: Timing,
     pub max_series_per_metric: usize,
     pub allow_partial: bool,

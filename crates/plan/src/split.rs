@@ -109,6 +109,8 @@ mod tests {
             max_vus: 100,
             setup_timeout: Duration::from_secs(60),
             teardown_timeout: Duration::from_secs(60),
+            summary_trend_stats: crate::inspect::default_trend_stats(),
+            summary_time_unit: String::new(),
         }
     }
 

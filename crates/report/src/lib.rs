@@ -10,6 +10,8 @@
 //!   result, and the threshold evaluations into a [`RunSummary`].
 //! - [`render_terminal`]: the end-of-test summary people read, modelled on
 //!   k6's own, with colour only when [`Style::color`] says so.
+//! - [`k6_data`]: the merged grid in k6's own summary shape, the `data`
+//!   a script's `handleSummary()` receives.
 //! - [`format`](mod@format): unit formatting (durations, bytes, percentages) shared by
 //!   every human-facing report.
 //!
@@ -17,6 +19,7 @@
 //! `NO_COLOR` and whether stdout is a terminal) and the width.
 
 pub mod format;
+pub mod k6_data;
 pub mod model;
 
 mod build;

@@ -27,6 +27,10 @@ pub fn stop(run_id: &str) -> String {
 pub fn summary(run_id: &str) -> String {
     format!("{RUNS}/{run_id}/summary.json")
 }
+/// What the script's `handleSummary()` returned for the merged grid.
+pub fn handle_summary(run_id: &str) -> String {
+    format!("{RUNS}/{run_id}/handle-summary.json")
+}
 pub fn shard_ready(run_id: &str, shard: u32) -> String {
     format!("{RUNS}/{run_id}/shards/{shard}/ready")
 }

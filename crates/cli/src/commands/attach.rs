@@ -16,7 +16,16 @@ pub async fn run(settings: &Settings, args: &AttachArgs) -> anyhow::Result<i32> 
         "ecs" => Box::new(super::ecs_backend(settings, &args.ecs, None, &store).await?),
         _ => Box::new(local_backend(std::env::current_exe()?, &settings.k6()?, &store)),
     };
-    let summary = attach(
+    // handleSummary() needs k6; a machine that only watches an ECS grid may
+    // have none, and `loadgrid results --handle-summary` can run it later.
+    let summary_handling = match settings.k6() {
+        Ok(k6) => Some(output::summary_handling(k6, args.json)?),
+        Err(error) => {
+            eprintln!("note: handleSummary() will not run here ({error:#}); `loadgrid results {} --handle-summary` runs it where k6 is", args.run_id);
+            None
+        }
+    };
+    let judgement = attach(
         &store,
         &args.run_id,
         backend.as_ref(),
@@ -27,10 +36,12 @@ pub async fn run(settings: &Settings, args: &AttachArgs) -> anyhow::Result<i32> 
                 eprintln!("attached to run {} (`{}`)", manifest.run_id, manifest.test_name)
             }),
             detach: false,
+            summary: summary_handling,
         },
     )
     .await?;
-    output::print_summary(&summary, args.json)?;
+    output::print_judgement(&judgement, args.json)?;
+    let summary = judgement.summary;
     let cost = super::history::estimate_cost(settings, &store, &summary).await;
     let (code, record) = super::history::record(&store, &summary, &regression, cost, args.json).await?;
     super::publish::publish(settings, &store, &summary, &record, &args.publish, args.json).await;

@@ -157,6 +157,6 @@ async fn stored_summary(store: &Store, run_id: &str) -> anyhow::Result<RunSummar
                 layout::summary(run_id)
             ))
         }),
-        None => loadgrid_grid::orchestrate::results(store, run_id, &[]).await,
+        None => loadgrid_grid::orchestrate::results(store, run_id, &[], None).await.map(|judged| judged.summary),
     }
 }

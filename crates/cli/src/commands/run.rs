@@ -37,12 +37,14 @@ pub async fn run_with(settings: &Settings, args: &RunArgs, k6: &loadgrid_k6::K6)
             signals: super::signal_counter()?,
             on_planned: Box::new(announce),
             detach: args.detach,
+            summary: Some(output::summary_handling(k6.clone(), args.json)?),
         },
     )
     .await?;
     match outcome {
-        RunOutcome::Judged(summary) => {
-            output::print_summary(&summary, args.json)?;
+        RunOutcome::Judged(judgement) => {
+            output::print_judgement(&judgement, args.json)?;
+            let summary = judgement.summary;
             let cost = super::history::estimate_cost(settings, &store, &summary).await;
             let (code, record) = super::history::record(&store, &summary, &regression, cost, args.json).await?;
             super::publish::publish(settings, &store, &summary, &record, &args.publish, args.json).await;

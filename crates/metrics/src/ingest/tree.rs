@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use rustc_hash::FxBuildHasher;
 
-use crate::{GroupTree, MAX_TREE_NODES};
+use crate::{CheckTally, FirstSeen, GroupTree, MAX_TREE_NODES};
 
 /// The route feeds no tree node.
 pub(super) const NO_NODE: u32 = u32::MAX;
@@ -78,23 +78,27 @@ impl TreeBuilder {
         }
     }
 
+    /// The tree so far. Nodes were made as their first sample arrived, so
+    /// a node's index is its place in this shard's stream.
     pub(super) fn to_tree(&self) -> GroupTree {
         let mut tree = GroupTree { dropped_samples: self.dropped_samples, ..GroupTree::default() };
-        for node in &self.nodes {
+        for (seq, node) in self.nodes.iter().enumerate() {
+            let seen = |us: i64| FirstSeen { us, seq: seq as u32 };
             match node {
                 Node::Group { first_us: i64::MAX, .. } => {}
                 Node::Group { path, first_us } => {
-                    tree.groups.insert(path.clone(), *first_us);
+                    let first = tree.groups.entry(path.clone()).or_insert(seen(*first_us));
+                    *first = (*first).min(seen(*first_us));
                 }
                 Node::Check { passes: 0, fails: 0, .. } => {}
                 Node::Check { group, name, passes, fails, first_us } => {
                     if !group.is_empty() {
-                        let seen = tree.groups.entry(group.clone()).or_insert(*first_us);
-                        *seen = (*seen).min(*first_us);
+                        let first = tree.groups.entry(group.clone()).or_insert(seen(*first_us));
+                        *first = (*first).min(seen(*first_us));
                     }
                     tree.checks.insert(
                         (group.clone(), name.clone()),
-                        crate::CheckTally { passes: *passes, fails: *fails, first_us: *first_us },
+                        CheckTally { passes: *passes, fails: *fails, first: seen(*first_us) },
                     );
                 }
             }

@@ -40,6 +40,8 @@ pub fn manifest() -> Manifest {
         max_vus: 8,
         setup_timeout_ms: 60_000,
         teardown_timeout_ms: 60_000,
+        summary_trend_stats: loadgrid_plan::inspect::default_trend_stats(),
+        summary_time_unit: String::new(),
         timing: Timing::local(),
         max_series_per_metric: 1000,
         allow_partial: false,
