@@ -15,7 +15,8 @@
 //!
 //! # Endpoints
 //!
-//! Any method is accepted on any path. The request body is ignored.
+//! Any method is accepted on any path. The request body is ignored but
+//! by `/echo`.
 //!
 //! | request | response |
 //! | --- | --- |
@@ -24,7 +25,20 @@
 //! | `/status/<code>` | like `?status=<code>` |
 //! | `/bytes/<n>` | like `?size=<n>` |
 //! | `/__health` | `200`, body `ok` (query ignored) |
-//! | `/__stats` | JSON [`Stats`]; not itself counted |
+//! | `/__stats` | JSON [`Stats`]: requests in all and per path; not itself counted |
+//!
+//! And, for realistic scripts, endpoints that behave like a small
+//! application (answered at once, knobs ignored):
+//!
+//! | request | response |
+//! | --- | --- |
+//! | `/json` | `200`, a JSON document: a token, a user and a list of items |
+//! | `/echo` (any method) | `200`, JSON of the request: method, path, query, headers, body, and the body parsed as JSON (`json`) or a form (`form`) |
+//! | `/cookies` | `200`, JSON of the cookies the request sent |
+//! | `/cookies/set?name=value&…` | `200`, sets each as a cookie (`Path=/`) |
+//! | `/basic-auth/<user>/<password>` | `200` when the request's Basic credentials match, else `401` with a challenge |
+//! | `/redirect/<n>` | `302` to `/redirect/<n-1>`; `/redirect/0` is `200` (n ≤ 100) |
+//! | `/redirect-to?url=<path>` | `302` to that path of this server (never another host) |
 //!
 //! Query parameters work on every path (except the two `__` ones) and
 //! combine, e.g. `/api/login?delay=20ms&jitter=5ms&status=200&size=512`:
@@ -59,6 +73,7 @@
 //!
 //! The CLI's `loadgrid target` command uses [`serve_blocking`].
 
+mod apps;
 mod body;
 mod params;
 mod stats;
@@ -82,6 +97,7 @@ use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::oneshot;
 use tokio::task::{JoinHandle, JoinSet};
 
+pub use apps::{MAX_ECHO_BODY, MAX_REDIRECTS};
 pub use params::{MAX_DELAY, MAX_SIZE};
 pub use stats::{Stats, MAX_PATHS, OTHER};
 
@@ -220,26 +236,49 @@ async fn serve_conn(stream: TcpStream, shared: Arc<Shared>) {
     let cache = RefCell::new(PathCache::default());
     let svc_shared = shared.clone();
     let svc = service_fn(move |req: Request<Incoming>| {
-        // Everything but the delay is decided synchronously, so the
-        // returned future owns only the response and the delay: no Arc
-        // clone, no boxing.
-        let (resp, delay) = handle(&svc_shared, &cache, &req);
-        // Read and discard any request body so the connection stays
-        // reusable (hyper closes it when a large body is left unread).
+        // Everything but the delay (and `/echo`'s body) is decided
+        // synchronously, so the returned future owns only the response
+        // and the delay: no Arc clone, no boxing.
+        let reply = handle(&svc_shared, &cache, &req);
         let body = (!req.body().is_end_stream()).then(|| req.into_body());
         async move {
-            if let Some(mut body) = body {
-                while let Some(Ok(_)) = body.frame().await {}
+            match reply {
+                Reply::Ready(resp, delay) => {
+                    // Read and discard any request body so the connection
+                    // stays reusable (hyper closes it when a large body is
+                    // left unread).
+                    if let Some(mut body) = body {
+                        while let Some(Ok(_)) = body.frame().await {}
+                    }
+                    if !delay.is_zero() {
+                        tokio::time::sleep(delay).await;
+                    }
+                    Ok::<_, Infallible>(resp)
+                }
+                Reply::Echo(echo) => {
+                    let bytes = match body {
+                        Some(body) => http_body_util::Limited::new(body, apps::MAX_ECHO_BODY)
+                            .collect()
+                            .await
+                            .ok()
+                            .map(|collected| collected.to_bytes()),
+                        None => Some(Bytes::new()),
+                    };
+                    Ok(echo.answer(bytes))
+                }
             }
-            if !delay.is_zero() {
-                tokio::time::sleep(delay).await;
-            }
-            Ok::<_, Infallible>(resp)
         }
     });
     // Connection errors (client resets, malformed requests) are the
     // client's business; hyper already answered what it could.
     let _ = shared.http.serve_connection(TokioIo::new(stream), svc).await;
+}
+
+/// How a request is answered: now (after an optional delay), or by
+/// `/echo` once the body is read.
+enum Reply {
+    Ready(Resp, Duration),
+    Echo(apps::EchoRequest),
 }
 
 const OK_BODY: &[u8] = b"ok\n";
@@ -249,20 +288,25 @@ const JSON: HeaderValue = HeaderValue::from_static("application/json");
 
 type Resp = Response<TargetBody>;
 
-fn handle(shared: &Shared, cache: &RefCell<PathCache>, req: &Request<Incoming>) -> (Resp, Duration) {
+fn handle(shared: &Shared, cache: &RefCell<PathCache>, req: &Request<Incoming>) -> Reply {
     let uri = req.uri();
     let path = uri.path();
     if path == "/__stats" {
-        return (stats_response(&shared.counters.snapshot()), Duration::ZERO);
+        return Reply::Ready(stats_response(&shared.counters.snapshot()), Duration::ZERO);
     }
     shared.counters.record(path, &mut cache.borrow_mut());
     if path == "/__health" {
-        return (response(StatusCode::OK, TargetBody::from_static(b"ok"), TEXT_PLAIN), Duration::ZERO);
+        return Reply::Ready(response(StatusCode::OK, TargetBody::from_static(b"ok"), TEXT_PLAIN), Duration::ZERO);
+    }
+    match apps::route(req.method(), path, uri.query(), req.headers()) {
+        Some(apps::App::Ready(resp)) => return Reply::Ready(resp, Duration::ZERO),
+        Some(apps::App::Echo(echo)) => return Reply::Echo(echo),
+        None => {}
     }
     let knobs = match Knobs::parse(path, uri.query()) {
         Ok(k) => k,
         Err(e) => {
-            return (
+            return Reply::Ready(
                 response(StatusCode::BAD_REQUEST, TargetBody::once(Bytes::from(format!("{e}\n"))), TEXT_PLAIN),
                 Duration::ZERO,
             )
@@ -282,7 +326,7 @@ fn handle(shared: &Shared, cache: &RefCell<PathCache>, req: &Request<Incoming>) 
         let max = u64::try_from(jitter.as_nanos()).unwrap_or(u64::MAX);
         delay += Duration::from_nanos(rand::random_range(0..=max));
     }
-    (response(status, body, content_type), delay)
+    Reply::Ready(response(status, body, content_type), delay)
 }
 
 #[inline]

@@ -246,3 +246,70 @@ async fn shutdown_closes_open_connections() {
     let res = pending.await.unwrap();
     assert!(res.is_err(), "delayed request should fail when the server stops");
 }
+
+fn json(body: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(body)))
+}
+
+/// The application endpoints realistic scripts use: a JSON document, a POST
+/// echo (JSON and forms), cookies, Basic auth and redirects.
+#[tokio::test]
+async fn application_endpoints_behave_like_a_small_app() {
+    let t = target().await;
+    let c = client();
+    let (status, body) = get(&c, &t, "/json").await;
+    assert_eq!((status, json(&body)["items"].as_array().unwrap().len()), (200, 3));
+
+    let resp = c
+        .post(url(&t, "/echo?page=2&q=a%20b"))
+        .header("content-type", "application/json")
+        .header("x-trace", "abc")
+        .body(r#"{"user":"ada","n":3}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let echoed = json(&resp.bytes().await.unwrap());
+    assert_eq!(echoed["method"], "POST");
+    assert_eq!(echoed["query"]["q"], "a b");
+    assert_eq!(echoed["headers"]["x-trace"], "abc");
+    assert_eq!(echoed["json"]["n"], 3);
+    let form = c
+        .put(url(&t, "/echo"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("user=ada&pass=s%26cret")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json(&form.bytes().await.unwrap())["form"]["pass"], "s&cret");
+    let too_big = c.post(url(&t, "/echo")).body(vec![b'x'; loadgrid_target::MAX_ECHO_BODY + 1]).send().await.unwrap();
+    assert_eq!(too_big.status().as_u16(), 413);
+
+    let set = c.get(url(&t, "/cookies/set?session=s1&theme=dark")).send().await.unwrap();
+    let cookies: Vec<&str> = set.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap()).collect();
+    assert_eq!(cookies, ["session=s1; Path=/", "theme=dark; Path=/"]);
+    let sent = c.get(url(&t, "/cookies")).header("cookie", "session=s1; theme=dark").send().await.unwrap();
+    assert_eq!(json(&sent.bytes().await.unwrap())["cookies"], serde_json::json!({"session": "s1", "theme": "dark"}));
+
+    let denied = c.get(url(&t, "/basic-auth/ada/secret")).send().await.unwrap();
+    assert_eq!(denied.status().as_u16(), 401);
+    assert_eq!(denied.headers()["www-authenticate"], "Basic realm=\"loadgrid\"");
+    let wrong = c.get(url(&t, "/basic-auth/ada/secret")).basic_auth("ada", Some("nope")).send().await.unwrap();
+    assert_eq!(wrong.status().as_u16(), 401);
+    let allowed = c.get(url(&t, "/basic-auth/ada/secret")).basic_auth("ada", Some("secret")).send().await.unwrap();
+    assert_eq!(allowed.status().as_u16(), 200);
+
+    let no_follow = reqwest::Client::builder().no_proxy().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let hop = no_follow.get(url(&t, "/redirect/3")).send().await.unwrap();
+    assert_eq!((hop.status().as_u16(), hop.headers()["location"].to_str().unwrap()), (302, "/redirect/2"));
+    let followed = c.get(url(&t, "/redirect/3")).send().await.unwrap();
+    assert_eq!((followed.status().as_u16(), followed.url().path()), (200, "/redirect/0"));
+    let to = no_follow.get(url(&t, "/redirect-to?url=/json")).send().await.unwrap();
+    assert_eq!(to.headers()["location"], "/json");
+    for leaving in ["/redirect-to?url=//evil.example/x", "/redirect-to?url=http://evil.example/", "/redirect/101"] {
+        assert_eq!(get(&c, &t, leaving).await.0, 400, "{leaving}");
+    }
+    let stats = t.stats();
+    assert_eq!(stats.paths["/redirect/1"], 1, "each hop is counted: {stats:?}");
+    t.shutdown().await;
+}
