@@ -30,6 +30,6 @@ pub use aggregate::{Aggregate, VALUE_SCALE};
 pub use codec::{decode_shard_result, encode_shard_result, DecodeError, FORMAT_VERSION};
 pub use groups::{CheckTally, FirstSeen, GroupTree, GROUP_SEPARATOR, MAX_TREE_NODES};
 pub use histogram::{Bucket, Histogram};
-pub use set::{MetricEntry, MetricKind, MetricSet, ShardResult, ValueKind};
+pub use set::{GaugeStats, MetricEntry, MetricKind, MetricSet, ShardResult, ValueKind};
 pub use tags::TagSet;
 pub use timeline::{Second, Timeline};

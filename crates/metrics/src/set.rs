@@ -236,6 +236,42 @@ impl MetricSet {
     }
 }
 
+/// A gauge's statistics over a run.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct GaugeStats {
+    pub last: f64,
+    pub min: f64,
+    pub max: f64,
+}
+
+impl MetricSet {
+    /// The grid's `vus` or `vus_max`, from the timeline: each second the
+    /// sum over shards at the same instant, over the seconds in which every
+    /// shard with VUs was reporting ([`Timeline::set_grid_vus`]), as one k6
+    /// samples them while its test runs. The merged gauge aggregate cannot
+    /// say this: it keeps one shard's latest value. `None` for other
+    /// metrics, and without a sample inside the test.
+    pub fn vu_gauge(&self, name: &str) -> Option<GaugeStats> {
+        let vus_max = match name {
+            "vus" => false,
+            "vus_max" => true,
+            _ => return None,
+        };
+        let (first, last) = self.timeline.steady_vus.unwrap_or((i64::MIN, i64::MAX));
+        let values: Vec<f64> = self
+            .timeline
+            .iter()
+            .filter(|(t, second)| (first..=last).contains(t) && second.vus_max > 0)
+            .map(|(_, second)| if vus_max { second.vus_max } else { second.vus } as f64)
+            .collect();
+        Some(GaugeStats {
+            last: *values.last()?,
+            min: values.iter().copied().fold(f64::INFINITY, f64::min),
+            max: values.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        })
+    }
+}
+
 /// What one shard measured: the unit the agent writes to the store as
 /// `result` and the grid merges.
 #[derive(Clone, Debug, Default, PartialEq)]

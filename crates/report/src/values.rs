@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use loadgrid_metrics::{Aggregate, MetricEntry, MetricKind, MetricSet, TagSet, Timeline, ValueKind};
+use loadgrid_metrics::{Aggregate, GaugeStats, MetricEntry, MetricKind, MetricSet, TagSet, ValueKind};
 use loadgrid_thresholds::{format_key, Evaluation};
 
 use crate::model::{EndpointSummary, MetricSummary};
@@ -41,7 +41,12 @@ pub(crate) fn metric_summaries(
     let mut summaries = BTreeMap::new();
     for (name, entry) in &merged.metrics {
         let summary = match name.as_str() {
-            "vus" | "vus_max" if !merged.timeline.is_empty() => vus_from_timeline(entry, &merged.timeline, name),
+            // One k6 lists its VU gauges only when it sampled them during
+            // the test (a sub-second test has none).
+            "vus" | "vus_max" => match merged.vu_gauge(name) {
+                Some(gauge) => vu_summary(entry, gauge),
+                None => continue,
+            },
             _ => summarize(entry, &entry.total(), duration_seconds),
         };
         summaries.insert(name.clone(), summary);
@@ -137,22 +142,13 @@ fn values(kind: Option<MetricKind>, aggregate: &Aggregate, duration_seconds: f64
     values
 }
 
-/// The grid's `vus` or `vus_max` from the per-second timeline, where each
-/// second already holds the sum over shards at the same instant, over the
-/// seconds in which every shard with VUs was reporting.
-fn vus_from_timeline(entry: &MetricEntry, timeline: &Timeline, name: &str) -> MetricSummary {
-    let (first, last) = timeline.steady_vus.unwrap_or((i64::MIN, i64::MAX));
-    let per_second: Vec<u64> = timeline
-        .iter()
-        .filter(|(t, second)| (first..=last).contains(t) && second.vus_max > 0)
-        .map(|(_, second)| if name == "vus_max" { second.vus_max } else { second.vus })
-        .collect();
-    let mut values = BTreeMap::new();
-    if let (Some(last), Some(min), Some(max)) = (per_second.last(), per_second.iter().min(), per_second.iter().max()) {
-        values.insert("value".to_owned(), *last as f64);
-        values.insert("min".to_owned(), *min as f64);
-        values.insert("max".to_owned(), *max as f64);
-    }
+/// The grid's `vus` or `vus_max` ([`MetricSet::vu_gauge`]).
+fn vu_summary(entry: &MetricEntry, gauge: GaugeStats) -> MetricSummary {
+    let values = BTreeMap::from([
+        ("value".to_owned(), gauge.last),
+        ("min".to_owned(), gauge.min),
+        ("max".to_owned(), gauge.max),
+    ]);
     MetricSummary { kind: entry.kind.or(Some(MetricKind::Gauge)), contains: entry.contains, values }
 }
 

@@ -132,6 +132,12 @@ fn evaluate_one(threshold: &Threshold, metrics: &MetricSet, test_duration: Durat
             ),
         );
     };
+    // The grid's VUs are a sum over shards at one instant, not one shard's
+    // latest value.
+    if let (Aggregation::Value, Some(gauge)) = (aggregation, metrics.vu_gauge(&threshold.metric)) {
+        let outcome = if threshold.expression.holds(gauge.last) { Outcome::Passed } else { Outcome::Crossed };
+        return Evaluation::new(threshold, Some(gauge.last), outcome, exact);
+    }
     let observed = match observe(aggregation, kind, &threshold.metric, &aggregate, test_duration) {
         Ok(value) => value,
         Err(message) => return Evaluation { exact, ..Evaluation::error(threshold, message) },
