@@ -21,12 +21,14 @@ function checks(group) {
 }
 
 export function handleSummary(data) {
-  const thresholds = {};
+  // k6 builds its objects from Go maps: their key order means nothing.
+  const thresholds = [];
   for (const [name, metric] of Object.entries(data.metrics)) {
     for (const [expression, outcome] of Object.entries(metric.thresholds || {})) {
-      thresholds[`${name}: ${expression}`] = outcome.ok;
+      thresholds.push(`${name}: ${expression} ${outcome.ok}`);
     }
   }
+  thresholds.sort();
   const digest = {
     metrics: Object.keys(data.metrics).sort(),
     trend_stats: Object.keys(data.metrics.http_req_duration.values).sort(),
@@ -35,7 +37,6 @@ export function handleSummary(data) {
     requests: data.metrics.http_reqs.values.count,
     checks: checks(data.root_group),
     thresholds,
-    // k6 builds these objects from Go maps: their key order means nothing.
     options: Object.keys(data.options).sort().map((key) => [key, data.options[key]]),
     tty: [typeof data.state.isStdOutTTY, typeof data.state.isStdErrTTY, typeof data.state.testRunDurationMs],
   };
