@@ -153,14 +153,16 @@ pub async fn filter_events(
     Ok(events)
 }
 
-/// Prints the events of `streams` (label → stream name), oldest first;
-/// with `follow`, keeps printing new ones until `done` says so.
+/// Hands the events of `streams` (label → stream name) to `emit` as
+/// (label, message), oldest first; with `follow`, keeps going until `done`
+/// says so. An error from `emit` (its output went away) ends it.
 pub async fn print_logs(
     logs: &aws_sdk_cloudwatchlogs::Client,
     group: &str,
     streams: &BTreeMap<String, String>,
     follow: bool,
     mut done: impl FnMut() -> futures::future::BoxFuture<'static, bool>,
+    emit: &mut dyn FnMut(&str, &str) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
     let label_of: BTreeMap<&String, &String> = streams.iter().map(|(label, stream)| (stream, label)).collect();
     let names: Vec<String> = streams.values().cloned().collect();
@@ -175,7 +177,7 @@ pub async fn print_logs(
         for event in &batch {
             if seen.insert(event.id.clone()) {
                 let label = label_of.get(&event.stream).map_or("?", |l| l.as_str());
-                println!("[{label}] {}", event.message);
+                emit(label, &event.message)?;
             }
         }
         if let Some(newest) = batch.iter().map(|e| e.timestamp).max() {

@@ -174,17 +174,18 @@ Examples:
 pub struct RunArgs {
     /// The k6 script (or k6 archive) to run, unmodified.
     pub script: PathBuf,
-    /// Number of shards.
-    #[arg(long, short = 'n', env = "LOADGRID_SHARDS")]
+    /// Number of shards (1 to 5000; 256 on the local backend).
+    #[arg(long, short = 'n', env = "LOADGRID_SHARDS", allow_negative_numbers = true,
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(loadgrid_plan::split::MAX_SHARDS)))]
     pub shards: Option<u32>,
     /// Override the script's VUs (as `k6 run --vus`).
-    #[arg(long, short = 'u', env = "LOADGRID_VUS")]
+    #[arg(long, short = 'u', env = "LOADGRID_VUS", allow_negative_numbers = true, value_parser = at_least_one)]
     pub vus: Option<u64>,
     /// Override the script's duration (as `k6 run --duration`).
     #[arg(long, short = 'd', env = "LOADGRID_DURATION")]
     pub duration: Option<String>,
     /// Override the script's iterations (as `k6 run --iterations`).
-    #[arg(long, short = 'i', env = "LOADGRID_ITERATIONS")]
+    #[arg(long, short = 'i', env = "LOADGRID_ITERATIONS", allow_negative_numbers = true, value_parser = at_least_one)]
     pub iterations: Option<u64>,
     /// Environment variable for the script, `KEY=VALUE` (repeatable).
     #[arg(long = "env", short = 'e', value_name = "KEY=VALUE", value_parser = parse_key_value)]
@@ -380,7 +381,7 @@ pub struct InfraDestroyArgs {
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 4, allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub shards: u32,
     /// How long the example runs.
     #[arg(long, default_value = "10s")]
@@ -417,7 +418,8 @@ pub struct CostArgs {
     #[arg(long, default_value = "30m", allow_hyphen_values = true)]
     pub avg_duration: String,
     /// Shards per run (default: [run] shards, else 1).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true,
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(loadgrid_plan::split::MAX_SHARDS)))]
     pub shards: Option<u32>,
     /// Task CPU units (default: [ecs] cpu, then [infra] task_cpu, then 1024).
     #[arg(long)]
@@ -457,7 +459,7 @@ pub struct PlanArgs {
     #[arg(long, allow_hyphen_values = true)]
     pub target_rps: Option<f64>,
     /// VUs the grid must hold (default: the script's maximum).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true, value_parser = at_least_one)]
     pub target_vus: Option<u64>,
     /// Requests per second one vCPU carries for this script (default 4000).
     #[arg(long)]
@@ -488,9 +490,10 @@ pub struct ResultsArgs {
 pub struct TargetArgs {
     #[arg(long, default_value = "127.0.0.1:8089")]
     pub listen: SocketAddr,
-    /// Worker threads (0: a single-threaded server).
-    #[arg(long, default_value_t = 1)]
-    pub threads: usize,
+    /// Worker threads (0: a single-threaded server; at most 256).
+    #[arg(long, default_value_t = 1, allow_negative_numbers = true,
+          value_parser = clap::value_parser!(u16).range(0..=256))]
+    pub threads: u16,
 }
 
 #[derive(Debug, Args)]
@@ -522,6 +525,16 @@ fn parse_shard_range(text: &str) -> Result<std::ops::Range<u32>, String> {
 
 fn parse_notify_target(text: &str) -> Result<loadgrid_notify::Target, String> {
     text.parse()
+}
+
+/// A count of 1 or more. Negative numbers are read as numbers (so that the
+/// error says what is wrong with them, not to write `-- -5`).
+fn at_least_one(text: &str) -> Result<u64, String> {
+    match text.trim().parse::<i128>() {
+        Ok(value) if value >= 1 => u64::try_from(value).map_err(|_| format!("{text} is too large")),
+        Ok(_) => Err(format!("{text} is not in 1..")),
+        Err(_) => Err(format!("`{text}` is not a whole number")),
+    }
 }
 
 fn parse_key_value(text: &str) -> Result<(String, String), String> {

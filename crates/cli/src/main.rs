@@ -5,6 +5,7 @@
 
 mod cli;
 mod commands;
+mod files;
 mod output;
 mod settings;
 

@@ -1,7 +1,7 @@
 //! What goes to the terminal: summaries, errors, progress mode. Respects
 //! `NO_COLOR` and non-terminals.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 
 use loadgrid_grid::gate::{EXIT_FAILED, EXIT_INPUT};
 use loadgrid_grid::handle_summary::{Handled, SummaryHandling};
@@ -38,10 +38,10 @@ pub fn progress_mode(quiet: bool) -> ProgressMode {
 /// Prints a summary (text or JSON) and returns the run's exit code.
 pub fn print_summary(summary: &RunSummary, json: bool) -> anyhow::Result<i32> {
     if json {
-        println!("{}", serde_json::to_string_pretty(summary)?);
+        outln!("{}", serde_json::to_string_pretty(summary)?);
     } else {
         let width = console::Term::stdout().size_checked().map_or(120, |(_, w)| w as usize);
-        print!("{}", render_terminal(summary, &Style { color: color_stdout(), width }));
+        out!("{}", render_terminal(summary, &Style { color: color_stdout(), width }));
     }
     Ok(summary.exit_code)
 }
@@ -104,6 +104,9 @@ fn color_stderr() -> bool {
 /// Prints the whole error chain once, ripgrep-style, and picks the exit
 /// code: 2 for bad input (nothing was launched), 1 otherwise.
 pub fn report_error(error: &anyhow::Error) -> i32 {
+    if is_closed_stdout(error) {
+        return 0;
+    }
     eprintln!("error: {error:#}");
     if error.chain().any(|cause| cause.downcast_ref::<InputError>().is_some()) {
         EXIT_INPUT
@@ -112,20 +115,56 @@ pub fn report_error(error: &anyhow::Error) -> i32 {
     }
 }
 
-/// Writes through a temporary file in the same directory, then renames: a
-/// failure never leaves a half-written file, and a reader never sees one.
-/// Parent directories are created. The file is world-readable (reports and
-/// config are for sharing), not the temporary file's owner-only mode.
-pub fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::PermissionsExt;
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
-    std::fs::create_dir_all(dir)
-        .map_err(|e| loadgrid_grid::input_error(format!("cannot create `{}`: {e}", dir.display())))?;
-    let mut file = tempfile::NamedTempFile::new_in(dir)
-        .map_err(|e| loadgrid_grid::input_error(format!("cannot write in `{}`: {e}", dir.display())))?;
-    file.write_all(bytes)?;
-    file.as_file().set_permissions(std::fs::Permissions::from_mode(0o644))?;
-    file.persist(path).map_err(|e| anyhow::anyhow!("cannot write `{}`: {}", path.display(), e.error))?;
-    Ok(())
+/// Standard output is closed (a pipe whose reader left, as `| head` does)
+/// or cannot take more (a full device).
+#[derive(Debug)]
+pub struct StdoutError(pub std::io::Error);
+
+impl std::fmt::Display for StdoutError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "cannot write to standard output: {}", self.0)
+    }
+}
+
+impl std::error::Error for StdoutError {}
+
+/// Writes to standard output; a failure is a [`StdoutError`], never a
+/// panic (`println!` panics).
+pub fn write_out(args: std::fmt::Arguments) -> anyhow::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_fmt(args).and_then(|()| stdout.flush()).map_err(|e| anyhow::Error::new(StdoutError(e)))
+}
+
+/// Whether `error` is only that standard output's reader went away: a
+/// clean end, as in ripgrep.
+pub fn is_closed_stdout(error: &anyhow::Error) -> bool {
+    error
+        .chain()
+        .any(|cause| cause.downcast_ref::<StdoutError>().is_some_and(|e| e.0.kind() == std::io::ErrorKind::BrokenPipe))
+}
+
+/// `print!` that returns a [`StdoutError`] instead of panicking.
+macro_rules! out {
+    ($($arg:tt)*) => { $crate::output::write_out(format_args!($($arg)*))? };
+}
+
+/// `println!` that returns a [`StdoutError`] instead of panicking.
+macro_rules! outln {
+    () => { $crate::output::write_out(format_args!("\n"))? };
+    ($($arg:tt)*) => { $crate::output::write_out(format_args!("{}\n", format_args!($($arg)*)))? };
+}
+
+pub(crate) use {out, outln};
+
+/// Prints a judged run, once its record is stored: a standard output that
+/// went away or filled up is said on standard error and leaves the run's
+/// exit code as it is (the run is stored, with its summary and record).
+pub fn print_stored_run(run_id: &str, print: impl FnOnce() -> anyhow::Result<()>) -> anyhow::Result<()> {
+    match print() {
+        Err(error) if error.chain().any(|cause| cause.downcast_ref::<StdoutError>().is_some()) => {
+            eprintln!("warning: {error:#}; run {run_id} is stored: `loadgrid results {run_id}` shows it again");
+            Ok(())
+        }
+        other => other,
+    }
 }

@@ -55,7 +55,11 @@ fn bad_threshold_in_the_script_points_at_it() {
 fn zero_shards() {
     let grid = Grid::new();
     let script = grid.script("ok.js", GOOD_SCRIPT);
-    assert_rejected(&grid, &["run", &script, "--shards", "0"], "`--shards` must be at least 1");
+    assert_rejected(
+        &grid,
+        &["run", &script, "--shards", "0"],
+        "invalid value '0' for '--shards <SHARDS>': 0 is not in 1..=5000",
+    );
 }
 
 #[test]
@@ -87,4 +91,178 @@ fn unknown_run_id() {
     let grid = Grid::new();
     grid.run(&["results", "20260101-000000-beef"]).exit(2).stderr_contains("no run `20260101-000000-beef`");
     grid.run(&["results", "../../etc"]).exit(2).stderr_contains("not a run id");
+}
+
+/// One bad input, as a user (or an attacker) would give it: the arguments,
+/// then the exit code and a fragment of the message. In the arguments,
+/// `{script}` is a good one-VU script, `{wide}` a good 300-VU one, `{run}`
+/// a stored run's id and `{dir}` the scratch directory.
+struct Case {
+    args: &'static str,
+    code: i32,
+    message: &'static str,
+}
+
+const fn case(args: &'static str, code: i32, message: &'static str) -> Case {
+    Case { args, code, message }
+}
+
+/// Inputs refused before any run exists: nothing is stored, nothing is
+/// sent to the target, no file appears.
+const BEFORE_ANY_RUN: &[Case] = &[
+    case("run {script} --shards -1", 2, "invalid value '-1' for '--shards <SHARDS>': -1 is not in 1..=5000"),
+    case("run {script} --shards 1000000000", 2, "1000000000 is not in 1..=5000"),
+    case("run {script} --vus -5", 2, "invalid value '-5' for '--vus <VUS>': -5 is not in 1.."),
+    case(
+        "run {script} --shards 4",
+        2,
+        "4 shards, but the busiest scenario has at most 1 VU: k6 would give 3 shards no VU at all, to start and pay \
+         for with nothing to do; use --shards 1 or fewer",
+    ),
+    case(
+        "run {wide} --shards 300",
+        2,
+        "300 shards on this machine: each is a k6 process beside its agent, and at most 256",
+    ),
+    case("target --threads 100000", 2, "invalid value '100000' for '--threads <THREADS>': 100000 is not in 0..=256"),
+    case("plan {script} --target-vus 0", 2, "invalid value '0' for '--target-vus <TARGET_VUS>': 0 is not in 1.."),
+    case("cost --results-gb 1e308", 2, "--results-gb must be from 0 to 10000000, not 1e308"),
+    case("cost --shards 0", 2, "invalid value '0' for '--shards <SHARDS>': 0 is not in 1..=5000"),
+    case("demo --shards 1000", 2, "1000 is not in 1..=64"),
+];
+
+/// Inputs against a stored run: refused, and the store and every file
+/// around are as they were.
+const WITH_A_STORED_RUN: &[Case] = &[
+    case("report {run} --html /dev/null", 2, "`/dev/null` is not a regular file (a device, FIFO or socket)"),
+    case("report {run} --html /dev/full", 2, "`/dev/full` is not a regular file"),
+    case("report {run} --html {dir}", 2, "is a directory: loadgrid writes only regular files"),
+    case("report --site /", 2, "`/` is the filesystem root: give the trend site a directory of its own"),
+    case("report --site {dir}", 2, "is not empty and holds no loadgrid site (no `.loadgrid-site`)"),
+    case("results ../../etc", 2, "`../../etc` is not a run id"),
+];
+
+fn script_of(vus: u32) -> String {
+    format!(
+        "import http from 'k6/http';\nexport const options = {{ vus: {vus}, iterations: {vus} }};\n\
+         export default function () {{ http.get(`${{__ENV.BASE_URL}}/`); }}\n"
+    )
+}
+
+/// Every file under `dir`, with its size: what "nothing was written" means.
+fn files_under(dir: &std::path::Path) -> std::collections::BTreeMap<std::path::PathBuf, u64> {
+    let mut files = std::collections::BTreeMap::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let meta = std::fs::symlink_metadata(entry.path()).unwrap();
+            if meta.is_dir() {
+                pending.push(entry.path());
+            } else {
+                files.insert(entry.path(), meta.len());
+            }
+        }
+    }
+    files
+}
+
+fn assert_cases(grid: &Grid, cases: &[Case], run_id: &str) {
+    let script = grid.script("one.js", &script_of(1));
+    let wide = grid.script("wide.js", &script_of(300));
+    let dir = grid.dir.path().display().to_string();
+    let requests = grid.target_stats().requests;
+    for case in cases {
+        let args: Vec<String> = case
+            .args
+            .split(' ')
+            .map(|arg| {
+                arg.replace("{script}", &script)
+                    .replace("{wide}", &wide)
+                    .replace("{run}", run_id)
+                    .replace("{dir}", &dir)
+            })
+            .collect();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let before = files_under(grid.dir.path());
+        let outcome = grid.command(&args).env("BASE_URL", &grid.target_url).output().unwrap();
+        let outcome = common::Outcome::from(outcome);
+        assert_eq!(outcome.code, case.code, "`{}`: exit code\n{}", case.args, outcome.stderr);
+        assert!(
+            outcome.stderr.contains(case.message),
+            "`{}`: stderr lacks `{}`:\n{}",
+            case.args,
+            case.message,
+            outcome.stderr
+        );
+        assert!(outcome.stderr.starts_with("error: "), "`{}`: {}", case.args, outcome.stderr);
+        assert_eq!(files_under(grid.dir.path()), before, "`{}` wrote or removed files", case.args);
+        assert_eq!(grid.target_stats().requests, requests, "`{}` sent requests", case.args);
+    }
+    use std::os::unix::fs::FileTypeExt;
+    for device in ["/dev/null", "/dev/full"] {
+        assert!(std::fs::metadata(device).unwrap().file_type().is_char_device(), "{device} is still a device");
+    }
+}
+
+#[test]
+fn bad_inputs_before_any_run() {
+    let grid = Grid::new();
+    assert_cases(&grid, BEFORE_ANY_RUN, "");
+    assert!(grid.run_ids().is_empty());
+}
+
+#[test]
+fn bad_inputs_against_a_stored_run() {
+    let grid = Grid::new();
+    let script = grid.script("stored.js", &script_of(1));
+    let env = format!("BASE_URL={}", grid.target_url);
+    grid.run(&["run", &script, "-q", "-e", &env]).exit(0);
+    let run_id = grid.run_ids().pop().unwrap();
+    std::fs::write(grid.path("someone-else.txt"), "not a site").unwrap();
+    assert_cases(&grid, WITH_A_STORED_RUN, &run_id);
+    assert_eq!(grid.run_ids(), [run_id]);
+}
+
+/// A symbolic link planted in the store never exposes another file.
+#[test]
+fn logs_never_follow_a_link_out_of_the_store() {
+    let grid = Grid::new();
+    let script = grid.script("stored.js", &script_of(1));
+    let env = format!("BASE_URL={}", grid.target_url);
+    grid.run(&["run", &script, "-q", "-e", &env]).exit(0);
+    let run_id = grid.run_ids().pop().unwrap();
+    let log = grid.run_file(&run_id, "logs/shard-0.log");
+    std::fs::remove_file(&log).unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", &log).unwrap();
+    let outcome = grid.run(&["logs", &run_id]);
+    outcome
+        .exit(2)
+        .stderr_contains("shard-0.log` is not a log loadgrid wrote (a symbolic link, or not a regular file)");
+    assert!(!outcome.stdout.contains("root:"), "{}", outcome.stdout);
+    std::fs::remove_file(&log).unwrap();
+    let logs = grid.run_file(&run_id, "logs");
+    std::fs::rename(&logs, grid.path("moved-logs")).unwrap();
+    std::os::unix::fs::symlink("/etc", &logs).unwrap();
+    grid.run(&["logs", &run_id]).exit(2).stderr_contains("logs` is a symbolic link: loadgrid reads only what it wrote");
+}
+
+/// A stored manifest with absurd sizes is corrupt data: refused at once.
+#[test]
+fn a_manifest_with_absurd_sizes_is_refused_at_once() {
+    let grid = Grid::new();
+    let script = grid.script("stored.js", &script_of(1));
+    let env = format!("BASE_URL={}", grid.target_url);
+    grid.run(&["run", &script, "-q", "-e", &env]).exit(0);
+    let run_id = grid.run_ids().pop().unwrap();
+    let path = grid.run_file(&run_id, "manifest.json");
+    let mut manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    for shards in [4_294_967_295u64, 0] {
+        manifest["shards"] = shards.into();
+        std::fs::write(&path, serde_json::to_vec(&manifest).unwrap()).unwrap();
+        let started = std::time::Instant::now();
+        grid.run(&["results", &run_id])
+            .exit(2)
+            .stderr_contains(&format!("corrupt manifest: {shards} shards with 1 execution segments"));
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    }
 }

@@ -44,3 +44,48 @@ fn demo_installs_k6_when_missing_and_passes() {
     assert_eq!(summary["verdict"], "passed");
     assert!(common::value(&summary, "http_reqs", "count") > 0.0);
 }
+
+/// Standard output closed early (`| head`) is a clean end, as in ripgrep;
+/// a full one is an error that says so. Never a panic.
+#[test]
+fn a_closed_or_full_stdout_never_panics() {
+    let grid = Grid::new();
+    let full = || std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+    for args in [&["completions", "bash"][..], &["cost"][..]] {
+        let outcome = common::Outcome::from(grid.command(args).stdout(full()).output().unwrap());
+        outcome.exit(1).stderr_contains("error: cannot write to standard output: No space left on device");
+        assert!(!outcome.stderr.contains("panicked"), "{}", outcome.stderr);
+
+        let mut child = grid
+            .command(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let outcome = common::Outcome::from(child.wait_with_output().unwrap());
+        outcome.exit(0);
+        assert_eq!(outcome.stderr, "", "{args:?}: nothing to say when the reader left");
+    }
+}
+
+/// A run whose output cannot be printed is still judged, stored and
+/// recorded, and exits with its verdict's code.
+#[test]
+fn a_run_is_recorded_before_anything_is_printed() {
+    let grid = Grid::new();
+    let script = grid.script(
+        "crossed.js",
+        "import http from 'k6/http';\nexport const options = { iterations: 2, thresholds: { http_reqs: ['count<1'] } };\n\
+         export default function () { http.get(`${__ENV.BASE_URL}/`); }\n",
+    );
+    let env = format!("BASE_URL={}", grid.target_url);
+    let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+    let outcome =
+        common::Outcome::from(grid.command(&["run", &script, "-q", "-e", &env]).stdout(full).output().unwrap());
+    outcome.exit(99).stderr_contains("warning: cannot write to standard output: No space left on device");
+    let run_id = grid.run_ids().pop().unwrap();
+    outcome.stderr_contains(&format!("run {run_id} is stored: `loadgrid results {run_id}` shows it again"));
+    let history = std::fs::read_dir(grid.store().join("history/crossed")).unwrap().count();
+    assert_eq!(history, 1, "the history record was written");
+}

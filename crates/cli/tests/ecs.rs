@@ -174,8 +174,9 @@ fn four_shards_on_ecs_match_the_local_grid() {
 #[test]
 fn launching_25_shards_takes_3_run_task_calls() {
     let ecs = EcsGrid::without_runtime("");
-    let script = ecs.script();
-    let outcome = ecs.run(&["run", &script, "--shards", "25", "-e", &ecs.base_url(), "--detach"]);
+    // A VU for every shard: fewer would leave tasks with nothing to do.
+    let script = ecs.grid.script("wide.js", &SCRIPT.replace("vus: 8", "vus: 25"));
+    let outcome = ecs.run(&["run", &script, "--shards", "25", "--name", "checkout", "-e", &ecs.base_url(), "--detach"]);
     outcome.exit(0);
     let run_id = outcome.stdout.trim().to_owned();
     assert_eq!(ecs.world.proxy.count("ecs:RunTask"), 3, "10 + 10 + 5");

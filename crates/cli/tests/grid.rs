@@ -63,12 +63,14 @@ fn uneven_split_is_warned_about_before_the_run() {
         "uneven.js",
         r#"
 import http from 'k6/http';
-export const options = { scenarios: { s: { executor: 'shared-iterations', vus: 2, iterations: 4 } } };
+export const options = { scenarios: { s: { executor: 'shared-iterations', vus: 3, iterations: 4 } } };
 export default function () { http.get(`${__ENV.BASE_URL}/`); }
 "#,
     );
-    let outcome = grid.run(&["run", &script, "--shards", "4", "-e", &base(&grid), "--json", "-q"]);
-    outcome.exit(0).stderr_contains("2 shards get no work");
+    let outcome = grid.run(&["run", &script, "--shards", "2", "-e", &base(&grid), "--json", "-q"]);
+    outcome
+        .exit(0)
+        .stderr_contains("warning: scenario `s`: 3 VUs do not split evenly over 2 shards; some shards run more");
     assert_eq!(value(&outcome.json(), "http_reqs", "count"), 4.0);
 }
 
@@ -127,8 +129,10 @@ export default function () {
     assert_agree(&same_samples, &plain, &all);
     assert_eq!(same_samples["metrics"]["http_reqs"]["count"].as_f64(), plain["metrics"]["http_reqs"]["count"].as_f64());
 
+    // Another run of the same workload: its latencies differ by the
+    // machine's scheduling noise (a few milliseconds on ~580), hence 1%.
     let summary = grid.run(&["run", &script, "--shards", "1", "-e", &env, "--json", "-q"]).exit(0).json();
-    assert_agree(&summary_values(&summary), &plain, &["med", "p(90)", "p(95)", "avg", "min"]);
+    assert_agree_within(&summary_values(&summary), &plain, &["med", "p(90)", "p(95)", "avg", "min"], 0.01);
     assert_eq!(value(&summary, "http_reqs", "count"), plain["metrics"]["http_reqs"]["count"].as_f64().unwrap());
 }
 
@@ -140,6 +144,10 @@ fn summary_values(summary: &serde_json::Value) -> serde_json::Value {
 }
 
 fn assert_agree(ours: &serde_json::Value, k6: &serde_json::Value, statistics: &[&str]) {
+    assert_agree_within(ours, k6, statistics, 0.005);
+}
+
+fn assert_agree_within(ours: &serde_json::Value, k6: &serde_json::Value, statistics: &[&str], tolerance: f64) {
     for statistic in statistics {
         let ours = ours["metrics"]["http_req_duration"][statistic].as_f64().unwrap();
         let theirs = k6["metrics"]["http_req_duration"][statistic].as_f64().unwrap();
@@ -147,7 +155,7 @@ fn assert_agree(ours: &serde_json::Value, k6: &serde_json::Value, statistics: &[
             "http_req_duration {statistic}: loadgrid {ours:.3} k6 {theirs:.3} ({:+.4}%)",
             (ours - theirs) / theirs * 100.0
         );
-        assert!((ours - theirs).abs() / theirs <= 0.005, "{statistic}: loadgrid {ours} vs k6 {theirs}");
+        assert!((ours - theirs).abs() / theirs <= tolerance, "{statistic}: loadgrid {ours} vs k6 {theirs}");
     }
 }
 

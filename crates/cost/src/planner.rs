@@ -64,19 +64,22 @@ pub struct Workload {
 
 impl Workload {
     pub fn check(&self) -> Result<(), CostError> {
-        let finite_non_negative = |name: &str, value: f64| {
-            if value.is_finite() && value >= 0.0 {
+        // Bounds far past any real month, so that a typo gives an error,
+        // not a 309-digit total.
+        let within = |name: &str, value: f64, most: f64| {
+            if value.is_finite() && (0.0..=most).contains(&value) {
                 Ok(())
             } else {
-                Err(CostError(format!("{name} must be 0 or more, not {value}")))
+                let value = if value.abs() >= 1e9 { format!("{value:e}") } else { value.to_string() };
+                Err(CostError(format!("{name} must be from 0 to {most}, not {value}")))
             }
         };
-        finite_non_negative("--runs-per-month", self.runs_per_month)?;
-        finite_non_negative("--avg-duration", self.run_seconds)?;
-        finite_non_negative("--nat-gb-per-run", self.nat_gb_per_run)?;
-        finite_non_negative("--results-gb", self.results_gb)?;
-        if self.shards == 0 {
-            return Err(CostError("--shards must be at least 1".into()));
+        within("--runs-per-month", self.runs_per_month, 100_000.0)?;
+        within("--avg-duration (seconds)", self.run_seconds, HOURS_PER_MONTH * 3600.0)?;
+        within("--nat-gb-per-run", self.nat_gb_per_run, 1_000_000.0)?;
+        within("--results-gb", self.results_gb, 10_000_000.0)?;
+        if !(1..=loadgrid_plan::split::MAX_SHARDS).contains(&self.shards) {
+            return Err(CostError(format!("--shards must be from 1 to {}", loadgrid_plan::split::MAX_SHARDS)));
         }
         loadgrid_plan::fargate::check_task_size(self.cpu, self.memory).map_err(CostError)?;
         Ok(())
@@ -316,7 +319,8 @@ mod tests {
             f(&mut w);
             plan(&prices, &w).unwrap_err().0
         };
-        assert!(with(&|w| w.run_seconds = -60.0).contains("--avg-duration must be 0 or more"));
+        assert!(with(&|w| w.run_seconds = -60.0).contains("--avg-duration (seconds) must be from 0 to"));
+        assert_eq!(with(&|w| w.results_gb = 1e308), "--results-gb must be from 0 to 10000000, not 1e308");
         assert!(with(&|w| w.instance = Some("t3.mega".into())).contains("unknown instance type `t3.mega`"));
         assert!(with(&|w| w.memory = 1024).contains("Fargate has no task with cpu 4096 and memory 1024"));
         assert!(with(&|w| w.shards = 0).contains("--shards"));

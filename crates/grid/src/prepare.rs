@@ -70,8 +70,12 @@ pub struct Prepared {
 /// Validates the request and builds the archive. Errors are [`InputError`]s
 /// (exit code 2) unless k6 itself cannot be run.
 pub async fn prepare(request: &RunRequest, k6: &K6) -> anyhow::Result<Prepared> {
-    if request.shards == 0 {
-        return Err(input_error("`--shards` must be at least 1"));
+    if !(1..=split::MAX_SHARDS).contains(&request.shards) {
+        return Err(input_error(format!(
+            "`--shards` is {}: a grid has 1 to {} shards",
+            request.shards,
+            split::MAX_SHARDS
+        )));
     }
     check_script(&request.script)?;
     for threshold in &request.thresholds {

@@ -37,6 +37,20 @@ pub struct Scenario {
     pub peak_target: Option<u64>,
 }
 
+impl Scenario {
+    /// The most VUs this scenario runs at once: what k6 spreads over the
+    /// shards' execution segments.
+    pub fn vus_at_most(&self) -> u64 {
+        match self.executor.as_str() {
+            "constant-arrival-rate" | "ramping-arrival-rate" | "externally-controlled" => {
+                self.max_vus.or(self.pre_allocated_vus).unwrap_or(0).max(self.pre_allocated_vus.unwrap_or(0))
+            }
+            "ramping-vus" => self.peak_target.unwrap_or(0).max(self.start_vus.unwrap_or(1)),
+            _ => self.vus.unwrap_or(1),
+        }
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct RawOptions {

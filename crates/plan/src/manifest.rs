@@ -126,6 +126,18 @@ impl Manifest {
                 manifest.schema
             ));
         }
+        // Sizes in stored data are bounded as flags are: a damaged manifest
+        // must not make a reader loop or allocate for billions of shards.
+        if !(1..=crate::split::MAX_SHARDS).contains(&manifest.shards)
+            || manifest.segments.len() != manifest.shards as usize
+        {
+            return Err(format!(
+                "corrupt manifest: {} shards with {} execution segments (1 to {} shards, one segment each)",
+                manifest.shards,
+                manifest.segments.len(),
+                crate::split::MAX_SHARDS
+            ));
+        }
         Ok(manifest)
     }
 }

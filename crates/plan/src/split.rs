@@ -1,7 +1,13 @@
 //! How a test is split into shards: k6 execution segments, and warnings
 //! where the split will be uneven.
 
-use crate::inspect::ScriptOptions;
+use crate::inspect::{Scenario, ScriptOptions};
+
+/// The most shards a run may have. Every shard's k6 gets the whole
+/// execution-segment sequence as one argument, which must stay well under
+/// the kernel's 128 KiB per argument, and each shard is a task or a
+/// process to launch, watch and merge.
+pub const MAX_SHARDS: u32 = 5000;
 
 /// The execution-segment sequence shared by every shard (`0,1/4,2/4,3/4,1`)
 /// and each shard's own segment (`1/4:2/4`). Every shard must be given the
@@ -32,7 +38,22 @@ pub fn check(options: &ScriptOptions, shards: u32) -> SplitReport {
         report.errors.push("`--shards` must be at least 1".into());
         return report;
     }
+    if shards > MAX_SHARDS {
+        report.errors.push(format!("`--shards` is {shards}: at most {MAX_SHARDS} shards make a grid"));
+        return report;
+    }
     if shards == 1 {
+        return report;
+    }
+    let busiest = options.scenarios.iter().map(Scenario::vus_at_most).max().unwrap_or(options.max_vus);
+    if busiest < n {
+        report.errors.push(format!(
+            "{shards} shards, but the busiest scenario has at most {busiest} VU{}: k6 would give {} shard{} no VU \
+             at all, to start and pay for with nothing to do; use --shards {busiest} or fewer",
+            if busiest == 1 { "" } else { "s" },
+            n - busiest,
+            if n - busiest == 1 { "" } else { "s" },
+        ));
         return report;
     }
     let not_multiple = |value: Option<u64>| value.is_some_and(|v| v % n != 0);
@@ -148,6 +169,26 @@ mod tests {
         assert!(report.warnings.iter().any(|w| w.contains("maxVUs = 6")), "{report:?}");
         assert!(!report.warnings.iter().any(|w| w.contains("preAllocatedVUs")), "{report:?}");
         assert!(report.warnings.iter().any(|w| w.contains("2 shards get no work")), "{report:?}");
+    }
+
+    /// 5000 Fargate tasks for a 50-VU script would be 4950 tasks paid for
+    /// nothing: refused, with the largest useful count.
+    #[test]
+    fn shards_that_would_get_no_vu_are_refused() {
+        let mut vus = scenario("constant-vus");
+        vus.vus = Some(50);
+        let report = check(&options(vec![vus.clone()]), 5000);
+        assert_eq!(
+            report.errors,
+            ["5000 shards, but the busiest scenario has at most 50 VUs: k6 would give 4950 shards no VU at all, to \
+              start and pay for with nothing to do; use --shards 50 or fewer"]
+        );
+        assert!(check(&options(vec![vus.clone()]), 50).errors.is_empty());
+        let mut arrival = scenario("constant-arrival-rate");
+        arrival.pre_allocated_vus = Some(2);
+        arrival.max_vus = Some(8);
+        assert!(check(&options(vec![arrival]), 8).errors.is_empty(), "maxVUs count");
+        assert_eq!(check(&options(vec![vus]), MAX_SHARDS + 1).errors.len(), 1);
     }
 
     #[test]

@@ -40,10 +40,13 @@ pub async fn run(settings: &Settings, args: &AttachArgs) -> anyhow::Result<i32> 
         },
     )
     .await?;
-    output::print_judgement(&judgement, args.json)?;
-    let summary = judgement.summary;
-    let cost = super::history::estimate_cost(settings, &store, &summary).await;
-    let (code, record) = super::history::record(&store, &summary, &regression, cost, args.json).await?;
-    super::publish::publish(settings, &store, &summary, &record, &args.publish, args.json).await;
+    let summary = &judgement.summary;
+    let cost = super::history::estimate_cost(settings, &store, summary).await;
+    let (code, record) = super::history::record(&store, summary, &regression, cost).await?;
+    output::print_stored_run(&summary.run_id, || {
+        output::print_judgement(&judgement, args.json)?;
+        super::history::print_regression(&record, &regression, args.json)
+    })?;
+    super::publish::publish(settings, &store, summary, &record, &args.publish, args.json).await;
     Ok(code)
 }

@@ -1,6 +1,7 @@
 //! `loadgrid cost` (a month of runs priced three ways) and `loadgrid plan`
 //! (shards and task size for a script and a target).
 
+use crate::output::outln;
 use loadgrid_cost::capacity::{self, Demand, DEFAULT_PER_VCPU_RPS};
 use loadgrid_cost::planner::{self, NetworkMode, OptionCost, Workload};
 use loadgrid_cost::{Arch, CostError};
@@ -61,10 +62,10 @@ pub fn monthly(settings: &Settings, args: &CostArgs) -> anyhow::Result<i32> {
             "nat_fee_in_ec2_hours": plan.nat_fee_in_ec2_hours,
             "crossover_hours": plan.crossovers.iter().map(|(n, h)| serde_json::json!({ "option": n, "hours": h })).collect::<Vec<_>>(),
         });
-        println!("{}", serde_json::to_string_pretty(&value)?);
+        outln!("{}", serde_json::to_string_pretty(&value)?);
         return Ok(0);
     }
-    println!(
+    outln!(
         "{} runs/month x {} x {} shard(s) of {} vCPU / {} GB, network {}: {:.1} grid hours a month",
         workload.runs_per_month,
         args.avg_duration,
@@ -74,16 +75,16 @@ pub fn monthly(settings: &Settings, args: &CostArgs) -> anyhow::Result<i32> {
         if network == NetworkMode::StaticIp { "static-ip" } else { "public" },
         workload.hours()
     );
-    println!("prices: {} list prices (override under [cost])\n", loadgrid_cost::prices::PRICES_AS_OF);
+    outln!("prices: {} list prices (override under [cost])\n", loadgrid_cost::prices::PRICES_AS_OF);
     for option in &shown {
-        println!("{}", option.name);
+        outln!("{}", option.name);
         for line in &option.fixed {
-            println!("  fixed     {:<40} ${:>9.2}", line.item, line.usd);
+            outln!("  fixed     {:<40} ${:>9.2}", line.item, line.usd);
         }
         for line in &option.variable {
-            println!("  variable  {:<40} ${:>9.2}", line.item, line.usd);
+            outln!("  variable  {:<40} ${:>9.2}", line.item, line.usd);
         }
-        println!(
+        outln!(
             "  total     {:<40} ${:>9.2}   (fixed ${:.2} + variable ${:.2}; ${:.4} per grid hour)\n",
             "a month",
             option.total(),
@@ -94,15 +95,15 @@ pub fn monthly(settings: &Settings, args: &CostArgs) -> anyhow::Result<i32> {
     }
     if args.compare {
         if let Some(hours) = plan.nat_fee_in_ec2_hours {
-            println!(
+            outln!(
                 "break-even: the NAT gateway's monthly fee buys {hours:.0} h of {}; below that many hours of use a month, EC2 start/stop costs less than the fee alone",
                 plan.instance
             );
         }
         for (name, hours) in &plan.crossovers {
             match hours {
-                Some(h) => println!("crossover: {name} and EC2 cost the same at {h:.0} grid hours a month"),
-                None => println!("crossover: {name} and EC2 never cost the same (one is cheaper at any use)"),
+                Some(h) => outln!("crossover: {name} and EC2 cost the same at {h:.0} grid hours a month"),
+                None => outln!("crossover: {name} and EC2 never cost the same (one is cheaper at any use)"),
             }
         }
     }
@@ -123,21 +124,24 @@ pub async fn plan(settings: &Settings, args: &PlanArgs) -> anyhow::Result<i32> {
         per_vcpu_rps: args.per_vcpu_rps.unwrap_or(DEFAULT_PER_VCPU_RPS),
     };
     let suggestion = capacity::suggest(&prices, &demand).map_err(cost_error)?;
-    println!(
+    outln!(
         "script: {} VUs at most, {}s in all (k6 inspect --execution-requirements)",
         options.max_vus,
         options.total_duration.as_secs()
     );
     if let Some(rps) = demand.target_rps {
-        println!(
+        outln!(
             "target: {rps:.0} req/s at ~{:.0} req/s per vCPU, {:.0} % CPU headroom",
             demand.per_vcpu_rps,
             (1.0 - capacity::CPU_HEADROOM) * 100.0
         );
     }
-    println!(
+    outln!(
         "suggested: --shards {} --cpu {} --memory {}   (${:.3} per hour of grid on Fargate on-demand)",
-        suggestion.shards, suggestion.cpu, suggestion.memory, suggestion.usd_per_hour
+        suggestion.shards,
+        suggestion.cpu,
+        suggestion.memory,
+        suggestion.usd_per_hour
     );
     let configured = (
         settings.config.ecs.cpu.or(settings.config.infra.task_cpu),
@@ -146,11 +150,11 @@ pub async fn plan(settings: &Settings, args: &PlanArgs) -> anyhow::Result<i32> {
     if let (Some(cpu), Some(memory)) = configured {
         let shards = settings.config.run.shards.unwrap_or(1);
         for warning in capacity::starvation_warnings(&demand, shards, cpu, memory) {
-            println!("warning (your config: {shards} shards of {cpu}/{memory}): {warning}");
+            outln!("warning (your config: {shards} shards of {cpu}/{memory}): {warning}");
         }
     }
     for warning in &suggestion.warnings {
-        println!("warning: {warning}");
+        outln!("warning: {warning}");
     }
     Ok(0)
 }

@@ -1,6 +1,7 @@
 //! `loadgrid history` and `loadgrid compare`, and what every judged run
 //! adds to the history.
 
+use crate::output::{out, outln};
 use loadgrid_grid::history::{self, Baseline, RegressionSettings};
 use loadgrid_history::{compare as comparison, GitContext, HistoryRecord};
 use loadgrid_report::RunSummary;
@@ -17,10 +18,10 @@ pub async fn list(settings: &Settings, args: &HistoryArgs) -> anyhow::Result<i32
     }
     let records = &records[records.len().saturating_sub(args.last)..];
     match args.format.as_str() {
-        "json" => println!("{}", serde_json::to_string_pretty(records)?),
-        "csv" => print!("{}", csv(records)),
+        "json" => outln!("{}", serde_json::to_string_pretty(records)?),
+        "csv" => out!("{}", csv(records)),
         _ if records.is_empty() => eprintln!("no recorded runs yet in {}", store.url()),
-        _ => print!("{}", table(records)),
+        _ => out!("{}", table(records)),
     }
     Ok(0)
 }
@@ -111,9 +112,9 @@ pub async fn compare(settings: &Settings, args: &CompareArgs) -> anyhow::Result<
             "a": a.run_id, "b": b.run_id, "verdicts": [a.verdict.as_str(), b.verdict.as_str()],
             "metrics": rows, "thresholds_moved": moved, "regression": b.regression,
         });
-        println!("{}", serde_json::to_string_pretty(&value)?);
+        outln!("{}", serde_json::to_string_pretty(&value)?);
     } else {
-        print!("{}", comparison::render(&a, &b));
+        out!("{}", comparison::render(&a, &b));
     }
     Ok(0)
 }
@@ -133,42 +134,45 @@ pub async fn record(
     summary: &RunSummary,
     settings: &RegressionSettings,
     cost: Option<f64>,
-    json: bool,
 ) -> anyhow::Result<(i32, HistoryRecord)> {
     let (record, note) = history::record_run(store, summary, settings, git_context(), cost).await?;
     if let Some(note) = note {
         eprintln!("{note}");
     }
-    if let Some(report) = &record.regression {
-        let mut text = format!("\nregression rules against {}:\n", report.baseline_run_id);
-        for result in &report.results {
-            let verdict = if result.regressed { "✗ regressed" } else { "✓" };
-            let values = match (result.baseline, result.current) {
-                (Some(b), Some(c)) => format!("{b:.4} -> {c:.4}"),
-                _ => result.note.clone().unwrap_or_default(),
-            };
-            text.push_str(&format!(
-                "  {verdict} {} {} (allowed {}): {values}\n",
-                result.key(),
-                result.delta_text,
-                result.rule
-            ));
-        }
-        if report.regressed() {
-            text.push_str(if settings.fail {
-                "verdict: REGRESSED against the baseline (exit 98)\n"
-            } else {
-                "verdict: regressed against the baseline (on_regression = \"warn\": the exit code is the thresholds')\n"
-            });
-        }
-        // With --json, stdout carries only summary.json.
-        if json {
-            eprint!("{text}");
-        } else {
-            print!("{text}");
-        }
-    }
     Ok((record.exit_code, record))
+}
+
+/// Prints how the run fared against its baseline, if it was judged
+/// against one (on standard error when standard output carries JSON).
+pub fn print_regression(record: &HistoryRecord, settings: &RegressionSettings, json: bool) -> anyhow::Result<()> {
+    let Some(report) = &record.regression else { return Ok(()) };
+    let mut text = format!("\nregression rules against {}:\n", report.baseline_run_id);
+    for result in &report.results {
+        let verdict = if result.regressed { "✗ regressed" } else { "✓" };
+        let values = match (result.baseline, result.current) {
+            (Some(b), Some(c)) => format!("{b:.4} -> {c:.4}"),
+            _ => result.note.clone().unwrap_or_default(),
+        };
+        text.push_str(&format!(
+            "  {verdict} {} {} (allowed {}): {values}\n",
+            result.key(),
+            result.delta_text,
+            result.rule
+        ));
+    }
+    if report.regressed() {
+        text.push_str(if settings.fail {
+            "verdict: REGRESSED against the baseline (exit 98)\n"
+        } else {
+            "verdict: regressed against the baseline (on_regression = \"warn\": the exit code is the thresholds')\n"
+        });
+    }
+    if json {
+        eprint!("{text}");
+    } else {
+        out!("{text}");
+    }
+    Ok(())
 }
 
 /// What the run cost on Fargate. An ECS run is priced from what ECS

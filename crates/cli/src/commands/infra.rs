@@ -1,6 +1,7 @@
 //! `loadgrid infra`: the AWS footprint as a CloudFormation stack. The spec
 //! is validated before any AWS call; deploys go through change sets.
 
+use crate::output::{out, outln};
 use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
@@ -27,11 +28,11 @@ pub async fn run(settings: &Settings, command: InfraCommand) -> anyhow::Result<i
 
 fn template(spec: &InfraSpec, args: &InfraTemplateArgs) -> anyhow::Result<i32> {
     let template = loadgrid_infra::template::render(spec);
-    print!("{}", if args.format == "json" { template.to_json() } else { template.to_yaml() });
+    out!("{}", if args.format == "json" { template.to_json() } else { template.to_yaml() });
     if let Some(dir) = &args.iam_policies {
         std::fs::create_dir_all(dir).map_err(|e| input_error(format!("cannot create `{}`: {e}", dir.display())))?;
         for (file, document) in loadgrid_infra::policy::sample_documents(spec) {
-            crate::output::write_atomically(
+            crate::files::write_atomically(
                 &dir.join(file),
                 (serde_json::to_string_pretty(&document)? + "\n").as_bytes(),
             )?;
@@ -44,15 +45,15 @@ async fn diff(settings: &Settings, spec: &InfraSpec) -> anyhow::Result<i32> {
     let (aws, _) = settings.infra_aws(spec).await?;
     let prepared = loadgrid_aws::infra::prepare(&aws, spec).await?;
     if loadgrid_aws::infra::stack_state(&aws, &spec.stack).await?.is_none() {
-        println!("stack `{}` does not exist in {}: a deploy creates it", spec.stack, aws.region());
+        outln!("stack `{}` does not exist in {}: a deploy creates it", spec.stack, aws.region());
         let template = loadgrid_infra::template::render(spec);
-        print!("{}", changes::render(&changes::for_new_stack(&template)));
+        out!("{}", changes::render(&changes::for_new_stack(&template)));
         return Ok(0);
     }
     match loadgrid_aws::infra::create_change_set(&aws, spec, &prepared).await? {
-        None => print!("{}", changes::render(&[])),
+        None => out!("{}", changes::render(&[])),
         Some(change_set) => {
-            print!("{}", changes::render(&change_set.changes));
+            out!("{}", changes::render(&change_set.changes));
             loadgrid_aws::infra::delete_change_set(&aws, &change_set).await?;
         }
     }
@@ -103,21 +104,19 @@ async fn status(settings: &Settings, spec: &InfraSpec, json: bool) -> anyhow::Re
                 "last_updated": s.last_updated, "outputs": s.outputs,
             }),
         };
-        println!("{}", serde_json::to_string_pretty(&value)?);
+        outln!("{}", serde_json::to_string_pretty(&value)?);
     } else {
         match &state {
-            None => println!(
-                "stack `{}` does not exist in {}. Next step: `loadgrid infra deploy`",
-                spec.stack,
-                aws.region()
-            ),
+            None => {
+                outln!("stack `{}` does not exist in {}. Next step: `loadgrid infra deploy`", spec.stack, aws.region())
+            }
             Some(s) => {
-                println!("stack    {} ({})", spec.stack, aws.region());
-                println!("status   {}{}", s.status, s.reason.as_ref().map(|r| format!(" ({r})")).unwrap_or_default());
+                outln!("stack    {} ({})", spec.stack, aws.region());
+                outln!("status   {}{}", s.status, s.reason.as_ref().map(|r| format!(" ({r})")).unwrap_or_default());
                 if let Some(when) = &s.last_updated {
-                    println!("updated  {when}");
+                    outln!("updated  {when}");
                 }
-                println!("network  {}", s.outputs.get(outputs::NETWORK).map_or("?", String::as_str));
+                outln!("network  {}", s.outputs.get(outputs::NETWORK).map_or("?", String::as_str));
             }
         }
     }
@@ -137,25 +136,37 @@ async fn print_outputs(settings: &Settings, spec: &InfraSpec, args: &InfraOutput
     let variables = github_variables(spec, &aws.region(), values);
     let get = |key: &str| values.get(key).cloned().unwrap_or_default();
     match args.format.as_str() {
-        "json" => println!("{}", serde_json::to_string_pretty(values)?),
-        "toml" => print!("{}", config_snippet(spec, &get(outputs::STORE_URL))),
-        "env" => variables.iter().for_each(|(k, v)| println!("{k}={v}")),
-        "github" => variables.iter().for_each(|(k, v)| println!("gh variable set {k} --body '{v}'")),
+        "json" => outln!("{}", serde_json::to_string_pretty(values)?),
+        "toml" => out!("{}", config_snippet(spec, &get(outputs::STORE_URL))),
+        "env" => {
+            for (k, v) in &variables {
+                outln!("{k}={v}");
+            }
+        }
+        "github" => {
+            for (k, v) in &variables {
+                outln!("gh variable set {k} --body '{v}'");
+            }
+        }
         _ => {
-            println!("# loadgrid.toml (`loadgrid infra deploy` writes this for you)");
-            print!("{}", config_snippet(spec, &get(outputs::STORE_URL)));
-            println!("\n# GitHub Actions variables (Settings > Secrets and variables > Actions > Variables)");
-            variables.iter().for_each(|(k, v)| println!("{k}={v}"));
-            println!("\n# every output");
-            values.iter().for_each(|(k, v)| println!("{k:<22} {v}"));
+            outln!("# loadgrid.toml (`loadgrid infra deploy` writes this for you)");
+            out!("{}", config_snippet(spec, &get(outputs::STORE_URL)));
+            outln!("\n# GitHub Actions variables (Settings > Secrets and variables > Actions > Variables)");
+            for (k, v) in &variables {
+                outln!("{k}={v}");
+            }
+            outln!("\n# every output");
+            for (k, v) in values {
+                outln!("{k:<22} {v}");
+            }
         }
     }
     if args.show_ci_key {
         let key = loadgrid_aws::infra::ci_access_key(&aws, values).await?;
-        println!("\n# CI access key: store it as GitHub secrets, never in the repository");
-        println!("{key}");
+        outln!("\n# CI access key: store it as GitHub secrets, never in the repository");
+        outln!("{key}");
     } else if values.contains_key(outputs::CI_ACCESS_KEY_SECRET) {
-        println!("\n# the CI user's access key is in Secrets Manager: --show-ci-key prints it");
+        outln!("\n# the CI user's access key is in Secrets Manager: --show-ci-key prints it");
     }
     Ok(0)
 }
@@ -205,7 +216,7 @@ fn write_outputs_to_config(
     if settings.config.aws.region.is_none() && settings.config.infra.region.is_some() {
         ensure_table(&mut document, "aws")["region"] = toml_edit::value(spec.region.as_str());
     }
-    crate::output::write_atomically(&path, document.to_string().as_bytes())?;
+    crate::files::write_atomically(&path, document.to_string().as_bytes())?;
     Ok(format!("{} now points at it (store = \"{store}\", [ecs] stack = \"{}\")", path.display(), spec.stack))
 }
 
@@ -225,9 +236,9 @@ async fn run_doctor(settings: &Settings, spec: &InfraSpec, json: bool) -> anyhow
             .iter()
             .map(|c| serde_json::json!({ "area": c.area, "requirement": c.requirement, "passed": c.passed, "found": c.found, "fix": c.fix }))
             .collect();
-        println!("{}", serde_json::to_string_pretty(&list)?);
+        outln!("{}", serde_json::to_string_pretty(&list)?);
     } else {
-        print!("{}", doctor::render(&checks, crate::output::unicode_stdout()));
+        out!("{}", doctor::render(&checks, crate::output::unicode_stdout()));
     }
     Ok(if checks.iter().all(|c| c.passed) { 0 } else { 1 })
 }

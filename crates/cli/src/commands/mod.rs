@@ -50,7 +50,9 @@ pub async fn dispatch(command: Command, global: GlobalArgs) -> anyhow::Result<i3
 }
 
 pub fn completions(shell: clap_complete::Shell) -> anyhow::Result<i32> {
-    clap_complete::generate(shell, &mut Cli::command(), "loadgrid", &mut std::io::stdout());
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "loadgrid", &mut script);
+    crate::output::write_out(format_args!("{}", String::from_utf8_lossy(&script)))?;
     Ok(0)
 }
 

@@ -1,6 +1,7 @@
 //! `loadgrid ps` and `loadgrid stop`: loadgrid's tasks on the ECS cluster,
 //! found by tag and `startedBy`, from any machine with access.
 
+use crate::output::outln;
 use std::collections::BTreeMap;
 
 use loadgrid_aws::ecs::{admin, read_launched};
@@ -31,17 +32,17 @@ pub async fn run(settings: &Settings, args: &PsArgs) -> anyhow::Result<i32> {
                 })
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        outln!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(0);
     }
     if grids.is_empty() {
         eprintln!("no loadgrid tasks are running on cluster `{}`", ecs.cluster);
         return Ok(0);
     }
-    println!("{:<22} {:<20} {:>5}  {:<28} {:>8} {:>10}", "RUN", "TEST", "TASKS", "STATES", "AGE", "COST");
+    outln!("{:<22} {:<20} {:>5}  {:<28} {:>8} {:>10}", "RUN", "TEST", "TASKS", "STATES", "AGE", "COST");
     for grid in &grids {
         let states: Vec<String> = states_of(grid).iter().map(|(s, n)| format!("{s} {n}")).collect();
-        println!(
+        outln!(
             "{:<22} {:<20} {:>5}  {:<28} {:>7}s {:>9.4}$",
             grid.run_id,
             grid.test,

@@ -25,7 +25,7 @@ pub async fn publish(
 ) {
     let link = record.git.as_ref().and_then(|git| git.run_url.clone());
     if let Some(path) = &args.junit {
-        if let Err(error) = crate::output::write_atomically(path, junit::render(summary, record).as_bytes()) {
+        if let Err(error) = crate::files::write_atomically(path, junit::render(summary, record).as_bytes()) {
             warn(format!("cannot write the JUnit report `{}`: {error}", path.display()));
         }
     }
@@ -34,8 +34,9 @@ pub async fn publish(
             // The runner reads workflow commands on stderr too.
             if json {
                 eprintln!("{line}");
-            } else {
-                println!("{line}");
+            } else if let Err(error) = crate::output::write_out(format_args!("{line}\n")) {
+                warn(format!("cannot print the annotations: {error}"));
+                break;
             }
         }
         if let Some(path) = env("GITHUB_OUTPUT") {

@@ -49,7 +49,7 @@ async fn html(store: &Store, run_id: Option<&str>, path: &Path) -> anyhow::Resul
     // was never judged (interrupted, or still going) has no record.
     let record = history::find(store, &run_id).await.ok();
     let html = loadgrid_html::run_report(&summary, &extras(record.as_ref()))?;
-    crate::output::write_atomically(path, html.as_bytes())?;
+    crate::files::write_atomically(path, html.as_bytes())?;
     eprintln!("wrote the report of run {run_id} to {}", path.display());
     Ok(0)
 }
@@ -68,6 +68,7 @@ async fn site(store: &Store, dir: &Path, last_n: usize) -> anyhow::Result<i32> {
             store.url()
         )));
     }
+    crate::files::claim_site_dir(dir)?;
     let tests: BTreeSet<&str> = records.iter().map(|r| r.test_name.as_str()).collect();
     let mut reported = BTreeSet::new();
     for test in tests {
@@ -84,14 +85,14 @@ async fn site(store: &Store, dir: &Path, last_n: usize) -> anyhow::Result<i32> {
                 continue;
             };
             let html = loadgrid_html::run_report(&summary, &extras(Some(record)))?;
-            crate::output::write_atomically(&dir.join(report_path(&record.run_id)), html.as_bytes())?;
+            crate::files::write_atomically(&dir.join(report_path(&record.run_id)), html.as_bytes())?;
             reported.insert(record.run_id.clone());
         }
     }
     let link = |r: &HistoryRecord| reported.contains(&r.run_id).then(|| report_path(&r.run_id));
     let pages = loadgrid_html::site(&records, last_n, &link)?;
     for (path, html) in &pages {
-        crate::output::write_atomically(&dir.join(path), html.as_bytes())?;
+        crate::files::write_atomically(&dir.join(path), html.as_bytes())?;
     }
     eprintln!(
         "wrote the trend site of {} runs ({} pages, {} run reports) to {}",

@@ -1,3 +1,4 @@
+use crate::output::outln;
 use loadgrid_grid::input_error;
 use loadgrid_grid::orchestrate::{local_backend, run_grid, Backend, RunOptions, RunOutcome};
 
@@ -43,16 +44,21 @@ pub async fn run_with(settings: &Settings, args: &RunArgs, k6: &loadgrid_k6::K6)
     .await?;
     match outcome {
         RunOutcome::Judged(judgement) => {
-            output::print_judgement(&judgement, args.json)?;
-            let summary = judgement.summary;
-            let cost = super::history::estimate_cost(settings, &store, &summary).await;
-            let (code, record) = super::history::record(&store, &summary, &regression, cost, args.json).await?;
-            super::publish::publish(settings, &store, &summary, &record, &args.publish, args.json).await;
+            // The record first: whatever happens to the output, the run is
+            // in the history.
+            let summary = &judgement.summary;
+            let cost = super::history::estimate_cost(settings, &store, summary).await;
+            let (code, record) = super::history::record(&store, summary, &regression, cost).await?;
+            output::print_stored_run(&summary.run_id, || {
+                output::print_judgement(&judgement, args.json)?;
+                super::history::print_regression(&record, &regression, args.json)
+            })?;
+            super::publish::publish(settings, &store, summary, &record, &args.publish, args.json).await;
             Ok(code)
         }
         RunOutcome::Detached(manifest) => {
             eprintln!("detached: the shards finish on their own; `loadgrid attach {}` judges the run", manifest.run_id);
-            println!("{}", manifest.run_id);
+            outln!("{}", manifest.run_id);
             Ok(0)
         }
     }

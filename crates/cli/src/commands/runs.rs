@@ -1,5 +1,6 @@
 //! `loadgrid runs`: the stored runs, oldest first (run ids sort by time).
 
+use crate::output::outln;
 use loadgrid_report::RunSummary;
 use loadgrid_store::layout;
 use serde::Serialize;
@@ -43,20 +44,26 @@ pub async fn run(settings: &Settings, args: &RunsArgs) -> anyhow::Result<i32> {
         });
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        outln!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(0);
     }
     if rows.is_empty() {
         eprintln!("no runs in store `{}`", store.url());
         return Ok(0);
     }
-    println!(
+    outln!(
         "{:<22} {:<20} {:<21} {:>6} {:<19} {:>10} {:>10}",
-        "RUN", "TEST", "CREATED", "SHARDS", "VERDICT", "REQUESTS", "P95"
+        "RUN",
+        "TEST",
+        "CREATED",
+        "SHARDS",
+        "VERDICT",
+        "REQUESTS",
+        "P95"
     );
     for row in rows {
         let verdict = if row.partial == Some(true) { format!("{} (partial)", row.verdict) } else { row.verdict };
-        println!(
+        outln!(
             "{:<22} {:<20} {:<21} {:>6} {:<19} {:>10} {:>10}",
             row.run_id,
             row.test_name,

@@ -147,6 +147,10 @@ impl Drop for LocalShards {
 }
 
 /// The per-run directory for local agent logs: next to the run in a local
+/// The most shards the local backend starts: each is a k6 process and an
+/// agent on this machine.
+pub const MAX_LOCAL_SHARDS: u32 = 256;
+
 /// store, else in the system's temporary directory.
 pub fn log_dir(store_root: Option<&Path>, run_id: &str) -> PathBuf {
     match store_root {
