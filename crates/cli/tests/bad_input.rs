@@ -95,8 +95,9 @@ fn unknown_run_id() {
 
 /// One bad input, as a user (or an attacker) would give it: the arguments,
 /// then the exit code and a fragment of the message. In the arguments,
-/// `{script}` is a good one-VU script, `{wide}` a good 300-VU one, `{run}`
-/// a stored run's id and `{dir}` the scratch directory.
+/// `{script}` is a good one-VU script, `{wide}` a good 300-VU one,
+/// `{binary}` 1 MiB of random bytes, `{big}` 11 MiB of comments, `{run}` a
+/// stored run's id and `{dir}` the scratch directory.
 struct Case {
     args: &'static str,
     code: i32,
@@ -129,6 +130,14 @@ const BEFORE_ANY_RUN: &[Case] = &[
     case("cost --results-gb 1e308", 2, "--results-gb must be from 0 to 10000000, not 1e308"),
     case("cost --shards 0", 2, "invalid value '0' for '--shards <SHARDS>': 0 is not in 1..=5000"),
     case("demo --shards 1000", 2, "1000 is not in 1..=64"),
+    case("run {dir}", 2, "is a directory; give the path of a k6 script (.js) or archive (.tar) in it"),
+    case("plan {dir}", 2, "is a directory; give the path of a k6 script"),
+    case("run {binary}", 2, "is not text: k6 runs JavaScript (UTF-8) or a k6 archive (.tar); give the script"),
+    case(
+        "run {big}",
+        2,
+        "is 10.5 MiB, over the 10.0 MiB loadgrid hands to k6; is it the script? Keep data in files the script open()s",
+    ),
 ];
 
 /// Inputs against a stored run: refused, and the store and every file
@@ -169,6 +178,14 @@ fn files_under(dir: &std::path::Path) -> std::collections::BTreeMap<std::path::P
 fn assert_cases(grid: &Grid, cases: &[Case], run_id: &str) {
     let script = grid.script("one.js", &script_of(1));
     let wide = grid.script("wide.js", &script_of(300));
+    let binary = grid.path("binary.js");
+    std::fs::write(
+        &binary,
+        (0..1 << 20).map(|i: u32| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect::<Vec<u8>>(),
+    )
+    .unwrap();
+    let binary = binary.display().to_string();
+    let big = grid.script("big.js", &"// padding\n".repeat(1_000_000));
     let dir = grid.dir.path().display().to_string();
     let requests = grid.target_stats().requests;
     for case in cases {
@@ -178,6 +195,8 @@ fn assert_cases(grid: &Grid, cases: &[Case], run_id: &str) {
             .map(|arg| {
                 arg.replace("{script}", &script)
                     .replace("{wide}", &wide)
+                    .replace("{binary}", &binary)
+                    .replace("{big}", &big)
                     .replace("{run}", run_id)
                     .replace("{dir}", &dir)
             })

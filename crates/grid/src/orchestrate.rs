@@ -48,7 +48,7 @@ impl Backend for LocalBackend {
     async fn validate(&self, manifest: &Manifest) -> anyhow::Result<()> {
         if manifest.shards > local::MAX_LOCAL_SHARDS {
             return Err(crate::input_error(format!(
-                "{} shards on this machine: each is a k6 process beside its agent, and at most {} fit one machine;                  use fewer, or `--backend ecs` for a bigger grid",
+                "{} shards on this machine: each is a k6 process beside its agent, and at most {} fit one machine; use fewer, or `--backend ecs` for a bigger grid",
                 manifest.shards,
                 local::MAX_LOCAL_SHARDS
             )));

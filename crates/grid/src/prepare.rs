@@ -158,16 +158,79 @@ async fn archive_and_inspect(
     inspect::parse(&inspected).map_err(input_error)
 }
 
-fn check_script(script: &Path) -> anyhow::Result<()> {
-    match std::fs::metadata(script) {
-        Ok(meta) if meta.is_file() => Ok(()),
-        Ok(_) => Err(input_error(format!("script `{}` is not a file", script.display()))),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(input_error(format!(
-            "script `{}` not found; give the path of a k6 script (.js) or archive (.tar)",
-            script.display()
-        ))),
-        Err(e) => Err(input_error(format!("cannot read script `{}`: {e}", script.display()))),
+/// The largest script loadgrid hands to k6: k6 loads it whole, with
+/// every import, in each VU.
+pub const MAX_SCRIPT_BYTES: u64 = 10 * 1024 * 1024;
+/// The largest k6 archive (script, imports and `open()`ed files).
+pub const MAX_ARCHIVE_BYTES: u64 = 512 * 1024 * 1024;
+
+/// The script is a file k6 can read as a script (UTF-8 text, no NUL, at
+/// most [`MAX_SCRIPT_BYTES`]) or a k6 archive (a tar, at most
+/// [`MAX_ARCHIVE_BYTES`]), checked before k6 spends time and memory on it.
+pub fn check_script(script: &Path) -> anyhow::Result<()> {
+    let shown = script.display();
+    let meta = match std::fs::metadata(script) {
+        Ok(meta) if meta.is_file() => meta,
+        Ok(meta) if meta.is_dir() => {
+            return Err(input_error(format!(
+                "script `{shown}` is a directory; give the path of a k6 script (.js) or archive (.tar) in it"
+            )))
+        }
+        Ok(_) => return Err(input_error(format!("script `{shown}` is not a regular file; give a k6 script (.js)"))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(input_error(format!(
+                "script `{shown}` not found; give the path of a k6 script (.js) or archive (.tar)"
+            )))
+        }
+        Err(e) => return Err(input_error(format!("cannot read script `{shown}`: {e}"))),
+    };
+    let mut head = vec![0u8; 64 * 1024];
+    let read = std::fs::File::open(script)
+        .and_then(|mut file| read_up_to(&mut file, &mut head))
+        .map_err(|e| input_error(format!("cannot read script `{shown}`: {e}")))?;
+    head.truncate(read);
+    let is_tar = head.get(257..262) == Some(b"ustar");
+    let size = meta.len();
+    let mib = |bytes: u64| format!("{:.1}", bytes as f64 / (1024.0 * 1024.0));
+    if is_tar {
+        if size > MAX_ARCHIVE_BYTES {
+            return Err(input_error(format!(
+                "k6 archive `{shown}` is {} MiB, over the {} MiB loadgrid hands to k6; leave large data out of it (read it from a URL or a smaller file)",
+                mib(size),
+                mib(MAX_ARCHIVE_BYTES)
+            )));
+        }
+        return Ok(());
     }
+    if size > MAX_SCRIPT_BYTES {
+        return Err(input_error(format!(
+            "script `{shown}` is {} MiB, over the {} MiB loadgrid hands to k6; is it the script? Keep data in files the script open()s",
+            mib(size),
+            mib(MAX_SCRIPT_BYTES)
+        )));
+    }
+    let text_ok = match std::str::from_utf8(&head) {
+        Ok(text) => !text.contains('\0'),
+        // A multi-byte character cut at the end of the sample is fine.
+        Err(e) => e.error_len().is_none() && !head[..e.valid_up_to()].contains(&0),
+    };
+    if !text_ok {
+        return Err(input_error(format!(
+            "script `{shown}` is not text: k6 runs JavaScript (UTF-8) or a k6 archive (.tar); give the script"
+        )));
+    }
+    Ok(())
+}
+
+fn read_up_to(file: &mut std::fs::File, buffer: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buffer.len() {
+        match std::io::Read::read(file, &mut buffer[filled..])? {
+            0 => break,
+            n => filled += n,
+        }
+    }
+    Ok(filled)
 }
 
 /// `tests/checkout.js` → `checkout`.

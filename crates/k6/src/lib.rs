@@ -15,6 +15,7 @@ pub mod summary;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::time::{Duration, Instant};
 
 /// The oldest k6 whose flags and REST API loadgrid was verified against.
 pub const MIN_VERSION: (u64, u64, u64) = (1, 0, 0);
@@ -38,7 +39,17 @@ pub enum K6Error {
     TooOld { path: PathBuf, found: String },
     #[error("k6 {action} failed for `{script}`:\n{message}")]
     Script { action: &'static str, script: PathBuf, message: String },
+    #[error("`{call}` did not finish within {} s and was stopped; {hint}", limit.as_secs())]
+    TimedOut { call: String, limit: Duration, hint: &'static str },
 }
+
+/// How long `k6 version` may take: it answers at once.
+const VERSION_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long `k6 archive` or `k6 inspect` may take: they load the script
+/// and its imports once.
+const PLAN_TIMEOUT: Duration = Duration::from_secs(300);
+/// The most of a k6 process's output kept for a message.
+const MAX_MESSAGE_BYTES: usize = 8 * 1024;
 
 #[derive(Debug, Clone)]
 pub struct K6 {
@@ -77,15 +88,44 @@ fn which(name: &Path, path_var: Option<&OsString>) -> Option<PathBuf> {
 }
 
 fn check_version(path: &Path) -> Result<K6, K6Error> {
-    let output = std::process::Command::new(path)
+    check_version_within(path, VERSION_TIMEOUT)
+}
+
+fn check_version_within(path: &Path, limit: Duration) -> Result<K6, K6Error> {
+    let not_runnable = |reason: String| K6Error::NotRunnable { path: path.to_owned(), reason };
+    let mut child = std::process::Command::new(path)
         .arg("version")
         .stdin(Stdio::null())
-        .output()
-        .map_err(|e| K6Error::NotRunnable { path: path.to_owned(), reason: e.to_string() })?;
-    let text = String::from_utf8_lossy(&output.stdout);
-    let version = parse_version(&text).ok_or_else(|| K6Error::NotRunnable {
-        path: path.to_owned(),
-        reason: format!("`k6 version` printed `{}`, not a k6 version", text.trim()),
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| not_runnable(e.to_string()))?;
+    let mut stdout = child.stdout.take().expect("piped stdout");
+    let reader = std::thread::spawn(move || {
+        let mut text = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut std::io::Read::take(&mut stdout, MAX_MESSAGE_BYTES as u64), &mut text);
+        text
+    });
+    let started = Instant::now();
+    loop {
+        match child.try_wait().map_err(|e| not_runnable(e.to_string()))? {
+            Some(_) => break,
+            None if started.elapsed() > limit => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(K6Error::TimedOut {
+                    call: format!("{} version", path.display()),
+                    limit,
+                    hint: "is it k6? Give the k6 binary with --k6 or LOADGRID_K6",
+                });
+            }
+            None => std::thread::sleep(Duration::from_millis(20)),
+        }
+    }
+    let text = reader.join().unwrap_or_default();
+    let text = String::from_utf8_lossy(&text);
+    let version = parse_version(&text).ok_or_else(|| {
+        not_runnable(format!("`k6 version` printed `{}`, not a k6 version", shorten(text.trim(), 200)))
     })?;
     if version.1 < MIN_VERSION {
         return Err(K6Error::TooOld { path: path.to_owned(), found: version.0 });
@@ -174,10 +214,18 @@ impl K6 {
         action: &'static str,
         script: &Path,
     ) -> Result<String, K6Error> {
-        let output = command
-            .output()
-            .await
-            .map_err(|e| K6Error::NotRunnable { path: self.path.clone(), reason: e.to_string() })?;
+        let output = match tokio::time::timeout(PLAN_TIMEOUT, command.output()).await {
+            Ok(output) => {
+                output.map_err(|e| K6Error::NotRunnable { path: self.path.clone(), reason: e.to_string() })?
+            }
+            Err(_) => {
+                return Err(K6Error::TimedOut {
+                    call: format!("k6 {action} {}", script.display()),
+                    limit: PLAN_TIMEOUT,
+                    hint: "does the script or one of its imports wait on something at load time?",
+                })
+            }
+        };
         if output.status.success() {
             return Ok(String::from_utf8_lossy(&output.stdout).into_owned());
         }
@@ -195,11 +243,21 @@ pub fn k6_error_message(stderr: &[u8]) -> String {
         .filter_map(|line| logfmt_value(line, "msg"))
         .map(|message| message.trim().to_owned())
         .collect();
-    if messages.is_empty() {
-        text.trim().to_owned()
-    } else {
-        messages.join("\n")
+    let message = if messages.is_empty() { text.trim().to_owned() } else { messages.join("\n") };
+    shorten(&message, MAX_MESSAGE_BYTES)
+}
+
+/// At most `limit` bytes of `text`, cut at a character boundary and saying
+/// how much was left out.
+fn shorten(text: &str, limit: usize) -> String {
+    if text.len() <= limit {
+        return text.to_owned();
     }
+    let mut end = limit;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} more bytes)", &text[..end], text.len() - end)
 }
 
 /// The value of `key` in one logfmt line (`time=… level=error msg="a \"b\""`),
@@ -265,6 +323,26 @@ fn unquote_go(quoted: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_messages_are_cut() {
+        let long = "é".repeat(10_000);
+        let cut = shorten(&long, 101);
+        assert!(cut.starts_with(&"é".repeat(50)) && cut.ends_with("… (19900 more bytes)"), "{cut}");
+        assert_eq!(k6_error_message(&vec![b'x'; 1 << 20]).len(), MAX_MESSAGE_BYTES + "… (1040384 more bytes)".len());
+    }
+
+    #[test]
+    fn a_k6_that_never_answers_is_stopped() {
+        let dir = tempfile::tempdir().unwrap();
+        let fake = dir.path().join("k6");
+        std::fs::write(&fake, "#!/bin/sh\nexec sleep 600\n").unwrap();
+        std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        let started = Instant::now();
+        let error = check_version_within(&fake, Duration::from_secs(1)).unwrap_err().to_string();
+        assert!(error.ends_with("version` did not finish within 1 s and was stopped; is it k6? Give the k6 binary with --k6 or LOADGRID_K6"), "{error}");
+        assert!(started.elapsed() < Duration::from_secs(5));
+    }
 
     #[test]
     fn reads_k6_version_lines() {

@@ -113,9 +113,7 @@ pub fn monthly(settings: &Settings, args: &CostArgs) -> anyhow::Result<i32> {
 pub async fn plan(settings: &Settings, args: &PlanArgs) -> anyhow::Result<i32> {
     let prices = settings.prices()?;
     let k6 = settings.k6()?;
-    if !args.script.is_file() {
-        return Err(input_error(format!("script `{}` not found", args.script.display())));
-    }
+    loadgrid_grid::prepare::check_script(&args.script)?;
     let inspected = k6.inspect(&args.script).await.map_err(|e| input_error(e.to_string()))?;
     let options = loadgrid_plan::inspect::parse(&inspected).map_err(|e| input_error(format!("k6 inspect: {e}")))?;
     let demand = Demand {
