@@ -322,7 +322,7 @@ pub async fn request_stop(store: &Store, run_id: &str, reason: StopReason, detai
     let stop = Stop { reason, detail: detail.to_owned(), at_ms: now_ms() };
     let bytes = serde_json::to_vec(&stop).expect("stop record serializes");
     if let Err(error) = store.put_if_absent(&layout::stop(run_id), bytes).await {
-        eprintln!("loadgrid agent: cannot write stop record: {error}");
+        eprintln!("loadgrid agent: cannot write stop record: {:#}", anyhow::Error::from(error));
     }
 }
 

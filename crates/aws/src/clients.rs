@@ -70,12 +70,14 @@ impl AwsContext {
     /// Checks that the credentials are accepted and the endpoint answers.
     /// Returns the account id.
     pub async fn verify(&self) -> anyhow::Result<String> {
-        let identity = self
-            .sts()
-            .get_caller_identity()
-            .send()
-            .await
-            .map_err(|e| anyhow::anyhow!("AWS did not accept the credentials: {}", sdk_message(&e)))?;
+        let identity = self.sts().get_caller_identity().send().await.map_err(|e| {
+            let message = sdk_message(&e);
+            if crate::error::is_unreachable(&message) {
+                anyhow::anyhow!("cannot check the AWS credentials, AWS did not answer: {message}")
+            } else {
+                anyhow::anyhow!("AWS did not accept the credentials: {message}")
+            }
+        })?;
         Ok(identity.account().unwrap_or_default().to_owned())
     }
 

@@ -54,8 +54,9 @@ pub fn open(aws: &AwsContext, url: &str) -> anyhow::Result<Store> {
 pub async fn check_bucket(store: &Store) -> anyhow::Result<()> {
     // `runs/` is what every role of `loadgrid infra` may list.
     store.list_dirs("runs").await.map_err(|e| {
+        let e = anyhow::Error::from(e);
         anyhow::anyhow!(
-            "the store `{}` cannot be used: {e}. Next step: check the bucket name and region, or create the bucket \
+            "the store `{}` cannot be used: {e:#}. Next step: check the bucket name and region, or create the bucket \
              with `loadgrid infra deploy`",
             store.url()
         )

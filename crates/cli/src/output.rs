@@ -12,8 +12,23 @@ use loadgrid_k6::summary::SummaryStdout;
 use loadgrid_report::k6_data::Terminals;
 use loadgrid_report::{render_terminal, RunSummary, Style};
 
+/// Colour on standard output: a terminal that is not `TERM=dumb`, and no
+/// `NO_COLOR`.
 pub fn color_stdout() -> bool {
-    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal()
+    colors_wanted() && std::io::stdout().is_terminal()
+}
+
+fn color_stderr() -> bool {
+    colors_wanted() && std::io::stderr().is_terminal()
+}
+
+fn colors_wanted() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && !dumb_terminal()
+}
+
+/// `TERM=dumb`: no colour, no cursor movement.
+fn dumb_terminal() -> bool {
+    std::env::var("TERM").is_ok_and(|term| term == "dumb")
 }
 
 /// `✓`/`✗` and other symbols, unless stdout is not a terminal or the locale is not UTF-8.
@@ -22,13 +37,13 @@ pub fn unicode_stdout() -> bool {
         .iter()
         .find_map(|key| std::env::var(key).ok().filter(|v| !v.is_empty()))
         .is_none_or(|v| v.to_ascii_uppercase().contains("UTF-8") || v.to_ascii_uppercase().contains("UTF8"));
-    utf8 && std::io::stdout().is_terminal()
+    utf8 && std::io::stdout().is_terminal() && !dumb_terminal()
 }
 
 pub fn progress_mode(quiet: bool) -> ProgressMode {
     if quiet {
         ProgressMode::Quiet
-    } else if std::io::stderr().is_terminal() && std::env::var_os("CI").is_none() {
+    } else if std::io::stderr().is_terminal() && std::env::var_os("CI").is_none() && !dumb_terminal() {
         ProgressMode::Live
     } else {
         ProgressMode::Plain
@@ -97,8 +112,18 @@ pub fn print_judgement(judgement: &Judgement, json: bool) -> anyhow::Result<i32>
     print_summary(summary, json)
 }
 
-fn color_stderr() -> bool {
-    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
+/// The error's causes joined with `: `, each once: a cause whose words an
+/// outer one already printed (libraries often repeat their source in their
+/// own message) is left out.
+pub fn chain_text(error: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if !text.is_empty() && !parts.iter().any(|part| part.contains(&text)) {
+            parts.push(text);
+        }
+    }
+    parts.join(": ")
 }
 
 /// Prints the whole error chain once, ripgrep-style, and picks the exit
@@ -107,7 +132,7 @@ pub fn report_error(error: &anyhow::Error) -> i32 {
     if is_closed_stdout(error) {
         return 0;
     }
-    eprintln!("error: {error:#}");
+    eprintln!("error: {}", chain_text(error));
     if error.chain().any(|cause| cause.downcast_ref::<InputError>().is_some()) {
         EXIT_INPUT
     } else {

@@ -24,6 +24,10 @@ const DEFAULT_MAX_SERIES_PER_METRIC: usize = 200;
 pub struct Settings {
     pub config: FileConfig,
     pub global: GlobalArgs,
+    /// Local store directories this process created: removed again at
+    /// the end if nothing was written in them, so that a refused command
+    /// leaves no empty `.loadgrid/` behind.
+    created_stores: std::sync::Mutex<Vec<std::path::PathBuf>>,
 }
 
 impl Settings {
@@ -38,7 +42,7 @@ impl Settings {
             Some(path) => FileConfig::load(&path).map_err(|e| input_error(e.to_string()))?,
             None => FileConfig::default(),
         };
-        Ok(Settings { config, global })
+        Ok(Settings { config, global, created_stores: Default::default() })
     }
 
     /// The store URL in effect: flag, environment, config, else `.loadgrid`.
@@ -65,7 +69,21 @@ impl Settings {
             loadgrid_aws::s3::check_bucket(&store).await.map_err(|e| input_error(e.to_string()))?;
             return Ok(store);
         }
-        Store::open(&url).map_err(|e| input_error(e.to_string()))
+        let dir = std::path::PathBuf::from(url.strip_prefix("file://").unwrap_or(&url));
+        let new = !dir.exists();
+        let store = Store::open(&url).map_err(|e| input_error(e.to_string()))?;
+        if new {
+            self.created_stores.lock().expect("created stores lock").push(dir);
+        }
+        Ok(store)
+    }
+
+    /// Removes the store directories this process created and left empty.
+    pub fn remove_unused_stores(&self) {
+        for dir in self.created_stores.lock().expect("created stores lock").drain(..) {
+            // Only an empty directory is removed.
+            let _ = std::fs::remove_dir(&dir);
+        }
     }
 
     pub fn aws_settings(&self) -> AwsSettings {

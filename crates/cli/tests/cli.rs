@@ -89,3 +89,41 @@ fn a_run_is_recorded_before_anything_is_printed() {
     let history = std::fs::read_dir(grid.store().join("history/crossed")).unwrap().count();
     assert_eq!(history, 1, "the history record was written");
 }
+
+/// A refused command leaves no empty store behind; a read-only one in an
+/// empty directory creates none.
+#[test]
+fn refused_or_read_only_commands_leave_no_empty_store() {
+    let grid = Grid::new();
+    grid.run(&["runs"]).exit(0);
+    grid.run(&["run", "missing.js"]).exit(2);
+    grid.run(&["results", "20260101-000000-beef"]).exit(2);
+    assert!(!grid.store().exists(), "an empty .loadgrid was left behind");
+}
+
+/// `TERM=dumb` gets no colour, even on a terminal (a pseudo-terminal from
+/// `script`, as a user's would be).
+#[test]
+fn a_dumb_terminal_gets_no_colour() {
+    let grid = Grid::new();
+    let script = grid.script("one.js", "export const options = { iterations: 1 };\nexport default function () {}\n");
+    grid.run(&["run", &script, "-q"]).exit(0);
+    let run_id = grid.run_ids().pop().unwrap();
+    let on_a_terminal = |term: &str| {
+        let command = format!("{} results {run_id}", env!("CARGO_BIN_EXE_loadgrid"));
+        let output = std::process::Command::new("script")
+            .args(["-qec", &command, "/dev/null"])
+            .current_dir(grid.dir.path())
+            .env("TERM", term)
+            .env_remove("NO_COLOR")
+            .env("LOADGRID_K6", common::k6_path())
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    assert!(on_a_terminal("xterm-256color").contains("\x1b["), "a colour terminal gets colour");
+    let dumb = on_a_terminal("dumb");
+    assert!(dumb.contains("verdict: PASSED"), "{dumb}");
+    assert!(!dumb.contains("\x1b["), "TERM=dumb got colour:\n{dumb}");
+}

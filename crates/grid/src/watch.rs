@@ -108,7 +108,7 @@ pub async fn watch_grid(
             next_heartbeat = now + HEARTBEAT_INTERVAL;
             let heartbeat = serde_json::to_vec(&Heartbeat { at_ms: now_ms() })?;
             if let Err(error) = store.put(&layout::heartbeat(run_id), heartbeat).await {
-                notice(&progress, format!("warning: cannot write heartbeat: {error}"));
+                notice(&progress, format!("warning: cannot write heartbeat: {:#}", anyhow::Error::from(error)));
             }
         }
 

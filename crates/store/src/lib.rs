@@ -29,7 +29,10 @@ const PART_SIZE: usize = 8 * 1024 * 1024;
 pub enum StoreError {
     #[error("cannot open store `{url}`: {reason}")]
     Open { url: String, reason: String },
-    #[error("store `{url}`: {operation} `{key}` failed: {source}")]
+    #[error(
+        "store `{url}`: {operation} `{key}` failed (check that the store is reachable and writable, or name \
+         another with --store)"
+    )]
     Io {
         url: String,
         operation: &'static str,
@@ -37,7 +40,7 @@ pub enum StoreError {
         #[source]
         source: Box<object_store::Error>,
     },
-    #[error("reading local file `{path}`: {source}")]
+    #[error("cannot use local file `{path}`")]
     LocalFile {
         path: PathBuf,
         #[source]
@@ -80,7 +83,14 @@ impl Store {
 
     pub fn open_local(dir: &FsPath) -> Result<Store> {
         let open_error = |reason: String| StoreError::Open { url: dir.display().to_string(), reason };
-        std::fs::create_dir_all(dir).map_err(|e| open_error(format!("cannot create the directory: {e}")))?;
+        if dir.exists() && !dir.is_dir() {
+            return Err(open_error(
+                "it is a file, not a directory; name a directory (or s3://bucket/prefix) with --store".into(),
+            ));
+        }
+        std::fs::create_dir_all(dir).map_err(|e| {
+            open_error(format!("cannot create the directory ({e}); name a directory you can write to with --store"))
+        })?;
         let root = dir.canonicalize().map_err(|e| open_error(e.to_string()))?;
         let local = LocalFileSystem::new_with_prefix(&root).map_err(|e| open_error(e.to_string()))?;
         Ok(Store { inner: Arc::new(local), url: root.display().to_string(), local_root: Some(root) })

@@ -27,22 +27,28 @@ use crate::settings::Settings;
 
 pub async fn dispatch(command: Command, global: GlobalArgs) -> anyhow::Result<i32> {
     let settings = Settings::load(global)?;
+    let outcome = run_command(command, &settings).await;
+    settings.remove_unused_stores();
+    outcome
+}
+
+async fn run_command(command: Command, settings: &Settings) -> anyhow::Result<i32> {
     match command {
-        Command::Run(args) => run::run(&settings, &args).await,
-        Command::Demo(args) => demo::run(&settings, &args).await,
-        Command::Runs(args) => runs::run(&settings, &args).await,
-        Command::Results(args) => results::run(&settings, &args).await,
-        Command::Report(args) => report::run(&settings, &args).await,
-        Command::History(args) => history::list(&settings, &args).await,
-        Command::Cost(args) => cost::monthly(&settings, &args),
-        Command::Plan(args) => cost::plan(&settings, &args).await,
-        Command::Compare(args) => history::compare(&settings, &args).await,
-        Command::Attach(args) => attach::run(&settings, &args).await,
-        Command::Ps(args) => ps::run(&settings, &args).await,
-        Command::Stop(args) => ps::stop(&settings, &args).await,
-        Command::Logs(args) => logs::run(&settings, &args).await,
-        Command::Image(command) => image::run(&settings, command).await,
-        Command::Infra(command) => infra::run(&settings, command).await,
+        Command::Run(args) => run::run(settings, &args).await,
+        Command::Demo(args) => demo::run(settings, &args).await,
+        Command::Runs(args) => runs::run(settings, &args).await,
+        Command::Results(args) => results::run(settings, &args).await,
+        Command::Report(args) => report::run(settings, &args).await,
+        Command::History(args) => history::list(settings, &args).await,
+        Command::Cost(args) => cost::monthly(settings, &args),
+        Command::Plan(args) => cost::plan(settings, &args).await,
+        Command::Compare(args) => history::compare(settings, &args).await,
+        Command::Attach(args) => attach::run(settings, &args).await,
+        Command::Ps(args) => ps::run(settings, &args).await,
+        Command::Stop(args) => ps::stop(settings, &args).await,
+        Command::Logs(args) => logs::run(settings, &args).await,
+        Command::Image(command) => image::run(settings, command).await,
+        Command::Infra(command) => infra::run(settings, command).await,
         Command::Agent(_) | Command::Target(_) | Command::Completions { .. } => {
             unreachable!("handled before the runtime starts")
         }

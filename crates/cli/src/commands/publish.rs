@@ -26,7 +26,7 @@ pub async fn publish(
     let link = record.git.as_ref().and_then(|git| git.run_url.clone());
     if let Some(path) = &args.junit {
         if let Err(error) = crate::files::write_atomically(path, junit::render(summary, record).as_bytes()) {
-            warn(format!("cannot write the JUnit report `{}`: {error}", path.display()));
+            warn(format!("cannot write the JUnit report `{}`: {error:#}", path.display()));
         }
     }
     if env("GITHUB_ACTIONS").as_deref() == Some("true") {
@@ -35,20 +35,20 @@ pub async fn publish(
             if json {
                 eprintln!("{line}");
             } else if let Err(error) = crate::output::write_out(format_args!("{line}\n")) {
-                warn(format!("cannot print the annotations: {error}"));
+                warn(format!("cannot print the annotations: {error:#}"));
                 break;
             }
         }
         if let Some(path) = env("GITHUB_OUTPUT") {
             let report = format!("{}/{}", store.url().trim_end_matches('/'), layout::summary(&record.run_id));
             if let Err(error) = actions::append_outputs(Path::new(&path), &actions::step_outputs(record, &report)) {
-                warn(format!("cannot write the step outputs to GITHUB_OUTPUT `{path}`: {error}"));
+                warn(format!("cannot write the step outputs to GITHUB_OUTPUT `{path}`: {error:#}"));
             }
         }
         if let Some(path) = env("GITHUB_STEP_SUMMARY") {
             let text = markdown::summary(summary, record, link.as_deref());
             if let Err(error) = actions::append_step_summary(Path::new(&path), &text) {
-                warn(format!("cannot write the step summary to GITHUB_STEP_SUMMARY `{path}`: {error}"));
+                warn(format!("cannot write the step summary to GITHUB_STEP_SUMMARY `{path}`: {error:#}"));
             }
         }
     }
