@@ -484,6 +484,9 @@ pub struct ResultsArgs {
     /// files are written relative to the working directory).
     #[arg(long)]
     pub handle_summary: bool,
+    /// Judge the shards that reported even if some never did.
+    #[arg(long)]
+    pub allow_partial: bool,
 }
 
 #[derive(Debug, Args)]

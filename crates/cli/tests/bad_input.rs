@@ -130,6 +130,12 @@ const BEFORE_ANY_RUN: &[Case] = &[
     case("cost --results-gb 1e308", 2, "--results-gb must be from 0 to 10000000, not 1e308"),
     case("cost --shards 0", 2, "invalid value '0' for '--shards <SHARDS>': 0 is not in 1..=5000"),
     case("demo --shards 1000", 2, "1000 is not in 1..=64"),
+    case(
+        "run {script} --threshold no_such_metric:count<1",
+        2,
+        "invalid threshold defined on no_such_metric; reason: no metric name \"no_such_metric\" found\n(the \
+         thresholds from --threshold or loadgrid.toml's [thresholds], checked by k6",
+    ),
     case("run {dir}", 2, "is a directory; give the path of a k6 script (.js) or archive (.tar) in it"),
     case("plan {dir}", 2, "is a directory; give the path of a k6 script"),
     case("run {binary}", 2, "is not text: k6 runs JavaScript (UTF-8) or a k6 archive (.tar); give the script"),
@@ -284,4 +290,29 @@ fn a_manifest_with_absurd_sizes_is_refused_at_once() {
             .stderr_contains(&format!("corrupt manifest: {shards} shards with 1 execution segments"));
         assert!(started.elapsed() < std::time::Duration::from_secs(10));
     }
+}
+
+/// What the messages tell a user to do works: `results --allow-partial`
+/// judges a run a shard of which never reported, and `report` on a run
+/// whose summary.json is damaged merges it again.
+#[test]
+fn the_next_steps_messages_give_work() {
+    let grid = Grid::new();
+    let script = grid.script("two.js", &script_of(2));
+    let env = format!("BASE_URL={}", grid.target_url);
+    grid.run(&["run", &script, "--shards", "2", "-q", "-e", &env]).exit(0);
+    let run_id = grid.run_ids().pop().unwrap();
+    std::fs::remove_file(grid.run_file(&run_id, "shards/1/status")).unwrap();
+    grid.run(&["results", &run_id])
+        .exit(1)
+        .json_or_text_contains("shard 1 never reported; pass --allow-partial to judge the shards that did");
+    grid.run(&["results", &run_id, "--allow-partial"]).exit(0);
+
+    std::fs::write(grid.run_file(&run_id, "summary.json"), "{ damaged").unwrap();
+    let report = grid.path("report.html");
+    grid.run(&["report", &run_id, "--html", report.to_str().unwrap()])
+        .exit(0)
+        .stderr_contains("summary.json` is unreadable (")
+        .stderr_contains("reporting the run merged again from its shard results");
+    assert!(std::fs::read_to_string(&report).unwrap().contains(&run_id));
 }

@@ -86,6 +86,15 @@ pub async fn prepare(request: &RunRequest, k6: &K6) -> anyhow::Result<Prepared> 
     let archive = work.path().join("archive.tar");
     let options = archive_and_inspect(k6, &request.script, &archive, &request.overrides).await?;
 
+    if !request.thresholds.is_empty() {
+        let mut extra: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for threshold in &request.thresholds {
+            extra.entry(threshold.key()).or_default().push(threshold.source.clone());
+        }
+        k6.check_thresholds(&archive, &serde_json::json!(extra)).await.map_err(|e| {
+            input_error(format!("{e}\n(the thresholds from --threshold or loadgrid.toml's [thresholds], checked by k6 as it checks the script's: fix the metric name, or declare the metric in the script)"))
+        })?;
+    }
     let mut thresholds = loadgrid_thresholds::from_k6_options(&options.thresholds)
         .map_err(|e| input_error(format!("in the script's options.thresholds: {}", e.render())))?;
     for threshold in &thresholds {

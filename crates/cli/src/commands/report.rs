@@ -151,13 +151,20 @@ async fn latest_run(store: &Store) -> anyhow::Result<String> {
 async fn stored_summary(store: &Store, run_id: &str) -> anyhow::Result<RunSummary> {
     // Checks the run id (it becomes a store key) and that the run exists.
     loadgrid_grid::collect::read_manifest(store, run_id).await?;
+    let merged_again = || async {
+        loadgrid_grid::orchestrate::results(store, run_id, &[], false, None).await.map(|judged| judged.summary)
+    };
     match store.get(&layout::summary(run_id)).await? {
-        Some(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
-            input_error(format!(
-                "cannot read `{}`: {e}; `loadgrid results {run_id}` merges the run again",
-                layout::summary(run_id)
-            ))
-        }),
-        None => loadgrid_grid::orchestrate::results(store, run_id, &[], None).await.map(|judged| judged.summary),
+        Some(bytes) => match serde_json::from_slice(&bytes) {
+            Ok(summary) => Ok(summary),
+            Err(e) => {
+                eprintln!(
+                    "warning: `{}` is unreadable ({e}); reporting the run merged again from its shard results",
+                    layout::summary(run_id)
+                );
+                merged_again().await
+            }
+        },
+        None => merged_again().await,
     }
 }

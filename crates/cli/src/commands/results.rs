@@ -9,6 +9,7 @@ pub async fn run(settings: &Settings, args: &ResultsArgs) -> anyhow::Result<i32>
         false => None,
     };
     let store = settings.store().await?;
-    let judgement = loadgrid_grid::orchestrate::results(&store, &args.run_id, &extra, handling.as_ref()).await?;
+    let judgement =
+        loadgrid_grid::orchestrate::results(&store, &args.run_id, &extra, args.allow_partial, handling.as_ref()).await?;
     output::print_judgement(&judgement, args.json)
 }

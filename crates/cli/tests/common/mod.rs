@@ -142,6 +142,12 @@ impl Outcome {
         self
     }
 
+    /// Standard output has `text` (the summary, in text or JSON).
+    pub fn json_or_text_contains(&self, text: &str) -> &Outcome {
+        assert!(self.stdout.contains(text), "stdout lacks `{text}`:\n{}\n--- stderr\n{}", self.stdout, self.stderr);
+        self
+    }
+
     pub fn json(&self) -> Value {
         serde_json::from_str(&self.stdout)
             .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\n--- stderr\n{}", self.stdout, self.stderr))
