@@ -305,7 +305,7 @@ fn the_next_steps_messages_give_work() {
     std::fs::remove_file(grid.run_file(&run_id, "shards/1/status")).unwrap();
     grid.run(&["results", &run_id])
         .exit(1)
-        .json_or_text_contains("shard 1 never reported; pass --allow-partial to judge the shards that did");
+        .json_or_text_contains("shard 1: never reported; pass --allow-partial to judge the shards that did report");
     grid.run(&["results", &run_id, "--allow-partial"]).exit(0);
 
     std::fs::write(grid.run_file(&run_id, "summary.json"), "{ damaged").unwrap();

@@ -18,6 +18,37 @@ use loadgrid_plan::records::{ShardOutcome, ShardStatus, Stop, StopReason};
 use loadgrid_report::Verdict;
 use loadgrid_thresholds::{Evaluation, Outcome};
 
+/// `shards 0-3, 7: cause` once per distinct cause, in shard order.
+fn by_cause(items: &[(u32, String)]) -> Vec<String> {
+    let mut causes: Vec<(&str, Vec<u32>)> = Vec::new();
+    for (shard, cause) in items {
+        match causes.iter_mut().find(|(known, _)| known == cause) {
+            Some((_, shards)) => shards.push(*shard),
+            None => causes.push((cause, vec![*shard])),
+        }
+    }
+    causes.into_iter().map(|(cause, shards)| format!("{}: {cause}", shard_ranges(&shards))).collect()
+}
+
+/// `shard 3`, `shards 0-24`, `shards 0-3, 7, 9-10` (from sorted shards).
+pub fn shard_ranges(shards: &[u32]) -> String {
+    let mut ranges: Vec<String> = Vec::new();
+    let mut start = 0;
+    while start < shards.len() {
+        let mut end = start;
+        while end + 1 < shards.len() && shards[end + 1] == shards[end] + 1 {
+            end += 1;
+        }
+        ranges.push(match end - start {
+            0 => shards[start].to_string(),
+            _ => format!("{}-{}", shards[start], shards[end]),
+        });
+        start = end + 1;
+    }
+    let noun = if shards.len() == 1 { "shard" } else { "shards" };
+    format!("{noun} {}", ranges.join(", "))
+}
+
 /// The run failed (a shard failed or never reported, the run was
 /// interrupted), or loadgrid itself failed.
 pub const EXIT_FAILED: i32 = 1;
@@ -43,35 +74,45 @@ pub fn gate(
 ) -> Gate {
     let mut failures = Vec::new();
     let mut warnings = Vec::new();
-    let mut marked_failed = Vec::new();
     let mut partial = false;
+    // Causes shared by many shards are said once, with the shards' ranges.
+    let mut missing: Vec<(u32, String)> = Vec::new();
+    let mut failed: Vec<(u32, String)> = Vec::new();
+    let mut marked: Vec<(u32, String)> = Vec::new();
     for (shard, status) in statuses.iter().enumerate() {
+        let shard = shard as u32;
         match status {
             None => {
                 partial = true;
-                let message = match backend_notes.get(shard).and_then(Option::as_deref) {
-                    Some(note) => format!("shard {shard} never reported ({note})"),
-                    None => format!("shard {shard} never reported"),
+                let message = match backend_notes.get(shard as usize).and_then(Option::as_deref) {
+                    Some(note) => format!("never reported ({note})"),
+                    None => "never reported".to_owned(),
                 };
-                if allow_partial {
-                    warnings.push(format!("{message} (allowed by --allow-partial)"));
-                } else {
-                    failures.push(format!("{message}; pass --allow-partial to judge the shards that did"));
-                }
+                missing.push((shard, message));
             }
             Some(status) if status.outcome == ShardOutcome::Failed => {
                 partial = true;
-                failures
-                    .push(format!("shard {shard} failed: {}", status.reason.as_deref().unwrap_or("no reason given")));
+                failed.push((shard, format!("failed: {}", status.reason.as_deref().unwrap_or("no reason given"))));
             }
             Some(status) => {
                 partial |= status.outcome == ShardOutcome::Stopped;
                 if let Some(reason) = &status.marked_failed {
-                    marked_failed.push(format!("shard {shard}: {reason}"));
+                    marked.push((shard, reason.clone()));
                 }
             }
         }
     }
+    failures.extend(by_cause(&failed));
+    if !missing.is_empty() {
+        let causes = by_cause(&missing);
+        if allow_partial {
+            warnings.extend(causes.into_iter().map(|cause| format!("{cause} (allowed by --allow-partial)")));
+        } else {
+            failures.extend(causes);
+            failures.push("pass --allow-partial to judge the shards that did report".to_owned());
+        }
+    }
+    let mut marked_failed = by_cause(&marked);
     match stop.map(|s| s.reason) {
         Some(StopReason::Interrupted) => failures.push(format!("interrupted: {}", stop.map_or("", |s| &s.detail))),
         Some(StopReason::ShardFailed) if failures.is_empty() => {
@@ -177,7 +218,10 @@ mod tests {
         assert_eq!((gate_failed.verdict, gate_failed.exit_code), (Verdict::Failed, 1));
         let missing = gate(&[status(0, ShardOutcome::Completed), None], &[], &[], None, false);
         assert_eq!(missing.exit_code, 1);
-        assert!(missing.reasons[0].contains("--allow-partial"));
+        assert_eq!(
+            missing.reasons,
+            ["shard 1: never reported", "pass --allow-partial to judge the shards that did report"]
+        );
         let allowed = gate(&[status(0, ShardOutcome::Completed), None], &[], &[], None, true);
         assert_eq!(allowed.exit_code, 0);
         assert!(allowed.partial);
@@ -212,5 +256,25 @@ mod tests {
         assert_eq!(aborted.reasons[0], "shard 0 called test.abort(): no");
         let abort_on_fail = Stop { reason: StopReason::AbortOnFail, detail: "crossed".into(), at_ms: 0 };
         assert_eq!(gate(&shards, &[], &[], Some(&abort_on_fail), false).exit_code, 99);
+    }
+
+    /// 25 shards with one cause read as one line, not 25.
+    #[test]
+    fn causes_are_said_once_with_shard_ranges() {
+        let mut statuses: Vec<Option<ShardStatus>> = (0..25).map(|_| None).collect();
+        statuses.push(status(25, ShardOutcome::Completed));
+        statuses.push(None);
+        let notes: Vec<Option<String>> =
+            (0..27).map(|s| (s == 26).then(|| "its ECS task was never launched".to_owned())).collect();
+        let result = gate(&statuses, &notes, &[], None, false);
+        assert_eq!(
+            result.reasons,
+            [
+                "shards 0-24: never reported",
+                "shard 26: never reported (its ECS task was never launched)",
+                "pass --allow-partial to judge the shards that did report"
+            ]
+        );
+        assert_eq!(shard_ranges(&[0, 1, 2, 3, 7, 9, 10]), "shards 0-3, 7, 9-10");
     }
 }

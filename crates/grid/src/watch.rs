@@ -136,7 +136,9 @@ pub async fn watch_grid(
         if start_at_ms.is_none() {
             start_at_ms = read_go(store, run_id).await;
         }
-        if start_at_ms.is_none() && !lost_handled {
+        // After a signal the shards stop because they were asked to: not a
+        // grid that cannot start.
+        if start_at_ms.is_none() && !lost_handled && handled_signals == 0 {
             if let Some(reason) = lost_before_start(shards, &keys) {
                 lost_handled = true;
                 notice(&progress, format!("the grid cannot start whole: {reason}; stopping every shard"));

@@ -207,12 +207,12 @@ impl K6 {
     /// metrics, as it checks the script's own: an unknown metric is an
     /// error, as in `k6 run`.
     pub async fn check_thresholds(&self, archive: &Path, thresholds: &serde_json::Value) -> Result<(), K6Error> {
-        let config = tempfile::Builder::new().prefix("loadgrid-thresholds-").suffix(".json").tempfile().map_err(
-            |e| K6Error::Script { action: "inspect", script: archive.to_owned(), message: e.to_string() },
-        )?;
-        std::fs::write(config.path(), serde_json::json!({ "thresholds": thresholds }).to_string()).map_err(|e| {
-            K6Error::Script { action: "inspect", script: archive.to_owned(), message: e.to_string() }
-        })?;
+        let config =
+            tempfile::Builder::new().prefix("loadgrid-thresholds-").suffix(".json").tempfile().map_err(|e| {
+                K6Error::Script { action: "inspect", script: archive.to_owned(), message: e.to_string() }
+            })?;
+        std::fs::write(config.path(), serde_json::json!({ "thresholds": thresholds }).to_string())
+            .map_err(|e| K6Error::Script { action: "inspect", script: archive.to_owned(), message: e.to_string() })?;
         let mut command = self.command();
         command.arg("inspect").arg("--execution-requirements").arg("--config").arg(config.path()).arg(archive);
         self.run_checked(command, "inspect", archive).await.map(|_| ())

@@ -44,22 +44,24 @@ impl TaskView {
         self.last_status == "STOPPED"
     }
 
-    /// One line on how the task ended: stop code, reason, exit code.
+    /// One line on how the task ended: stop code, reason, exit code. No
+    /// task id, so that the same end of many tasks reads as one cause.
     pub fn end_note(&self) -> String {
-        let mut note = format!("ECS task {}", super::task_id(&self.arn));
-        if let Some(code) = &self.stop_code {
-            note.push_str(&format!(": {code}"));
-        }
-        if let Some(reason) = &self.stopped_reason {
-            note.push_str(&format!(": {reason}"));
-        }
-        match (self.exit_code, &self.container_reason) {
-            (Some(code), Some(reason)) => note.push_str(&format!("; container exit code {code} ({reason})")),
-            (Some(code), None) => note.push_str(&format!("; container exit code {code}")),
-            (None, Some(reason)) => note.push_str(&format!("; container: {reason}")),
+        let present =
+            |text: &Option<String>| text.as_deref().map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned);
+        let mut parts: Vec<String> =
+            [present(&self.stop_code), present(&self.stopped_reason)].into_iter().flatten().collect();
+        match (self.exit_code, present(&self.container_reason)) {
+            (Some(code), Some(reason)) => parts.push(format!("container exit code {code} ({reason})")),
+            (Some(code), None) => parts.push(format!("container exit code {code}")),
+            (None, Some(reason)) => parts.push(format!("container: {reason}")),
             (None, None) => {}
         }
-        note
+        if parts.is_empty() {
+            "its ECS task stopped, with no reason given".to_owned()
+        } else {
+            format!("ECS task {}", parts.join("; "))
+        }
     }
 }
 

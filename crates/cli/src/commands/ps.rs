@@ -70,26 +70,38 @@ pub async fn stop(settings: &Settings, args: &StopArgs) -> anyhow::Result<i32> {
     let ecs = aws.ecs();
     let (cluster, arns) = match &args.run_id {
         Some(run_id) => {
+            if !loadgrid_grid::run_id::is_valid(run_id) {
+                return Err(input_error(format!("`{run_id}` is not a run id; `loadgrid ps` lists the running grids")));
+            }
             // The run's own record knows its cluster; the tags find it otherwise.
             let store = settings.store().await.ok();
-            let launched = match &store {
-                Some(store) => read_launched(store, run_id).await.ok().flatten(),
-                None => None,
-            };
+            let mut known = false;
+            let mut launched = None;
             if let Some(store) = &store {
-                loadgrid_agent::request_stop(
-                    store,
-                    run_id,
-                    loadgrid_plan::records::StopReason::Interrupted,
-                    "stopped by `loadgrid stop`",
-                )
-                .await;
+                known = store.exists(&loadgrid_store::layout::manifest(run_id)).await.unwrap_or(false);
+                launched = read_launched(store, run_id).await.ok().flatten();
+                // Only a run that exists gets a stop record.
+                if known {
+                    loadgrid_agent::request_stop(
+                        store,
+                        run_id,
+                        loadgrid_plan::records::StopReason::Interrupted,
+                        "stopped by `loadgrid stop`",
+                    )
+                    .await;
+                }
             }
             let cluster = launched.as_ref().map(|l| l.cluster.clone()).unwrap_or(ecs_settings.cluster.clone());
             if cluster.is_empty() {
                 return Err(input_error("no ECS cluster is set: --cluster or `cluster` under [ecs]"));
             }
             let arns = admin::run_task_arns(&ecs, &cluster, run_id, false).await?;
+            if !known && arns.is_empty() {
+                return Err(input_error(format!(
+                    "no run `{run_id}` in the store and no running task of it on cluster `{cluster}`; `loadgrid ps` \
+                     lists the running grids"
+                )));
+            }
             (cluster, arns)
         }
         None => {

@@ -10,6 +10,7 @@ pub async fn run(settings: &Settings, args: &ResultsArgs) -> anyhow::Result<i32>
     };
     let store = settings.store().await?;
     let judgement =
-        loadgrid_grid::orchestrate::results(&store, &args.run_id, &extra, args.allow_partial, handling.as_ref()).await?;
+        loadgrid_grid::orchestrate::results(&store, &args.run_id, &extra, args.allow_partial, handling.as_ref())
+            .await?;
     output::print_judgement(&judgement, args.json)
 }
