@@ -6,6 +6,9 @@
 //!    beyond the API's latency. Target: ≤ 3 s.
 //! 2. **Polling**: AWS calls per 2 s poll interval while a grid of 10 and of
 //!    100 tasks is watched (tasks held RUNNING, no agents).
+//! 3. **Shutdown**: SIGINT to exit while a grid of 25 and of 1000 tasks runs
+//!    (every task stopped, the run collected and judged). Targets: ≤ 3 s
+//!    at 25 shards, ≤ 15 s at 1000.
 //!
 //! Prints figures; asserts nothing about time.
 
@@ -19,11 +22,13 @@ use std::time::{Duration, Instant};
 
 use aws::{AwsWorld, Call};
 
-const SCRIPT: &str = r#"
-import http from "k6/http";
-export const options = { vus: 100, duration: "30s" };
-export default function () { http.get("http://127.0.0.1:9/"); }
-"#;
+/// A VU for every shard (fewer would be refused).
+fn script(vus: u32) -> String {
+    format!(
+        "import http from \"k6/http\";\nexport const options = {{ vus: {vus}, duration: \"30s\" }};\n\
+         export default function () {{ http.get(\"http://127.0.0.1:9/\"); }}\n"
+    )
+}
 
 const REPEATS: usize = 3;
 
@@ -63,6 +68,38 @@ fn main() {
         let text: Vec<String> = per_interval.iter().map(|(action, n)| format!("{action} {n:.1}")).collect();
         println!("{shards:>4} shards: {}", text.join(", "));
     }
+
+    println!();
+    println!("## SIGINT to exit while the grid runs (every task stopped, the run judged)");
+    for (shards, target) in [(25, 3), (1000, 15)] {
+        let (exit, stop_calls) = shutdown(shards, &k6);
+        println!(
+            "{shards:>5} shards: {:>6.2} s  ({stop_calls} StopTask calls; target <= {target} s)",
+            exit.as_secs_f64()
+        );
+    }
+}
+
+/// SIGINT to exit, and the StopTask calls made.
+fn shutdown(shards: u32, k6: &str) -> (Duration, usize) {
+    let world = AwsWorld::new();
+    let dir = setup(&world, shards);
+    let count = shards.to_string();
+    let mut child = loadgrid(&world, dir.path(), k6, &["run", "bench.js", "--shards", &count, "-q"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while world.proxy.count("ecs:DescribeTasks") == 0 {
+        assert!(Instant::now() < deadline, "the grid never launched");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    let interrupted = Instant::now();
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGINT).unwrap();
+    child.wait().unwrap();
+    (interrupted.elapsed(), world.proxy.count("ecs:StopTask"))
 }
 
 struct Launch {
@@ -85,16 +122,16 @@ fn loadgrid(world: &AwsWorld, dir: &std::path::Path, k6: &str, args: &[&str]) ->
     command
 }
 
-fn setup(world: &AwsWorld) -> tempfile::TempDir {
+fn setup(world: &AwsWorld, vus: u32) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("loadgrid.toml"), world.config_toml("")).unwrap();
-    std::fs::write(dir.path().join("bench.js"), SCRIPT).unwrap();
+    std::fs::write(dir.path().join("bench.js"), script(vus)).unwrap();
     dir
 }
 
 fn launch_once(shards: u32, k6: &str) -> Launch {
     let world = AwsWorld::new();
-    let dir = setup(&world);
+    let dir = setup(&world, shards);
     let shards = shards.to_string();
     let started = Instant::now();
     let output =
@@ -135,7 +172,7 @@ fn union(calls: &[Call]) -> Duration {
 /// Calls per action per 2 s, over 10 s of watching after the launch.
 fn poll_counts(shards: u32, k6: &str) -> BTreeMap<String, f64> {
     let world = AwsWorld::new();
-    let dir = setup(&world);
+    let dir = setup(&world, shards);
     let shards = shards.to_string();
     let mut child = loadgrid(&world, dir.path(), k6, &["run", "bench.js", "--shards", &shards, "-q"])
         .stdout(Stdio::null())

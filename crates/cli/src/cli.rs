@@ -232,6 +232,10 @@ pub struct RunArgs {
     /// Agents stop their shard when this process's heartbeat is older than this (default 15s local, 60s ecs).
     #[arg(long, value_name = "DURATION")]
     pub heartbeat_timeout: Option<String>,
+    /// Stop the grid and fail the run if its shards are not all ready by then
+    /// (default 60s local, 5m ecs: tasks pull the image first).
+    #[arg(long, value_name = "DURATION")]
+    pub start_timeout: Option<String>,
     #[command(flatten)]
     pub publish: PublishArgs,
     #[command(flatten)]

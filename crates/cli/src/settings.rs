@@ -235,6 +235,14 @@ impl Settings {
                 .map_err(|e| input_error(format!("heartbeat timeout: {e}")))?;
             timing.heartbeat_timeout_ms = Some(timeout.as_millis() as u64);
         }
+        if let Some(timeout) = args.start_timeout.as_ref().or(run.start_timeout.as_ref()) {
+            let timeout =
+                loadgrid_thresholds::parse_duration(timeout).map_err(|e| input_error(format!("start timeout: {e}")))?;
+            if timeout.is_zero() {
+                return Err(input_error("the start timeout must be longer than 0s"));
+            }
+            timing.start_timeout_ms = timeout.as_millis() as u64;
+        }
         if args.detach {
             // A detached run has no watcher: its shards end on their own deadline.
             timing.heartbeat_timeout_ms = None;

@@ -205,12 +205,56 @@ fn capacity_failures_are_retried_without_extra_tasks() {
         body_contains: None,
         times: 2,
         response: CAPACITY_FAILURE.into(),
+        forward: false,
     });
     let outcome = ecs.run(&["run", &ecs.script(), "--shards", "4", "-e", &ecs.base_url(), "--detach"]);
     outcome.exit(0).stderr_contains("retrying in");
     assert_eq!(ecs.world.proxy.count("ecs:RunTask"), 3, "two refusals, then the launch");
     assert_eq!(ecs.world.task_statuses().len(), 4, "exactly the grid's tasks, none extra");
     ecs.run(&["stop", "--all"]).exit(0);
+    assert_eq!(ecs.running_tasks(), 0);
+}
+
+/// A `RunTask` that AWS carried out but whose answer was lost (here: an
+/// answer that cannot be read): the tasks it started are found by the
+/// run, stopped, and the message says only what was checked.
+#[test]
+fn an_ambiguous_launch_leaves_no_orphan_and_does_not_lie() {
+    let ecs = EcsGrid::without_runtime("");
+    ecs.world.proxy.inject(Fault {
+        action: "ecs:RunTask".into(),
+        body_contains: None,
+        times: 1,
+        response: r#"{"tasks": [{"taskArn": 17, "cpu": {}}], "failures": "garbled"}"#.into(),
+        forward: true,
+    });
+    let script = ecs.grid.script("wide.js", &SCRIPT.replace("vus: 8", "vus: 12"));
+    let outcome = ecs.run(&["run", &script, "--shards", "12", "-e", &ecs.base_url(), "--detach"]);
+    outcome
+        .exit(1)
+        .stderr_contains("error: could not launch every shard: shards ")
+        .stderr_contains("RunTask failed")
+        .stderr_contains("12 tasks of this run started and 12 were stopped: none is left running");
+    assert_eq!(ecs.world.task_statuses().len(), 12, "the garbled call did start its tasks");
+    assert_eq!(ecs.running_tasks(), 0, "and none was left behind");
+}
+
+/// Tasks that run but never get ready (an agent that cannot reach the
+/// store, a bad image) stop the grid at the start timeout, with the cause,
+/// and leave no task running.
+#[test]
+fn tasks_that_never_get_ready_stop_at_the_start_timeout() {
+    let ecs = EcsGrid::without_runtime("");
+    let started = std::time::Instant::now();
+    let outcome = ecs.run(&["run", &ecs.script(), "--shards", "4", "-e", &ecs.base_url(), "--start-timeout", "3s"]);
+    outcome
+        .exit(1)
+        .stderr_contains("the grid did not start within 3s: shards 0-3 never got ready")
+        .stderr_contains("stopping every shard");
+    outcome.json_or_text_contains(
+        "verdict: FAILED (exit 1) — the grid did not start within 3s: shards 0-3 never got ready",
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(40), "took {:?}", started.elapsed());
     assert_eq!(ecs.running_tasks(), 0);
 }
 
@@ -222,6 +266,7 @@ fn spot_without_capacity_falls_back_to_on_demand() {
         body_contains: Some("FARGATE_SPOT".into()),
         times: 100,
         response: CAPACITY_FAILURE.into(),
+        forward: false,
     });
     let outcome = ecs.run(&["run", &ecs.script(), "--shards", "4", "-e", &ecs.base_url(), "--detach", "--spot"]);
     outcome.exit(0).stderr_contains("falling back to FARGATE");

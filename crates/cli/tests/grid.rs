@@ -322,6 +322,55 @@ export default function () { http.get(`${__ENV.BASE_URL}/?delay=10ms`); }
     assert!(snapshot["rps"].as_f64().is_some(), "{snapshot}");
 }
 
+/// A second interrupt ends loadgrid at once, says how to stop what may
+/// remain, and (locally) leaves no process behind.
+#[test]
+fn a_second_interrupt_exits_at_once() {
+    let grid = Grid::new();
+    let script = grid.script(
+        "long.js",
+        r#"
+import http from 'k6/http';
+export const options = { scenarios: { s: { executor: 'constant-vus', vus: 4, duration: '60s' } } };
+export default function () { http.get(`${__ENV.BASE_URL}/?delay=10ms`); }
+"#,
+    );
+    let env = base(&grid);
+    let child = grid
+        .command(&["run", &script, "--shards", "2", "-e", &env, "-q"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let run_id = loop {
+        assert!(Instant::now() < deadline, "the run never started");
+        if let Some(run_id) = grid.run_ids().pop() {
+            if grid.run_file(&run_id, "go").exists() {
+                break run_id;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let second = Instant::now();
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(second.elapsed() < Duration::from_secs(3), "exited {:?} after the second interrupt", second.elapsed());
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "error: interrupted twice: run {run_id} was left as it is; what is still running stops at its heartbeat \
+             timeout, or now with `loadgrid stop {run_id}`"
+        )),
+        "{stderr}"
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(processes_mentioning(&run_id).is_empty(), "left behind: {:?}", processes_mentioning(&run_id));
+}
+
 #[test]
 fn stored_runs_are_listed_and_judged_again() {
     let grid = Grid::new();

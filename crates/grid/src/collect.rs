@@ -22,6 +22,45 @@ pub struct Collected {
     pub backend_notes: Vec<Option<String>>,
 }
 
+/// Store reads in flight at once while collecting.
+const PARALLEL_READS: usize = 32;
+
+/// What one shard left in the store.
+struct ShardRead {
+    status: Option<ShardStatus>,
+    result: Option<ShardResult>,
+    backend_note: Option<String>,
+}
+
+/// A shard's status, result and backend note. A corrupt status or result
+/// is an error that names the shard and the file, never a panic or a
+/// silently smaller total.
+async fn read_shard(store: &Store, run_id: &str, shard: u32) -> anyhow::Result<ShardRead> {
+    let status_key = layout::shard_status(run_id, shard);
+    let result_key = layout::shard_result(run_id, shard);
+    let note_key = layout::shard_backend_note(run_id, shard);
+    let (status, result, note) = futures::join!(store.get(&status_key), store.get(&result_key), store.get(&note_key));
+    let status = match status? {
+        Some(bytes) => Some(serde_json::from_slice::<ShardStatus>(&bytes).map_err(|e| {
+            input_error(format!(
+                "shard {shard}'s status `{status_key}` in store `{}` is corrupt ({e}); the run cannot be judged",
+                store.url()
+            ))
+        })?),
+        None => None,
+    };
+    let result = match result.context("reading shard results")? {
+        Some(bytes) => Some(decode_shard_result(&bytes).map_err(|e| {
+            input_error(format!(
+                "shard {shard}'s result `{result_key}` in store `{}`: {e}; the run cannot be merged exactly",
+                store.url()
+            ))
+        })?),
+        None => None,
+    };
+    Ok(ShardRead { status, result, backend_note: note?.map(|bytes| String::from_utf8_lossy(&bytes).into_owned()) })
+}
+
 pub async fn read_manifest(store: &Store, run_id: &str) -> anyhow::Result<Manifest> {
     if !crate::run_id::is_valid(run_id) {
         return Err(input_error(format!("`{run_id}` is not a run id; `loadgrid runs` lists them")));
@@ -35,38 +74,24 @@ pub async fn read_manifest(store: &Store, run_id: &str) -> anyhow::Result<Manife
 /// Reads and merges a run. A corrupt shard result is an error that names
 /// the shard and the file, never a panic or a silently smaller total.
 pub async fn collect(store: &Store, run_id: &str) -> anyhow::Result<Collected> {
+    use futures::StreamExt;
     let manifest = read_manifest(store, run_id).await?;
-    let mut statuses = Vec::new();
-    let mut results = Vec::new();
-    let mut backend_notes = Vec::new();
-    for shard in 0..manifest.shards {
-        let status_key = layout::shard_status(run_id, shard);
-        let status = match store.get(&status_key).await? {
-            Some(bytes) => Some(serde_json::from_slice::<ShardStatus>(&bytes).map_err(|e| {
-                input_error(format!(
-                    "shard {shard}'s status `{status_key}` in store `{}` is corrupt ({e}); the run cannot be judged",
-                    store.url()
-                ))
-            })?),
-            None => None,
-        };
-        let result_key = layout::shard_result(run_id, shard);
-        let result = match store.get(&result_key).await.context("reading shard results")? {
-            Some(bytes) => {
-                let result = decode_shard_result(&bytes).map_err(|e| {
-                    input_error(format!(
-                        "shard {shard}'s result `{result_key}` in store `{}`: {e}; the run cannot be merged exactly",
-                        store.url()
-                    ))
-                })?;
-                Some(result)
-            }
-            None => None,
-        };
-        statuses.push(status);
-        results.push(result);
-        let note = store.get(&layout::shard_backend_note(run_id, shard)).await?;
-        backend_notes.push(note.map(|bytes| String::from_utf8_lossy(&bytes).into_owned()));
+    // Three reads per shard, many shards at once: a large grid's end does
+    // not wait on one read after another.
+    let shards: Vec<ShardRead> = futures::stream::iter(0..manifest.shards)
+        .map(|shard| read_shard(store, run_id, shard))
+        .buffered(PARALLEL_READS)
+        .collect::<Vec<anyhow::Result<ShardRead>>>()
+        .await
+        .into_iter()
+        .collect::<anyhow::Result<_>>()?;
+    let mut statuses = Vec::with_capacity(shards.len());
+    let mut results = Vec::with_capacity(shards.len());
+    let mut backend_notes = Vec::with_capacity(shards.len());
+    for shard in shards {
+        statuses.push(shard.status);
+        results.push(shard.result);
+        backend_notes.push(shard.backend_note);
     }
     let stop = match store.get(&layout::stop(run_id)).await? {
         Some(bytes) => serde_json::from_slice(&bytes).ok(),

@@ -114,6 +114,7 @@ pub fn gate(
     }
     let mut marked_failed = by_cause(&marked);
     match stop.map(|s| s.reason) {
+        Some(StopReason::StartTimeout) => failures.insert(0, stop.map_or(String::new(), |s| s.detail.clone())),
         Some(StopReason::Interrupted) => failures.push(format!("interrupted: {}", stop.map_or("", |s| &s.detail))),
         Some(StopReason::ShardFailed) if failures.is_empty() => {
             failures.push(stop.map_or(String::new(), |s| s.detail.clone()))

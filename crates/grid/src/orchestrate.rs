@@ -149,8 +149,13 @@ async fn watch_and_judge(
     summary_handling: Option<&SummaryHandling>,
 ) -> anyhow::Result<Judgement> {
     let watched = watch_grid(store, manifest, thresholds, shards, signals, progress).await;
+    if let Err(error) = watched {
+        if error.downcast_ref::<crate::watch::InterruptedTwice>().is_none() {
+            shards.finish().await;
+        }
+        return Err(error);
+    }
     shards.finish().await;
-    watched?;
     let (summary, collected) = judge(store, &manifest.run_id, thresholds).await?;
     store.put(&layout::summary(&manifest.run_id), serde_json::to_vec_pretty(&summary)?).await?;
     let handled = match summary_handling {

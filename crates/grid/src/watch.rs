@@ -8,6 +8,7 @@
 
 use std::time::{Duration, Instant};
 
+use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use loadgrid_metrics::{decode_shard_result, MetricSet, ShardResult};
 use loadgrid_plan::records::{now_ms, Go, Heartbeat, StopReason};
@@ -26,9 +27,24 @@ const MIN_TICK: Duration = Duration::from_millis(250);
 const DETACHED_SLACK: Duration = Duration::from_secs(60);
 const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(1);
 /// After every shard process has ended, how long to wait for statuses
-/// that may still be in flight to an object store.
-const STATUS_SETTLE: Duration = Duration::from_secs(3);
+/// still in flight. An agent writes its status before it exits, so this is
+/// only for a store's last answers.
+const STATUS_SETTLE: Duration = Duration::from_secs(1);
 const PLAIN_PROGRESS_INTERVAL: Duration = Duration::from_secs(5);
+
+/// How long a second interrupt waits for the shards to be killed before
+/// the process exits anyway.
+const FORCED_EXIT_GRACE: Duration = Duration::from_secs(1);
+
+/// A second SIGINT or SIGTERM: the run is left as it is, now.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "interrupted twice: run {run_id} was left as it is; what is still running stops at its heartbeat timeout, or \
+     now with `loadgrid stop {run_id}`"
+)]
+pub struct InterruptedTwice {
+    pub run_id: String,
+}
 
 /// How progress is shown.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -53,13 +69,21 @@ pub struct LiveView {
     pub p95_ms: Option<f64>,
     pub error_rate: Option<f64>,
     pub vus: u64,
+    /// Until the start timeout stops a grid that is not all ready.
+    pub start_timeout_left: Option<Duration>,
 }
 
 impl LiveView {
     fn line(&self, manifest: &Manifest) -> String {
         let total = Duration::from_millis(manifest.total_duration_ms);
         let Some(elapsed) = self.elapsed else {
-            return format!("waiting for shards: {}/{} ready{}", self.ready, manifest.shards, self.states);
+            let left = self.start_timeout_left.map_or(String::new(), |left| {
+                format!(
+                    " (start timeout in {})",
+                    loadgrid_thresholds::format_duration(Duration::from_secs(left.as_secs()))
+                )
+            });
+            return format!("waiting for shards: {}/{} ready{left}{}", self.ready, manifest.shards, self.states);
         };
         let p95 = self.p95_ms.map_or("-".into(), |v| format!("{v:.1}ms"));
         let errors = self.error_rate.map_or("-".into(), |v| format!("{:.2}%", v * 100.0));
@@ -101,6 +125,8 @@ pub async fn watch_grid(
     let mut lost_handled = false;
     let tick = Duration::from_millis(manifest.timing.poll_interval_ms).max(MIN_TICK);
     let watch_started = Instant::now();
+    let start_deadline = watch_started + Duration::from_millis(manifest.timing.start_timeout_ms);
+    let mut start_timed_out = false;
     loop {
         shards.poll().await;
         let now = Instant::now();
@@ -120,8 +146,11 @@ pub async fn watch_grid(
                 loadgrid_agent::request_stop(store, run_id, StopReason::Interrupted, "interrupted by a signal").await;
                 shards.terminate().await;
             } else {
-                notice(&progress, "interrupted again: killing every shard");
-                shards.kill().await;
+                // At once: what may remain is for `loadgrid stop`, not for
+                // a user who asked twice to wait on.
+                progress.finish_and_clear();
+                let _ = tokio::time::timeout(FORCED_EXIT_GRACE, shards.kill()).await;
+                return Err(anyhow::Error::new(InterruptedTwice { run_id: run_id.clone() }));
             }
         }
 
@@ -143,6 +172,25 @@ pub async fn watch_grid(
                 lost_handled = true;
                 notice(&progress, format!("the grid cannot start whole: {reason}; stopping every shard"));
                 loadgrid_agent::request_stop(store, run_id, StopReason::ShardFailed, &reason).await;
+            }
+        }
+        if start_at_ms.is_none() && !start_timed_out && handled_signals == 0 {
+            view.start_timeout_left = Some(start_deadline.saturating_duration_since(now));
+            if now >= start_deadline {
+                start_timed_out = true;
+                let not_ready: Vec<u32> = (0..manifest.shards)
+                    .filter(|shard| !keys.iter().any(|k| k.ends_with(&format!("/shards/{shard}/ready"))))
+                    .collect();
+                let detail = format!(
+                    "the grid did not start within {}: {} never got ready (their tasks may not reach the store, \
+                     their image may be wrong, or they crashed before their first write: `loadgrid logs {run_id}` \
+                     shows their output)",
+                    loadgrid_thresholds::format_duration(Duration::from_millis(manifest.timing.start_timeout_ms)),
+                    crate::gate::shard_ranges(&not_ready)
+                );
+                notice(&progress, format!("{detail}; stopping every shard"));
+                loadgrid_agent::request_stop(store, run_id, StopReason::StartTimeout, &detail).await;
+                shards.terminate().await;
             }
         }
         view.elapsed = start_at_ms.map(|at| Duration::from_millis((now_ms() - at).max(0) as u64));
@@ -187,9 +235,14 @@ pub async fn watch_grid(
         }
     }
     progress.finish_and_clear();
-    for (shard, note) in shards.end_notes() {
-        let _ = store.put(&layout::shard_backend_note(run_id, shard), note.into_bytes()).await;
-    }
+    let notes = shards.end_notes();
+    let writes = notes.into_iter().map(|(shard, note)| {
+        let key = layout::shard_backend_note(run_id, shard);
+        async move {
+            let _ = store.put(&key, note.into_bytes()).await;
+        }
+    });
+    futures::stream::iter(writes).buffer_unordered(32).collect::<Vec<()>>().await;
     Ok(())
 }
 

@@ -71,6 +71,7 @@ pub struct RunSection {
     /// Agents stop their shard when the orchestrator's heartbeat is older
     /// than this (runs started with `--detach` have none).
     pub heartbeat_timeout: Option<String>,
+    pub start_timeout: Option<String>,
     /// k6 environment variables read from Secrets Manager by each agent:
     /// `NAME = "secret-id"`.
     #[serde(default)]

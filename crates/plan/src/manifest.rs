@@ -80,6 +80,14 @@ pub struct Timing {
     pub heartbeat_timeout_ms: Option<u64>,
     /// How long an agent waits for the other shards at the barrier.
     pub barrier_timeout_ms: u64,
+    /// How long the orchestrator waits for every shard to be ready before
+    /// it stops the grid (a task that runs but whose agent never starts).
+    #[serde(default = "default_start_timeout_ms")]
+    pub start_timeout_ms: u64,
+}
+
+fn default_start_timeout_ms() -> u64 {
+    Timing::remote().start_timeout_ms
 }
 
 impl Timing {
@@ -93,6 +101,7 @@ impl Timing {
             grace_ms: 60_000,
             heartbeat_timeout_ms: Some(60_000),
             barrier_timeout_ms: 600_000,
+            start_timeout_ms: 300_000,
         }
     }
 
@@ -104,6 +113,7 @@ impl Timing {
             grace_ms: 30_000,
             heartbeat_timeout_ms: Some(15_000),
             barrier_timeout_ms: 120_000,
+            start_timeout_ms: 60_000,
         }
     }
 }

@@ -36,6 +36,8 @@ pub enum StopReason {
     ShardFailed,
     /// The script called `test.abort()` on some shard.
     TestAbort,
+    /// Not every shard was ready within the start timeout.
+    StartTimeout,
 }
 
 /// `stop`: written by the orchestrator or a shard; every agent obeys it.

@@ -117,7 +117,14 @@ pub async fn running_grids(
     Ok(grids.into_values().collect())
 }
 
-/// Stops the given tasks; returns how many stop requests ECS accepted.
+/// `StopTask` calls in flight at once; the SDK retries throttling with
+/// backoff.
+const PARALLEL_STOPS: usize = 32;
+
+/// Stops the given tasks; returns how many stop requests ECS accepted. An
+/// answer ECS sent with success but that cannot be read (a field loadgrid
+/// does not need, in a shape the SDK did not expect) counts as accepted:
+/// the task is stopping.
 pub async fn stop_tasks(ecs: &aws_sdk_ecs::Client, cluster: &str, arns: &[String], reason: &str) -> usize {
     let results: Vec<bool> = futures::stream::iter(arns.to_vec())
         .map(|arn| {
@@ -125,6 +132,11 @@ pub async fn stop_tasks(ecs: &aws_sdk_ecs::Client, cluster: &str, arns: &[String
             async move {
                 match request.send().await {
                     Ok(_) => true,
+                    Err(aws_sdk_ecs::error::SdkError::ResponseError(response))
+                        if response.raw().status().is_success() =>
+                    {
+                        true
+                    }
                     Err(error) => {
                         eprintln!("warning: cannot stop task {}: {}", super::task_id(&arn), sdk_message(&error));
                         false
@@ -132,7 +144,7 @@ pub async fn stop_tasks(ecs: &aws_sdk_ecs::Client, cluster: &str, arns: &[String
                 }
             }
         })
-        .buffer_unordered(10)
+        .buffer_unordered(PARALLEL_STOPS)
         .collect()
         .await;
     results.into_iter().filter(|ok| *ok).count()

@@ -229,6 +229,35 @@ impl EcsBackend {
         Ok(())
     }
 
+    /// Stops every task of `run_id`, named (`known`) or found by its
+    /// `startedBy`, then lists the run's tasks again; says what it found.
+    async fn stop_every_task_of(&self, run_id: &str, known: &[String]) -> String {
+        let ecs = self.aws.ecs();
+        let cluster = &self.settings.cluster;
+        let mut arns: Vec<String> = known.to_vec();
+        let listed = admin::run_task_arns(&ecs, cluster, run_id, false).await;
+        if let Ok(found) = &listed {
+            arns.extend(found.iter().filter(|arn| !known.contains(arn)).cloned());
+        }
+        let asked = admin::stop_tasks(&ecs, cluster, &arns, "loadgrid: the grid could not be launched whole").await;
+        let still = admin::run_task_arns(&ecs, cluster, run_id, false).await;
+        let started = format!("{} task{} of this run started", arns.len(), if arns.len() == 1 { "" } else { "s" });
+        match (listed, still) {
+            (Ok(_), Ok(still)) if still.is_empty() => {
+                format!("{started} and {asked} were stopped: none is left running")
+            }
+            (Ok(_), Ok(still)) => format!(
+                "{started}; {} still run{}: `loadgrid stop {run_id}` stops them",
+                still.len(),
+                if still.len() == 1 { "s" } else { "" }
+            ),
+            _ => format!(
+                "{started} that loadgrid knows of, and it asked ECS to stop {asked}; the cluster's task list could not \
+                 be read to check for more: run `loadgrid stop {run_id}`"
+            ),
+        }
+    }
+
     fn launched_record(&self, task_arns: Vec<String>) -> Launched {
         let facts = self.facts.lock().expect("facts lock").clone().unwrap_or_default();
         Launched {
@@ -293,21 +322,33 @@ impl Backend for EcsBackend {
                 errors.push(format!("shards {}-{}: {error}", launch.range.start, launch.range.end - 1));
             }
         }
-        let launched = self.launched_record(task_arns);
-        let shards = EcsShards::new(&self.aws, store.clone(), manifest, launched.clone());
+        if !errors.is_empty() && manifest.allow_partial {
+            // Tasks of a call that failed after AWS took it are the run's too.
+            if let Ok(found) = admin::run_task_arns(&ecs, &self.settings.cluster, &manifest.run_id, false).await {
+                for arn in found {
+                    if !task_arns.contains(&arn) {
+                        task_arns.push(arn);
+                    }
+                }
+            }
+        }
         if !errors.is_empty() && !manifest.allow_partial {
-            // A grid with missing shards measures a different test: stop what started.
-            let mut shards = shards;
-            shards.stop_all("loadgrid: the grid could not be launched whole").await;
+            // A grid with missing shards measures a different test: stop
+            // what started. A call that failed after AWS took it (a timeout,
+            // an unreadable answer) may have started tasks it never named,
+            // so the run's tasks are found by `startedBy`, stopped, and
+            // counted again: the message says only what was checked.
+            let cleanup = self.stop_every_task_of(&manifest.run_id, &task_arns).await;
+            let launched = self.launched_record(task_arns);
             let _ = store.put(&layout::launched(&manifest.run_id), serde_json::to_vec_pretty(&launched)?).await;
             anyhow::bail!(
-                "could not launch every shard ({} of {} tasks started; those were stopped): {}. Next step: retry \
-                 later, use fewer or smaller shards, or --allow-partial",
-                launched.task_arns.len(),
-                manifest.shards,
+                "could not launch every shard: {}. {cleanup}. Next step: retry later, use fewer or smaller shards, \
+                 or --allow-partial",
                 errors.join("; ")
             );
         }
+        let launched = self.launched_record(task_arns);
+        let shards = EcsShards::new(&self.aws, store.clone(), manifest, launched.clone());
         for error in &errors {
             eprintln!("warning: {error} (continuing: --allow-partial)");
         }

@@ -90,6 +90,9 @@ pub struct Fault {
     pub body_contains: Option<String>,
     pub times: usize,
     pub response: String,
+    /// Forward the call to moto first (it takes effect), then answer with
+    /// `response`: an answer lost or garbled after AWS acted.
+    pub forward: bool,
 }
 
 /// One API call that went through the proxy.
@@ -207,10 +210,20 @@ async fn answer(
         });
         matching.map(|fault| {
             fault.times -= 1;
-            fault.response.clone()
+            (fault.response.clone(), fault.forward)
         })
     };
-    if let Some(response) = fault {
+    if let Some((response, forward)) = fault {
+        if forward {
+            let url = format!("{upstream}{}", parts.uri.path_and_query().map_or("/", |p| p.as_str()));
+            let mut outgoing = client.request(parts.method.clone(), url).body(body.clone());
+            for (name, value) in &parts.headers {
+                if name != "host" && name != "content-length" {
+                    outgoing = outgoing.header(name, value);
+                }
+            }
+            let _ = outgoing.send().await.map(|answer| answer.bytes());
+        }
         return Response::builder()
             .header("content-type", "application/x-amz-json-1.1")
             .body(Full::new(Bytes::from(response)))
