@@ -85,7 +85,7 @@ fn shutdown(shards: u32, k6: &str) -> (Duration, usize) {
     let world = AwsWorld::new();
     let dir = setup(&world, shards);
     let count = shards.to_string();
-    let mut child = loadgrid(&world, dir.path(), k6, &["run", "bench.js", "--shards", &count, "-q"])
+    let mut child = loadgrid(&world, dir.path(), k6, &["run", "bench.js", "--shards", &count, "-q", "--yes"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

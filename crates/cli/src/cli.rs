@@ -232,6 +232,10 @@ pub struct RunArgs {
     /// Agents stop their shard when this process's heartbeat is older than this (default 15s local, 60s ecs).
     #[arg(long, value_name = "DURATION")]
     pub heartbeat_timeout: Option<String>,
+    /// Approve a launch of more tasks than `[ecs] max_tasks` (default 100)
+    /// without asking: for CI.
+    #[arg(long)]
+    pub yes: bool,
     /// Stop the grid and fail the run if its shards are not all ready by then
     /// (default 60s local, 5m ecs: tasks pull the image first).
     #[arg(long, value_name = "DURATION")]

@@ -258,6 +258,27 @@ fn tasks_that_never_get_ready_stop_at_the_start_timeout() {
     assert_eq!(ecs.running_tasks(), 0);
 }
 
+/// The price a minute is said before any task starts, and a grid over
+/// `[ecs] max_tasks` needs `--yes` when there is no terminal to ask on.
+#[test]
+fn large_grids_need_approval_and_every_launch_says_its_price() {
+    let ecs = EcsGrid::without_runtime("");
+    let mut config = std::fs::read_to_string(ecs.grid.path("loadgrid.toml")).unwrap();
+    config = config.replace("[ecs]\n", "[ecs]\nmax_tasks = 3\n");
+    std::fs::write(ecs.grid.path("loadgrid.toml"), config).unwrap();
+    let refused = ecs.run(&["run", &ecs.script(), "--shards", "4", "-e", &ecs.base_url(), "--detach"]);
+    refused.exit(2).stderr_contains("launch: 4 Fargate tasks of 1 vCPU / 2 GB: about $0.").stderr_contains(
+        "error: 4 tasks is more than [ecs] max_tasks (3), and there is no terminal to ask on: pass --yes to approve \
+             it (as in CI), or raise `max_tasks` under [ecs]; nothing was started",
+    );
+    assert_eq!(ecs.world.proxy.count("ecs:RunTask"), 0);
+    assert!(ecs.world.bucket_objects().is_empty(), "nothing was stored");
+    let approved = ecs.run(&["run", &ecs.script(), "--shards", "4", "-e", &ecs.base_url(), "--detach", "--yes"]);
+    approved.exit(0).stderr_contains("a minute at list prices");
+    assert_eq!(ecs.world.task_statuses().len(), 4);
+    ecs.run(&["stop", "--all"]).exit(0);
+}
+
 #[test]
 fn spot_without_capacity_falls_back_to_on_demand() {
     let ecs = EcsGrid::without_runtime("");

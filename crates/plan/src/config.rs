@@ -109,6 +109,9 @@ pub struct EcsSection {
     /// Task size override, in CPU units (1024 = 1 vCPU) and MiB.
     pub cpu: Option<u32>,
     pub memory: Option<u32>,
+    /// Above this many tasks, a launch must be approved (`--yes`, or on the
+    /// terminal). Default 100.
+    pub max_tasks: Option<u32>,
 }
 
 /// Judging a run against an earlier one.

@@ -107,12 +107,74 @@ pub struct EcsBackend {
     pub settings: EcsSettings,
     /// The S3 store the agents use.
     pub store_url: String,
+    /// What is said and asked before tasks are paid for.
+    pub guard: LaunchGuard,
     facts: Mutex<Option<TaskDefinitionFacts>>,
 }
 
+/// Before any task starts: its price per minute is said, and a grid of more
+/// than `max_tasks` tasks needs an explicit yes.
+pub struct LaunchGuard {
+    /// `[ecs] max_tasks`: above this, a launch must be approved.
+    pub max_tasks: u32,
+    pub approval: Approval,
+    pub prices: loadgrid_cost::Prices,
+}
+
+/// How a launch above `max_tasks` is approved.
+pub enum Approval {
+    /// `--yes`.
+    Given,
+    /// Asked on the terminal: the question, then whether the answer was yes.
+    Ask(Box<dyn Fn(&str) -> bool + Send + Sync>),
+    /// No terminal to ask on and no `--yes`.
+    Unavailable,
+}
+
+/// The default `[ecs] max_tasks`.
+pub const DEFAULT_MAX_TASKS: u32 = 100;
+
 impl EcsBackend {
-    pub fn new(aws: AwsContext, settings: EcsSettings, store_url: String) -> EcsBackend {
-        EcsBackend { aws, settings, store_url, facts: Mutex::new(None) }
+    pub fn new(aws: AwsContext, settings: EcsSettings, store_url: String, guard: LaunchGuard) -> EcsBackend {
+        EcsBackend { aws, settings, store_url, guard, facts: Mutex::new(None) }
+    }
+
+    /// Says what the grid costs a minute, and has a large one approved.
+    fn approve_launch(&self, shards: u32, facts: &TaskDefinitionFacts) -> anyhow::Result<()> {
+        let cpu = self.settings.cpu.or(facts.cpu).unwrap_or(1024);
+        let memory = self.settings.memory.or(facts.memory).unwrap_or(2048);
+        let one = loadgrid_cost::task_cost_usd(
+            &self.guard.prices,
+            cpu,
+            memory,
+            60.0,
+            loadgrid_cost::Arch::X86,
+            self.settings.spot,
+        );
+        let plan = format!(
+            "{shards} Fargate task{} of {} vCPU / {} GB{}: about ${:.4} a minute at list prices",
+            if shards == 1 { "" } else { "s" },
+            f64::from(cpu) / 1024.0,
+            f64::from(memory) / 1024.0,
+            if self.settings.spot { " on Spot" } else { "" },
+            one * f64::from(shards)
+        );
+        eprintln!("launch: {plan}");
+        if shards <= self.guard.max_tasks {
+            return Ok(());
+        }
+        let over = format!("{shards} tasks is more than [ecs] max_tasks ({})", self.guard.max_tasks);
+        match &self.guard.approval {
+            Approval::Given => Ok(()),
+            Approval::Ask(ask) if ask(&format!("{over}: launch {plan}?")) => Ok(()),
+            Approval::Ask(_) => {
+                Err(input_error(format!("{over}, and the launch was not approved: nothing was started")))
+            }
+            Approval::Unavailable => Err(input_error(format!(
+                "{over}, and there is no terminal to ask on: pass --yes to approve it (as in CI), or raise \
+                 `max_tasks` under [ecs]; nothing was started"
+            ))),
+        }
     }
 
     async fn check_cluster(&self) -> anyhow::Result<()> {
@@ -291,6 +353,7 @@ impl Backend for EcsBackend {
         }
         self.check_network().await?;
         self.check_secrets(&manifest.secrets).await?;
+        self.approve_launch(manifest.shards, &facts)?;
         *self.facts.lock().expect("facts lock") = Some(facts);
         Ok(())
     }

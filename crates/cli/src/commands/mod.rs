@@ -19,7 +19,9 @@ pub mod target;
 use clap::CommandFactory;
 use tokio::sync::watch;
 
-use loadgrid_aws::ecs::EcsBackend;
+use std::io::IsTerminal;
+
+use loadgrid_aws::ecs::{Approval, EcsBackend, LaunchGuard};
 use loadgrid_store::Store;
 
 use crate::cli::{Cli, Command, EcsArgs, GlobalArgs, RunArgs};
@@ -89,5 +91,21 @@ pub async fn ecs_backend(
 ) -> anyhow::Result<EcsBackend> {
     let aws = settings.aws().await?;
     let ecs = settings.ecs_settings(&aws, flags, run).await?;
-    Ok(EcsBackend::new(aws, ecs, store.url().to_owned()))
+    let approval = if run.is_some_and(|run| run.yes) {
+        Approval::Given
+    } else if std::io::stdin().is_terminal() && std::io::stderr().is_terminal() {
+        Approval::Ask(Box::new(|question: &str| {
+            eprint!("{question} [y/N] ");
+            let mut answer = String::new();
+            std::io::stdin().read_line(&mut answer).is_ok() && matches!(answer.trim(), "y" | "Y" | "yes")
+        }))
+    } else {
+        Approval::Unavailable
+    };
+    let guard = LaunchGuard {
+        max_tasks: settings.config.ecs.max_tasks.unwrap_or(loadgrid_aws::ecs::DEFAULT_MAX_TASKS),
+        approval,
+        prices: settings.prices()?,
+    };
+    Ok(EcsBackend::new(aws, ecs, store.url().to_owned(), guard))
 }
