@@ -17,6 +17,8 @@
 
 use std::collections::BTreeMap;
 
+use aws_sdk_cloudformation::types::Stack;
+
 use crate::clients::AwsContext;
 use crate::error::sdk_message;
 
@@ -31,24 +33,55 @@ pub async fn outputs(aws: &AwsContext, stack: &str) -> anyhow::Result<BTreeMap<S
         ))
     })?;
     let found = response.stacks().first().ok_or_else(|| anyhow::anyhow!("stack `{stack}` not found"))?;
-    let mut outputs = found
-        .outputs()
-        .iter()
-        .filter_map(|o| Some((o.output_key()?.to_owned(), o.output_value()?.to_owned())))
-        .collect();
+    Ok(reported_outputs(aws, found).await)
+}
+
+/// A described stack's outputs, completed from its resources and deploy
+/// parameters where CloudFormation reported none (moto reports none).
+pub async fn reported_outputs(aws: &AwsContext, found: &Stack) -> BTreeMap<String, String> {
+    use loadgrid_infra::template::{outputs::SUBNETS, parameters::SUBNET_IDS};
+    let mut outputs = declared_outputs(found);
+    let Some(stack) = found.stack_name() else { return outputs };
     complete_from_resources(aws, stack, &mut outputs).await;
-    Ok(outputs)
+    // The default VPC's subnets are a deploy-time parameter, not a resource.
+    if !outputs.contains_key(SUBNETS) {
+        let subnets = found
+            .parameters()
+            .iter()
+            .find(|p| p.parameter_key() == Some(SUBNET_IDS))
+            .and_then(|p| p.parameter_value())
+            .map(subnet_ids)
+            .filter(|ids| !ids.is_empty());
+        if let Some(subnets) = subnets {
+            outputs.insert(SUBNETS.to_owned(), subnets.join(","));
+        }
+    }
+    outputs
+}
+
+/// The subnet ids in a list parameter's value: AWS gives `a,b`, moto gives
+/// `['a', 'b']`.
+fn subnet_ids(value: &str) -> Vec<&str> {
+    value.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-')).filter(|id| id.starts_with("subnet-")).collect()
+}
+
+/// The outputs CloudFormation reported, by key.
+pub fn declared_outputs(found: &Stack) -> BTreeMap<String, String> {
+    found.outputs().iter().filter_map(|o| Some((o.output_key()?.to_owned(), o.output_value()?.to_owned()))).collect()
 }
 
 /// Fills outputs CloudFormation did not report (moto's change-set execution
 /// reports none) from the stack's resources, where an output is one
 /// resource's physical id. Best effort: what real AWS reports always wins.
-pub async fn complete_from_resources(aws: &AwsContext, stack: &str, outputs: &mut BTreeMap<String, String>) {
+async fn complete_from_resources(aws: &AwsContext, stack: &str, outputs: &mut BTreeMap<String, String>) {
     use loadgrid_infra::template::outputs::{BUCKET, CLUSTER, FROM_RESOURCES, STORE_URL};
     if outputs.contains_key(CLUSTER) {
         return;
     }
     let Ok(listed) = aws.cloudformation().list_stack_resources().stack_name(stack).send().await else { return };
+    // The tasks' subnets: the private ones behind a NAT gateway, else the
+    // public ones, in order (A, B).
+    let mut subnets: BTreeMap<&str, Vec<(String, String)>> = BTreeMap::new();
     for resource in listed.stack_resource_summaries() {
         let (Some(logical), Some(physical)) = (resource.logical_resource_id(), resource.physical_resource_id()) else {
             continue;
@@ -56,7 +89,25 @@ pub async fn complete_from_resources(aws: &AwsContext, stack: &str, outputs: &mu
         if let Some((output, _)) = FROM_RESOURCES.iter().find(|(_, id)| *id == logical) {
             outputs.entry((*output).to_owned()).or_insert_with(|| physical.to_owned());
         }
+        for kind in ["PrivateSubnet", "PublicSubnet"] {
+            if logical.strip_prefix(kind).is_some_and(|az| az.len() == 1) {
+                subnets.entry(kind).or_default().push((logical.to_owned(), physical.to_owned()));
+            }
+        }
     }
+    let (assign_public_ip, chosen) = match (subnets.remove("PrivateSubnet"), subnets.remove("PublicSubnet")) {
+        (Some(private), _) => ("DISABLED", Some(private)),
+        (None, Some(public)) => ("ENABLED", Some(public)),
+        (None, None) => ("ENABLED", None),
+    };
+    if let Some(mut chosen) = chosen {
+        chosen.sort();
+        let ids: Vec<String> = chosen.into_iter().map(|(_, physical)| physical).collect();
+        outputs.entry(loadgrid_infra::template::outputs::SUBNETS.to_owned()).or_insert_with(|| ids.join(","));
+    }
+    outputs
+        .entry(loadgrid_infra::template::outputs::ASSIGN_PUBLIC_IP.to_owned())
+        .or_insert_with(|| assign_public_ip.to_owned());
     if let Some(bucket) = outputs.get(BUCKET).cloned() {
         outputs.entry(STORE_URL.to_owned()).or_insert_with(|| format!("s3://{bucket}"));
     }
@@ -124,5 +175,12 @@ mod tests {
         assert_eq!(settings.subnets, vec!["subnet-a", "subnet-b"]);
         assert_eq!(settings.security_groups, vec!["sg-1"]);
         assert!(settings.assign_public_ip);
+    }
+
+    #[test]
+    fn subnet_parameters_read_as_aws_and_moto_write_them() {
+        assert_eq!(subnet_ids("subnet-1a,subnet-2b"), ["subnet-1a", "subnet-2b"]);
+        assert_eq!(subnet_ids("['subnet-1a', 'subnet-2b']"), ["subnet-1a", "subnet-2b"]);
+        assert!(subnet_ids("").is_empty());
     }
 }

@@ -36,8 +36,12 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
+    let only = std::env::var("LOADGRID_BENCH_ONLY").unwrap_or_default();
     let k6 = std::env::var("LOADGRID_K6")
         .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../.venv/bin/k6").to_owned());
+    if only == "shutdown" {
+        return shutdown_section(&k6);
+    }
     println!("## launch: 100 shards, `run --detach` (median of {REPEATS})");
     let mut rows = Vec::new();
     for _ in 0..REPEATS {
@@ -70,9 +74,13 @@ fn main() {
     }
 
     println!();
+    shutdown_section(&k6);
+}
+
+fn shutdown_section(k6: &str) {
     println!("## SIGINT to exit while the grid runs (every task stopped, the run judged)");
     for (shards, target) in [(25, 3), (1000, 15)] {
-        let (exit, stop_calls) = shutdown(shards, &k6);
+        let (exit, stop_calls) = shutdown(shards, k6);
         println!(
             "{shards:>5} shards: {:>6.2} s  ({stop_calls} StopTask calls; target <= {target} s)",
             exit.as_secs_f64()
@@ -99,7 +107,26 @@ fn shutdown(shards: u32, k6: &str) -> (Duration, usize) {
     let interrupted = Instant::now();
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGINT).unwrap();
     child.wait().unwrap();
-    (interrupted.elapsed(), world.proxy.count("ecs:StopTask"))
+    let exit = interrupted.elapsed();
+    // Where the time went: each action's calls after the interrupt, from
+    // the first sent to the last answered.
+    let mut phases: BTreeMap<String, (usize, Instant, Instant)> = BTreeMap::new();
+    for call in world.proxy.calls().into_iter().filter(|c| c.started >= interrupted) {
+        let phase = phases.entry(call.action).or_insert((0, call.started, call.ended));
+        phase.0 += 1;
+        phase.1 = phase.1.min(call.started);
+        phase.2 = phase.2.max(call.ended);
+    }
+    let mut rows: Vec<_> = phases.into_iter().collect();
+    rows.sort_by_key(|(_, (_, first, _))| *first);
+    for (action, (count, first, last)) in rows {
+        println!(
+            "        {action:<22} {count:>5} calls  {:>6.2} s -> {:>6.2} s",
+            (first - interrupted).as_secs_f64(),
+            (last - interrupted).as_secs_f64()
+        );
+    }
+    (exit, world.proxy.count("ecs:StopTask"))
 }
 
 struct Launch {

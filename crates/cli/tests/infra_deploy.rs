@@ -106,6 +106,10 @@ fn deploy_creates_the_stack_and_the_next_ecs_command_finds_it() {
     let outputs = infra.run(&["infra", "outputs", "--format", "json"]);
     let outputs = outputs.exit(0).json();
     assert_eq!(outputs["Cluster"], "loadgrid");
+    // What `run` needs to place tasks, even where CloudFormation reported
+    // no outputs (moto): the subnets from the deploy's parameters.
+    assert!(outputs["Subnets"].as_str().is_some_and(|s| s.starts_with("subnet-")), "{outputs}");
+    assert_eq!(outputs["AssignPublicIp"], "ENABLED");
     assert!(outputs["Bucket"].as_str().unwrap().starts_with("loadgrid-"), "{outputs}");
     let env = infra.run(&["infra", "outputs", "--format", "env"]);
     assert!(env.exit(0).stdout.contains("LOADGRID_STORE=s3://loadgrid-"), "{}", env.stdout);

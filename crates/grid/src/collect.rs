@@ -1,6 +1,8 @@
 //! **collect** and **merge**: every shard's `status` and `result` from the
 //! store, merged into one grid-wide metric set.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use anyhow::Context;
 use loadgrid_metrics::{decode_shard_result, MetricSet, ShardResult};
 use loadgrid_plan::records::{Go, ShardStatus, Stop};
@@ -29,17 +31,25 @@ const PARALLEL_READS: usize = 32;
 struct ShardRead {
     status: Option<ShardStatus>,
     result: Option<ShardResult>,
-    backend_note: Option<String>,
 }
 
-/// A shard's status, result and backend note. A corrupt status or result
-/// is an error that names the shard and the file, never a panic or a
-/// silently smaller total.
-async fn read_shard(store: &Store, run_id: &str, shard: u32) -> anyhow::Result<ShardRead> {
+/// A shard's status and result, read only where the run's listing
+/// (`present`) shows them. A corrupt status or result is an error that
+/// names the shard and the file, never a panic or a silently smaller total.
+async fn read_shard(store: &Store, run_id: &str, shard: u32, present: &BTreeSet<String>) -> anyhow::Result<ShardRead> {
     let status_key = layout::shard_status(run_id, shard);
     let result_key = layout::shard_result(run_id, shard);
-    let note_key = layout::shard_backend_note(run_id, shard);
-    let (status, result, note) = futures::join!(store.get(&status_key), store.get(&result_key), store.get(&note_key));
+    let get = |key: &str| {
+        let wanted = present.contains(key);
+        let key = key.to_owned();
+        async move {
+            match wanted {
+                true => store.get(&key).await,
+                false => Ok(None),
+            }
+        }
+    };
+    let (status, result) = futures::join!(get(&status_key), get(&result_key));
     let status = match status? {
         Some(bytes) => Some(serde_json::from_slice::<ShardStatus>(&bytes).map_err(|e| {
             input_error(format!(
@@ -58,7 +68,7 @@ async fn read_shard(store: &Store, run_id: &str, shard: u32) -> anyhow::Result<S
         })?),
         None => None,
     };
-    Ok(ShardRead { status, result, backend_note: note?.map(|bytes| String::from_utf8_lossy(&bytes).into_owned()) })
+    Ok(ShardRead { status, result })
 }
 
 pub async fn read_manifest(store: &Store, run_id: &str) -> anyhow::Result<Manifest> {
@@ -76,10 +86,13 @@ pub async fn read_manifest(store: &Store, run_id: &str) -> anyhow::Result<Manife
 pub async fn collect(store: &Store, run_id: &str) -> anyhow::Result<Collected> {
     use futures::StreamExt;
     let manifest = read_manifest(store, run_id).await?;
-    // Three reads per shard, many shards at once: a large grid's end does
-    // not wait on one read after another.
+    // One listing says what each shard wrote; then its reads, many shards
+    // at once: a large grid's end waits neither on reads of what does not
+    // exist nor on one read after another.
+    let present: BTreeSet<String> =
+        store.list_keys(&format!("{}/shards", layout::run_dir(run_id))).await?.into_iter().collect();
     let shards: Vec<ShardRead> = futures::stream::iter(0..manifest.shards)
-        .map(|shard| read_shard(store, run_id, shard))
+        .map(|shard| read_shard(store, run_id, shard, &present))
         .buffered(PARALLEL_READS)
         .collect::<Vec<anyhow::Result<ShardRead>>>()
         .await
@@ -87,12 +100,15 @@ pub async fn collect(store: &Store, run_id: &str) -> anyhow::Result<Collected> {
         .collect::<anyhow::Result<_>>()?;
     let mut statuses = Vec::with_capacity(shards.len());
     let mut results = Vec::with_capacity(shards.len());
-    let mut backend_notes = Vec::with_capacity(shards.len());
     for shard in shards {
         statuses.push(shard.status);
         results.push(shard.result);
-        backend_notes.push(shard.backend_note);
     }
+    let notes: BTreeMap<u32, String> = match store.get(&layout::backend_notes(run_id)).await? {
+        Some(bytes) => serde_json::from_slice(&bytes).unwrap_or_default(),
+        None => BTreeMap::new(),
+    };
+    let backend_notes = (0..manifest.shards).map(|shard| notes.get(&shard).cloned()).collect();
     let stop = match store.get(&layout::stop(run_id)).await? {
         Some(bytes) => serde_json::from_slice(&bytes).ok(),
         None => None,

@@ -8,7 +8,6 @@
 
 use std::time::{Duration, Instant};
 
-use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use loadgrid_metrics::{decode_shard_result, MetricSet, ShardResult};
 use loadgrid_plan::records::{now_ms, Go, Heartbeat, StopReason};
@@ -236,13 +235,12 @@ pub async fn watch_grid(
     }
     progress.finish_and_clear();
     let notes = shards.end_notes();
-    let writes = notes.into_iter().map(|(shard, note)| {
-        let key = layout::shard_backend_note(run_id, shard);
-        async move {
-            let _ = store.put(&key, note.into_bytes()).await;
+    if !notes.is_empty() {
+        // One object for every shard: a grid of thousands ends in one write.
+        if let Ok(bytes) = serde_json::to_vec(&notes) {
+            let _ = store.put(&layout::backend_notes(run_id), bytes).await;
         }
-    });
-    futures::stream::iter(writes).buffer_unordered(32).collect::<Vec<()>>().await;
+    }
     Ok(())
 }
 

@@ -50,10 +50,11 @@ pub fn shard_live(run_id: &str, shard: u32) -> String {
 pub fn shard_claim(run_id: &str, shard: u32) -> String {
     format!("{RUNS}/{run_id}/shards/{shard}/claim")
 }
-/// How the backend saw the shard end (ECS stop code, exit code), written by
-/// the orchestrator: a second opinion beside the shard's own `status`.
-pub fn shard_backend_note(run_id: &str, shard: u32) -> String {
-    format!("{RUNS}/{run_id}/shards/{shard}/backend-note")
+/// How the backend saw each shard end (ECS stop code, exit code), written
+/// by the orchestrator in one object (shard → note): a second opinion
+/// beside the shards' own `status`.
+pub fn backend_notes(run_id: &str) -> String {
+    format!("{RUNS}/{run_id}/backend-notes.json")
 }
 /// The backend's own record of what it launched (e.g. ECS task ARNs), so
 /// that any machine can attach, list or stop the run.

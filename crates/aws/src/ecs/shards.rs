@@ -20,6 +20,8 @@ use crate::logs::LiveReader;
 
 pub const DESCRIBE_BATCH: usize = 100;
 pub const DESCRIBE_INTERVAL: Duration = Duration::from_secs(2);
+/// How often tasks asked to stop are described.
+const STOPPING_DESCRIBE_INTERVAL: Duration = Duration::from_millis(500);
 const MAX_DESCRIBE_INTERVAL: Duration = Duration::from_secs(30);
 
 /// One task as `DescribeTasks` last showed it.
@@ -145,8 +147,11 @@ impl EcsShards {
                 }
             }
         }
-        self.describe_interval =
-            if throttled { (self.describe_interval * 2).min(MAX_DESCRIBE_INTERVAL) } else { DESCRIBE_INTERVAL };
+        self.describe_interval = match (throttled, self.describe_interval) {
+            (true, interval) => (interval * 2).min(MAX_DESCRIBE_INTERVAL),
+            (false, STOPPING_DESCRIBE_INTERVAL) => STOPPING_DESCRIBE_INTERVAL,
+            (false, _) => DESCRIBE_INTERVAL,
+        };
     }
 
     /// What each task was billed for, from ECS's own timestamps:
@@ -214,6 +219,9 @@ impl EcsShards {
     pub async fn stop_all(&mut self, reason: &str) {
         let open: Vec<String> = self.tasks.values().filter(|t| !t.is_stopped()).map(|t| t.arn.clone()).collect();
         super::admin::stop_tasks(&self.ecs, &self.launched.cluster, &open, reason).await;
+        // Watch them stop closely: the run ends as soon as they have.
+        self.describe_interval = STOPPING_DESCRIBE_INTERVAL;
+        self.next_describe = Instant::now() + STOPPING_DESCRIBE_INTERVAL;
     }
 
     fn all_tasks_stopped(&self) -> bool {

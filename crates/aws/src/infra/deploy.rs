@@ -115,14 +115,11 @@ pub async fn stack_state(aws: &AwsContext, stack: &str) -> anyhow::Result<Option
     if status == "REVIEW_IN_PROGRESS" {
         return Ok(None);
     }
-    let mut outputs = found
-        .outputs()
-        .iter()
-        .filter_map(|o| Some((o.output_key()?.to_owned(), o.output_value()?.to_owned())))
-        .collect();
-    if status.ends_with("_COMPLETE") && !status.starts_with("DELETE") {
-        crate::stack::complete_from_resources(aws, stack, &mut outputs).await;
-    }
+    let outputs = if status.ends_with("_COMPLETE") && !status.starts_with("DELETE") {
+        crate::stack::reported_outputs(aws, found).await
+    } else {
+        crate::stack::declared_outputs(found)
+    };
     Ok(Some(StackState {
         status,
         reason: found.stack_status_reason().map(str::to_owned),
