@@ -25,9 +25,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use bytes::Bytes;
 use loadgrid_k6::rest::{self, Client};
 use loadgrid_metrics::ingest::{Ingest, IngestConfig, TestWindow};
 use loadgrid_metrics::{encode_shard_result, ShardResult};
+use loadgrid_plan::manifest::K6_STOP_GRACE as STOP_GRACE;
 use loadgrid_plan::records::{now_ms, Heartbeat, ShardOutcome, ShardStatus, Stop, StopReason};
 use loadgrid_plan::Manifest;
 use loadgrid_store::{layout, Store};
@@ -36,8 +38,6 @@ use crate::k6_process::{K6Process, K6RunArgs};
 
 /// How long k6 may take to initialise its VUs before the shard fails.
 const INIT_TIMEOUT: Duration = Duration::from_secs(180);
-/// How long k6 gets to end gracefully after a stop before it is killed.
-const STOP_GRACE: Duration = Duration::from_secs(30);
 const STATUS_POLL: Duration = Duration::from_millis(200);
 
 /// Where secret values come from (Secrets Manager on AWS).
@@ -102,49 +102,67 @@ impl TestEnd {
 /// `interrupted` counts the SIGINT/SIGTERM the agent received.
 pub async fn run(config: AgentConfig, mut interrupted: tokio::sync::watch::Receiver<u32>) -> i32 {
     let started_at_ms = now_ms();
-    match run_shard(&config, &mut interrupted, started_at_ms).await {
+    let manifest = read_manifest(&config).await;
+    let window = manifest.as_ref().map_or(DEFAULT_UPLOAD_WINDOW, |m| Duration::from_millis(m.timing.upload_window_ms));
+    let ran = match &manifest {
+        Ok(manifest) => run_shard(&config, manifest, &mut interrupted, started_at_ms).await,
+        Err(error) => Err(anyhow::anyhow!("{error:#}")),
+    };
+    let Err(error) = ran else { return 0 };
+    eprintln!("loadgrid agent: shard {}: {error:#}", config.shard);
+    if error.downcast_ref::<NotDelivered>().is_some() {
+        // The store did not take the status within the whole window: a
+        // second try would only wait as long again.
+        return 1;
+    }
+    // The other shards may be waiting for this one at the barrier.
+    let detail = format!("shard {} failed: {error:#}", config.shard);
+    request_stop(&config.store, &config.run_id, StopReason::ShardFailed, &detail).await;
+    let status = ShardStatus {
+        shard: config.shard,
+        outcome: ShardOutcome::Failed,
+        reason: Some(format!("{error:#}")),
+        k6_exit_code: None,
+        k6_stderr_tail: Vec::new(),
+        started_at_ms,
+        resumed_at_ms: None,
+        test_ended_at_ms: None,
+        marked_failed: None,
+        ended_at_ms: now_ms(),
+        has_result: false,
+        samples: 0,
+        rejected_lines: 0,
+        overflowed_metrics: Vec::new(),
+    };
+    match deliver(&config, window, None, &status).await {
         Ok(()) => 0,
         Err(error) => {
             eprintln!("loadgrid agent: shard {}: {error:#}", config.shard);
-            // The other shards may be waiting for this one at the barrier.
-            let detail = format!("shard {} failed: {error:#}", config.shard);
-            request_stop(&config.store, &config.run_id, StopReason::ShardFailed, &detail).await;
-            let status = ShardStatus {
-                shard: config.shard,
-                outcome: ShardOutcome::Failed,
-                reason: Some(format!("{error:#}")),
-                k6_exit_code: None,
-                k6_stderr_tail: Vec::new(),
-                started_at_ms,
-                resumed_at_ms: None,
-                test_ended_at_ms: None,
-                marked_failed: None,
-                ended_at_ms: now_ms(),
-                has_result: false,
-                samples: 0,
-                rejected_lines: 0,
-                overflowed_metrics: Vec::new(),
-            };
-            if write_status_if_absent(&config, &status).await.is_err() {
-                return 1;
-            }
-            0
+            1
         }
     }
 }
 
+/// The upload window of an agent that could not read its run's manifest.
+const DEFAULT_UPLOAD_WINDOW: Duration = Duration::from_secs(30);
+
+async fn read_manifest(config: &AgentConfig) -> anyhow::Result<Manifest> {
+    let (store, run_id) = (&config.store, &config.run_id);
+    let bytes = store
+        .get(&layout::manifest(run_id))
+        .await?
+        .with_context(|| format!("run `{run_id}` has no manifest in store `{}`", store.url()))?;
+    Manifest::from_json(&bytes).map_err(anyhow::Error::msg)
+}
+
 async fn run_shard(
     config: &AgentConfig,
+    manifest: &Manifest,
     interrupted: &mut tokio::sync::watch::Receiver<u32>,
     started_at_ms: i64,
 ) -> anyhow::Result<()> {
     let store = &config.store;
     let run_id = &config.run_id;
-    let manifest_bytes = store
-        .get(&layout::manifest(run_id))
-        .await?
-        .with_context(|| format!("run `{run_id}` has no manifest in store `{}`", store.url()))?;
-    let manifest = Manifest::from_json(&manifest_bytes).map_err(anyhow::Error::msg)?;
     let segment = manifest
         .segments
         .get(config.shard as usize)
@@ -157,7 +175,7 @@ async fn run_shard(
         anyhow::bail!("run `{run_id}` has no archive in the store");
     }
 
-    let secret_env = read_secrets(config, &manifest).await?;
+    let secret_env = read_secrets(config, manifest).await?;
     let ingest = Ingest::new(IngestConfig {
         shard: config.shard,
         selectors: manifest.selectors.clone(),
@@ -182,7 +200,7 @@ async fn run_shard(
     .context("cannot start k6")?;
     let client = Client::new(&config.k6_address);
 
-    let mut shard = Shard { config, manifest: &manifest, client: &client, k6: &mut k6, interrupted };
+    let mut shard = Shard { config, manifest, client: &client, k6: &mut k6, interrupted };
     let driven = match shard.drive(&ingest).await {
         Ok(driven) => driven,
         Err(error) => {
@@ -196,7 +214,7 @@ async fn run_shard(
     }
 
     if config.shard == 0 && !matches!(run_end, RunEnd::Failed(_) | RunEnd::SetupAborted(_)) {
-        barrier::teardown_after_all_shards(store, &manifest, &client, resumed_at_ms.is_some()).await;
+        barrier::teardown_after_all_shards(store, manifest, &client, resumed_at_ms.is_some()).await;
     }
     k6.interrupt();
     let exit_code = match tokio::time::timeout(STOP_GRACE, k6.wait()).await {
@@ -238,7 +256,6 @@ async fn run_shard(
             false => format!("the script called exec.test.fail(): {reason}"),
         }
     });
-    store.put(&layout::shard_result(run_id, config.shard), encode_shard_result(&result)).await?;
     let (outcome, reason) = match run_end {
         RunEnd::Completed => (ShardOutcome::Completed, None),
         RunEnd::Stopped(reason) | RunEnd::SetupAborted(reason) => (ShardOutcome::Stopped, Some(reason)),
@@ -260,8 +277,105 @@ async fn run_shard(
         rejected_lines: result.rejected_lines,
         overflowed_metrics,
     };
-    write_status_if_absent(config, &status).await?;
+    let window = Duration::from_millis(manifest.timing.upload_window_ms);
+    Ok(deliver(config, window, Some(encode_shard_result(&result)), &status).await?)
+}
+
+/// Stores the shard's result (if any) and then its status, the status
+/// only if none is there yet. Both are kept on the agent's disk first
+/// (`<work dir>/kept`, the store's own layout) and uploaded with retries
+/// for the run's upload window: a store that stops answering for a while
+/// loses nothing, and one that never comes back leaves them where the
+/// error says.
+async fn deliver(
+    config: &AgentConfig,
+    window: Duration,
+    result: Option<Vec<u8>>,
+    status: &ShardStatus,
+) -> Result<(), NotDelivered> {
+    let (run_id, shard) = (&config.run_id, config.shard);
+    let kept_dir = config.work_dir.join("kept");
+    let not_delivered = |cause: String| NotDelivered {
+        shard,
+        window,
+        kept: kept_dir.clone(),
+        store: config.store.url().to_owned(),
+        run_id: run_id.clone(),
+        cause,
+    };
+    let result = result.map(|bytes| (layout::shard_result(run_id, shard), Bytes::from(bytes)));
+    let status_bytes = serde_json::to_vec_pretty(status).expect("a shard status serializes");
+    let status = (layout::shard_status(run_id, shard), Bytes::from(status_bytes));
+    let kept = Store::open_local(&kept_dir).map_err(|e| not_delivered(e.to_string()))?;
+    for (key, bytes) in result.iter().chain([&status]) {
+        kept.put(key, bytes.clone()).await.map_err(|e| not_delivered(e.to_string()))?;
+    }
+    let deadline = Instant::now() + window;
+    if let Some((key, bytes)) = &result {
+        with_retries(deadline, || config.store.put(key, bytes.clone()))
+            .await
+            .map_err(|e| not_delivered(cause_of(e)))?;
+    }
+    with_retries(deadline, || config.store.put_if_absent(&status.0, status.1.clone()))
+        .await
+        .map_err(|e| not_delivered(cause_of(e)))?;
+    let _ = std::fs::remove_dir_all(&kept_dir);
     Ok(())
+}
+
+/// A store error with its causes, each once.
+fn cause_of(error: loadgrid_store::StoreError) -> String {
+    format!("{:#}", anyhow::Error::from(error))
+}
+
+/// The shard's result and status are on the agent's disk, not in the store.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "shard {shard} could not store its result and status within the upload window ({}): {cause}. They are kept \
+     in `{}`: copy what is under it into the store `{store}` (same keys), then run `loadgrid results {run_id}`",
+    loadgrid_thresholds::format_duration(*window),
+    kept.display()
+)]
+pub struct NotDelivered {
+    shard: u32,
+    window: Duration,
+    kept: PathBuf,
+    store: String,
+    run_id: String,
+    cause: String,
+}
+
+/// First wait between attempts; it doubles up to [`MAX_RETRY_WAIT`].
+const FIRST_RETRY_WAIT: Duration = Duration::from_millis(250);
+const MAX_RETRY_WAIT: Duration = Duration::from_secs(8);
+
+/// Calls `attempt` until it succeeds or `deadline` passes, waiting longer
+/// after each failure. The last error is returned.
+async fn with_retries<T, F, Fut>(deadline: Instant, mut attempt: F) -> Result<T, loadgrid_store::StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, loadgrid_store::StoreError>>,
+{
+    let mut wait = FIRST_RETRY_WAIT;
+    loop {
+        match attempt().await {
+            Ok(value) => return Ok(value),
+            Err(error) if Instant::now() + wait >= deadline => return Err(error),
+            Err(_) => {
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(MAX_RETRY_WAIT);
+            }
+        }
+    }
+}
+
+/// `k6 exited with code 107`, or `k6 was killed by SIGKILL` for the code
+/// a shell gives a process a signal ended (128 + the signal's number).
+fn k6_exit_text(code: i32) -> String {
+    match nix::sys::signal::Signal::try_from(code - 128) {
+        Ok(signal) if code > 128 => format!("k6 was killed by {}", signal.as_str()),
+        _ => format!("k6 exited with code {code}"),
+    }
 }
 
 /// k6's exit codes for `test.abort()` and `exec.test.fail()`.
@@ -309,12 +423,6 @@ pub async fn claim_shard(
         }
     }
     Ok(None)
-}
-
-async fn write_status_if_absent(config: &AgentConfig, status: &ShardStatus) -> anyhow::Result<()> {
-    let bytes = serde_json::to_vec_pretty(status)?;
-    config.store.put_if_absent(&layout::shard_status(&config.run_id, config.shard), bytes).await?;
-    Ok(())
 }
 
 /// Writes the run's `stop` record unless one exists: the first reason wins.
@@ -375,7 +483,7 @@ impl Shard<'_> {
         let deadline = Instant::now() + INIT_TIMEOUT;
         loop {
             if let Some(code) = self.k6.try_exit_code() {
-                anyhow::bail!("k6 exited with code {code} before it was ready: {}", self.k6.stderr_tail().join("\n"));
+                anyhow::bail!("{} before it was ready: {}", k6_exit_text(code), self.k6.stderr_tail().join("\n"));
             }
             if let Ok(status) = self.client.status().await {
                 if status.status >= rest::STATUS_PAUSED {
@@ -469,7 +577,7 @@ impl Shard<'_> {
                 .try_exit_code()
                 .is_some_and(|code| ![0, EXIT_ABORTED, EXIT_MARKED_FAILED].contains(&code)) =>
             {
-                RunEnd::Failed(format!("k6 exited with code {}", self.k6.try_exit_code().unwrap_or(-1)))
+                RunEnd::Failed(k6_exit_text(self.k6.try_exit_code().unwrap_or(-1)))
             }
             None => RunEnd::Completed,
         };

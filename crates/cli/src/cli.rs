@@ -98,8 +98,8 @@ pub enum Command {
     Runs(RunsArgs),
     /// Merge and gate a stored run again from its shard results.
     #[command(after_help = "Examples:
-  loadgrid results 20261122-020512-7f3a
-  loadgrid results 20261122-020512-7f3a --threshold 'http_req_duration: p(99)<800' --json")]
+  loadgrid results 20261122-020512-7f3a9c1e
+  loadgrid results 20261122-020512-7f3a9c1e --threshold 'http_req_duration: p(99)<800' --json")]
     Results(ResultsArgs),
     /// Recorded runs: verdict, p95, error rate, RPS, VUs, shards, cost, git sha.
     #[command(after_help = "Examples:
@@ -135,17 +135,17 @@ Example:
     Target(TargetArgs),
     /// Re-attach to a run: live progress, then merge and gate as if never detached.
     #[command(
-        after_help = "Example:\n  loadgrid run tests/checkout.js --backend ecs --shards 10 --detach\n  loadgrid attach 20261122-020512-7f3a"
+        after_help = "Example:\n  loadgrid run tests/checkout.js --backend ecs --shards 10 --detach\n  loadgrid attach 20261122-020512-7f3a9c1e"
     )]
     Attach(AttachArgs),
     /// Running grids on the ECS cluster, with their tasks, age and cost so far.
     Ps(PsArgs),
     /// Stop every task of a run (or of every run) on the ECS cluster.
-    #[command(after_help = "Examples:\n  loadgrid stop 20261122-020512-7f3a\n  loadgrid stop --all")]
+    #[command(after_help = "Examples:\n  loadgrid stop 20261122-020512-7f3a9c1e\n  loadgrid stop --all")]
     Stop(StopArgs),
     /// The agents' logs of a run (CloudWatch Logs for ECS runs, files for local ones).
     #[command(
-        after_help = "Examples:\n  loadgrid logs 20261122-020512-7f3a --shard 3\n  loadgrid logs 20261122-020512-7f3a --follow"
+        after_help = "Examples:\n  loadgrid logs 20261122-020512-7f3a9c1e --shard 3\n  loadgrid logs 20261122-020512-7f3a9c1e --follow"
     )]
     Logs(LogsArgs),
     /// Build the runner image (k6 + loadgrid) and push it to ECR.

@@ -252,6 +252,11 @@ impl Settings {
         if let Some(name) = secrets.keys().find(|name| env.iter().any(|(key, _)| key == *name)) {
             return Err(input_error(format!("`{name}` is both an --env variable and a --secret; keep one")));
         }
+        if let Some(window) = &run.upload_window {
+            let window = loadgrid_thresholds::parse_duration(window)
+                .map_err(|e| input_error(format!("[run] upload_window: {e}")))?;
+            timing.upload_window_ms = window.as_millis() as u64;
+        }
         if let Some(grace) = &run.grace {
             let grace =
                 loadgrid_thresholds::parse_duration(grace).map_err(|e| input_error(format!("[run] grace: {e}")))?;

@@ -59,7 +59,9 @@ fn price_overrides_come_from_the_config() {
 #[test]
 fn bad_inputs_are_refused_with_the_reason() {
     let grid = Grid::new();
-    grid.run(&["cost", "--avg-duration", "-5m"]).exit(2).stderr_contains("--avg-duration must be 0 or more");
+    grid.run(&["cost", "--avg-duration", "-5m"])
+        .exit(2)
+        .stderr_contains("error: --avg-duration must be 0s or more, not `-5m`");
     grid.run(&["cost", "--instance", "t3.mega", "--compare"])
         .exit(2)
         .stderr_contains("unknown instance type `t3.mega`");

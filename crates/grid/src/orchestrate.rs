@@ -192,12 +192,35 @@ pub async fn results(
     thresholds.extend(extra.iter().cloned());
     let mut collected = collect(store, run_id).await?;
     collected.manifest.allow_partial |= allow_partial;
-    let summary = summarize(&collected, &thresholds);
+    let mut summary = summarize(&collected, &thresholds);
+    if let Some(late) = reported_since_judged(store, &summary).await {
+        summary.warnings.push(format!(
+            "{late} reported after the run was judged: this merge includes what {late} measured; the run's stored \
+             summary and history record do not"
+        ));
+    }
     let handled = match summary_handling {
         Some(handling) => handle_summary(store, &collected, &summary, handling).await,
         None => Handled::NotDefined,
     };
     Ok(Judgement { summary, handled })
+}
+
+/// Shards missing from the run's stored judgement that have reported
+/// since (e.g. a result that arrived after its watcher stopped waiting).
+async fn reported_since_judged(store: &Store, summary: &RunSummary) -> Option<String> {
+    let stored = store.get(&layout::summary(&summary.run_id)).await.ok()??;
+    let stored: RunSummary = serde_json::from_slice(&stored).ok()?;
+    let missing = |shards: &[loadgrid_report::ShardSummary], shard: u32| {
+        shards.iter().any(|s| s.shard == shard && s.outcome == loadgrid_report::ShardState::Missing)
+    };
+    let late: Vec<u32> = summary
+        .shards
+        .iter()
+        .map(|s| s.shard)
+        .filter(|&shard| missing(&stored.shards, shard) && !missing(&summary.shards, shard))
+        .collect();
+    (!late.is_empty()).then(|| crate::gate::shard_ranges(&late))
 }
 
 async fn judge(store: &Store, run_id: &str, thresholds: &[Threshold]) -> anyhow::Result<(RunSummary, Collected)> {

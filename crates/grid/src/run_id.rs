@@ -1,4 +1,4 @@
-//! Run ids sort by time: `20261122-020512-7f3a`.
+//! Run ids sort by time: `20261122-020512-7f3a9c1e`.
 
 use rand::Rng;
 use time::macros::format_description;
@@ -7,7 +7,9 @@ use time::OffsetDateTime;
 pub fn new_run_id(now: OffsetDateTime) -> String {
     let stamp =
         now.format(format_description!("[year][month][day]-[hour][minute][second]")).expect("constant format is valid");
-    format!("{stamp}-{:04x}", rand::rng().random::<u16>())
+    // 32 random bits: runs started in the same second on one store (CI
+    // matrices) must not share a directory.
+    format!("{stamp}-{:08x}", rand::rng().random::<u32>())
 }
 
 pub fn rfc3339(now: OffsetDateTime) -> String {

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 use loadgrid_metrics::{decode_shard_result, MetricSet, ShardResult};
-use loadgrid_plan::records::{now_ms, Go, Heartbeat, StopReason};
+use loadgrid_plan::records::{now_ms, Go, Heartbeat, ShardOutcome, ShardStatus, StopReason};
 use loadgrid_plan::Manifest;
 use loadgrid_store::{layout, Store};
 use loadgrid_thresholds::Threshold;
@@ -21,9 +21,9 @@ use crate::backend::{LaunchedShards, LiveNumbers};
 /// The watch loop's clock on a local store; object stores use the run's
 /// (slower) poll interval, since every tick lists the run's shard objects.
 const MIN_TICK: Duration = Duration::from_millis(250);
-/// How long past a run's deadline a watcher that cannot see shard processes
-/// (an attach to a run started elsewhere) waits for missing statuses.
-const DETACHED_SLACK: Duration = Duration::from_secs(60);
+/// Past the latest moment a shard could store its result, how long a
+/// watcher still waits for it (clocks of different machines differ).
+const RESULTS_DUE_SLACK: Duration = Duration::from_secs(5);
 const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(1);
 /// After every shard process has ended, how long to wait for statuses
 /// still in flight. An agent writes its status before it exits, so this is
@@ -122,6 +122,8 @@ pub async fn watch_grid(
     let mut all_ended_at: Option<Instant> = None;
     let mut view = LiveView::default();
     let mut lost_handled = false;
+    let mut store_health = StoreHealth::new(store.url());
+    let mut keys: Vec<String> = Vec::new();
     let tick = Duration::from_millis(manifest.timing.poll_interval_ms).max(MIN_TICK);
     let watch_started = Instant::now();
     let start_deadline = watch_started + Duration::from_millis(manifest.timing.start_timeout_ms);
@@ -132,9 +134,8 @@ pub async fn watch_grid(
         if now >= next_heartbeat {
             next_heartbeat = now + HEARTBEAT_INTERVAL;
             let heartbeat = serde_json::to_vec(&Heartbeat { at_ms: now_ms() })?;
-            if let Err(error) = store.put(&layout::heartbeat(run_id), heartbeat).await {
-                notice(&progress, format!("warning: cannot write heartbeat: {:#}", anyhow::Error::from(error)));
-            }
+            let written = store.put(&layout::heartbeat(run_id), heartbeat).await;
+            store_health.observe(written, &progress);
         }
 
         let signal_count = *signals.borrow();
@@ -153,7 +154,13 @@ pub async fn watch_grid(
             }
         }
 
-        let keys = store.list_keys(&format!("{}/shards", layout::run_dir(run_id))).await.unwrap_or_default();
+        // A listing that fails keeps the last one: a store that does not
+        // answer for a while is not a grid whose shards vanished.
+        let listed = store.list_keys(&format!("{}/shards", layout::run_dir(run_id))).await;
+        let fresh = listed.is_ok();
+        if let Some(listed) = store_health.observe(listed, &progress) {
+            keys = listed;
+        }
         view.ready = keys.iter().filter(|k| k.ends_with("/ready")).count();
         view.reported = keys.iter().filter(|k| k.ends_with("/status")).count();
         let uploading = keys.iter().filter(|k| k.ends_with("/result")).count().saturating_sub(view.reported);
@@ -166,10 +173,20 @@ pub async fn watch_grid(
         }
         // After a signal the shards stop because they were asked to: not a
         // grid that cannot start.
-        if start_at_ms.is_none() && !lost_handled && handled_signals == 0 {
-            if let Some(reason) = lost_before_start(shards, &keys) {
+        if fresh && !lost_handled && !start_timed_out && handled_signals == 0 {
+            if let Some((shard, reason)) = lost_shard(shards, &keys, start_at_ms.is_some()) {
                 lost_handled = true;
-                notice(&progress, format!("the grid cannot start whole: {reason}; stopping every shard"));
+                if let Some(shard) = shard {
+                    // Its process is gone and will never say so itself; the
+                    // leader stops waiting for it before teardown().
+                    let ended = reason.trim_start_matches(&format!("shard {shard} "));
+                    write_lost_status(store, run_id, shard, ended).await;
+                }
+                let notice_text = match start_at_ms {
+                    None => format!("the grid cannot start whole: {reason}; stopping every shard"),
+                    Some(_) => format!("{reason}: without it the grid measures another test; stopping every shard"),
+                };
+                notice(&progress, notice_text);
                 loadgrid_agent::request_stop(store, run_id, StopReason::ShardFailed, &reason).await;
             }
         }
@@ -224,8 +241,24 @@ pub async fn watch_grid(
                 break;
             }
         }
-        if !shards.knows_ends() && detached_wait_is_over(manifest, start_at_ms, watch_started) {
-            notice(&progress, "giving up on shards that never reported (their run is past its deadline)");
+        if let Some(missing) = overdue(manifest, &keys, start_at_ms, watch_started) {
+            // Whatever they store from now on stays in the run for `loadgrid results`.
+            notice(
+                &progress,
+                format!(
+                    "{} had not reported by the last moment a result could arrive; judging the run without {}{}",
+                    crate::gate::shard_ranges(&missing),
+                    if missing.len() == 1 { "it" } else { "them" },
+                    match (shards.knows_ends(), missing.len()) {
+                        (false, _) => "",
+                        (true, 1) => " and stopping it",
+                        (true, _) => " and stopping them",
+                    }
+                ),
+            );
+            if shards.knows_ends() {
+                shards.kill().await;
+            }
             break;
         }
         tokio::select! {
@@ -237,26 +270,106 @@ pub async fn watch_grid(
     let notes = shards.end_notes();
     if !notes.is_empty() {
         // One object for every shard: a grid of thousands ends in one write.
-        if let Ok(bytes) = serde_json::to_vec(&notes) {
-            let _ = store.put(&layout::backend_notes(run_id), bytes).await;
+        let bytes = serde_json::to_vec(&notes)?;
+        if store.put(&layout::backend_notes(run_id), bytes).await.is_err() {
+            // They may say where results the store did not take are kept.
+            for (shard, note) in &notes {
+                eprintln!("shard {shard}: {note}");
+            }
         }
     }
     Ok(())
 }
 
-/// A shard that ended before the grid started, without a status: the
-/// others would wait for it at the barrier until its timeout.
-fn lost_before_start(shards: &dyn LaunchedShards, keys: &[String]) -> Option<String> {
-    if let Some(reason) = shards.lost_before_start() {
-        return Some(reason);
+/// A shard that ended without a status: before the start, the others
+/// would wait for it at the barrier until its timeout; after it, they
+/// would go on as a smaller grid than the one planned.
+fn lost_shard(shards: &dyn LaunchedShards, keys: &[String], started: bool) -> Option<(Option<u32>, String)> {
+    if !started {
+        if let Some(reason) = shards.lost_before_start() {
+            return Some((None, reason));
+        }
     }
+    let when = if started { "during the test, without reporting" } else { "before the grid started" };
     let notes = shards.end_notes();
-    shards.ended().into_iter().find(|shard| !keys.iter().any(|k| k.ends_with(&format!("/shards/{shard}/status")))).map(
-        |shard| match notes.get(&shard) {
-            Some(note) => format!("shard {shard} ended before the grid started ({note})"),
-            None => format!("shard {shard} ended before the grid started"),
-        },
-    )
+    let shard = shards
+        .ended()
+        .into_iter()
+        .find(|shard| !keys.iter().any(|k| k.ends_with(&format!("/shards/{shard}/status"))))?;
+    let ended = match notes.get(&shard) {
+        Some(note) => format!("ended {when} ({note})"),
+        None => format!("ended {when}"),
+    };
+    Some((Some(shard), format!("shard {shard} {ended}")))
+}
+
+/// The status of a shard whose process ended without writing one.
+async fn write_lost_status(store: &Store, run_id: &str, shard: u32, reason: &str) {
+    let at_ms = now_ms();
+    let status = ShardStatus {
+        shard,
+        outcome: ShardOutcome::Failed,
+        reason: Some(reason.to_owned()),
+        k6_exit_code: None,
+        k6_stderr_tail: Vec::new(),
+        started_at_ms: at_ms,
+        resumed_at_ms: None,
+        test_ended_at_ms: None,
+        marked_failed: None,
+        ended_at_ms: at_ms,
+        has_result: false,
+        samples: 0,
+        rejected_lines: 0,
+        overflowed_metrics: Vec::new(),
+    };
+    if let Ok(bytes) = serde_json::to_vec_pretty(&status) {
+        let _ = store.put_if_absent(&layout::shard_status(run_id, shard), bytes).await;
+    }
+}
+
+/// Whether the store answers the orchestrator, said once when it stops
+/// and once when it answers again, not on every tick.
+struct StoreHealth {
+    url: String,
+    failing_since: Option<Instant>,
+}
+
+impl StoreHealth {
+    fn new(url: &str) -> StoreHealth {
+        StoreHealth { url: url.to_owned(), failing_since: None }
+    }
+
+    fn observe<T>(&mut self, outcome: Result<T, loadgrid_store::StoreError>, progress: &ProgressBar) -> Option<T> {
+        match outcome {
+            Ok(value) => {
+                if let Some(since) = self.failing_since.take() {
+                    notice(
+                        progress,
+                        format!("the store `{}` answers again, after {:.1}s", self.url, since.elapsed().as_secs_f64()),
+                    );
+                }
+                Some(value)
+            }
+            Err(error) => {
+                if self.failing_since.is_none() {
+                    self.failing_since = Some(Instant::now());
+                    let cause = match std::error::Error::source(&error) {
+                        Some(source) => format!("{:#}", anyhow::anyhow!("{source}")),
+                        None => error.to_string(),
+                    };
+                    notice(
+                        progress,
+                        format!(
+                            "warning: the store `{}` does not answer ({cause}); the shards keep measuring, keep \
+                             their results and retry",
+                            self.url
+                        ),
+                    );
+                }
+                None
+            }
+        }
+    }
 }
 
 /// `  [PENDING 2 · RUNNING 8 | ready 8 · running 8 · uploading 0 · done 0]`
@@ -277,11 +390,15 @@ fn state_counts(
     }
 }
 
-/// For a watcher that cannot see shard processes: the run's deadline (or
-/// its barrier timeout, if it never started) plus some slack has passed.
-fn detached_wait_is_over(manifest: &Manifest, start_at_ms: Option<i64>, watch_started: Instant) -> bool {
-    let limit_ms = match start_at_ms {
-        Some(start) => start + manifest.run_deadline().as_millis() as i64,
+/// The shards without a status once the latest moment their results could
+/// arrive has passed (see [`Manifest::results_due`]); for a grid that never
+/// started, its barrier timeout.
+fn overdue(manifest: &Manifest, keys: &[String], start_at_ms: Option<i64>, watch_started: Instant) -> Option<Vec<u32>> {
+    let missing: Vec<u32> = (0..manifest.shards)
+        .filter(|shard| !keys.iter().any(|k| k.ends_with(&format!("/shards/{shard}/status"))))
+        .collect();
+    let due_ms = match start_at_ms {
+        Some(start) => start + missing.iter().map(|&shard| manifest.results_due(shard)).max()?.as_millis() as i64,
         None => {
             let created =
                 time::OffsetDateTime::parse(&manifest.created_at, &time::format_description::well_known::Rfc3339)
@@ -290,7 +407,7 @@ fn detached_wait_is_over(manifest: &Manifest, start_at_ms: Option<i64>, watch_st
             created + manifest.timing.barrier_timeout_ms as i64 + manifest.timing.grace_ms as i64
         }
     };
-    now_ms() > limit_ms + DETACHED_SLACK.as_millis() as i64
+    (now_ms() > due_ms + RESULTS_DUE_SLACK.as_millis() as i64 && !missing.is_empty()).then_some(missing)
 }
 
 async fn read_go(store: &Store, run_id: &str) -> Option<i64> {

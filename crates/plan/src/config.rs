@@ -72,6 +72,9 @@ pub struct RunSection {
     /// than this (runs started with `--detach` have none).
     pub heartbeat_timeout: Option<String>,
     pub start_timeout: Option<String>,
+    /// How long agents keep retrying to upload their results when the
+    /// store does not answer.
+    pub upload_window: Option<String>,
     /// k6 environment variables read from Secrets Manager by each agent:
     /// `NAME = "secret-id"`.
     #[serde(default)]

@@ -63,6 +63,10 @@ pub struct ThresholdRecord {
     pub origin: String,
 }
 
+/// How long k6 gets to end gracefully after an agent asks it to stop,
+/// before the agent kills it.
+pub const K6_STOP_GRACE: Duration = Duration::from_secs(30);
+
 /// Clocks of the run. Local and object-store backends want different ones:
 /// polling S3 every 20 ms would cost money and gain nothing.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -84,10 +88,18 @@ pub struct Timing {
     /// it stops the grid (a task that runs but whose agent never starts).
     #[serde(default = "default_start_timeout_ms")]
     pub start_timeout_ms: u64,
+    /// How long an agent keeps retrying to upload its result and status
+    /// when the store does not answer; meanwhile both are kept on its disk.
+    #[serde(default = "default_upload_window_ms")]
+    pub upload_window_ms: u64,
 }
 
 fn default_start_timeout_ms() -> u64 {
     Timing::remote().start_timeout_ms
+}
+
+fn default_upload_window_ms() -> u64 {
+    Timing::remote().upload_window_ms
 }
 
 impl Timing {
@@ -102,6 +114,7 @@ impl Timing {
             heartbeat_timeout_ms: Some(60_000),
             barrier_timeout_ms: 600_000,
             start_timeout_ms: 300_000,
+            upload_window_ms: 120_000,
         }
     }
 
@@ -114,6 +127,7 @@ impl Timing {
             heartbeat_timeout_ms: Some(15_000),
             barrier_timeout_ms: 120_000,
             start_timeout_ms: 60_000,
+            upload_window_ms: 30_000,
         }
     }
 }
@@ -122,6 +136,18 @@ impl Manifest {
     /// How long a shard may run after its start before it is stopped hard.
     pub fn run_deadline(&self) -> Duration {
         Duration::from_millis(self.total_duration_ms + self.timing.grace_ms)
+    }
+
+    /// The latest a shard can still store its result, counted from the
+    /// grid's start: its deadline, k6's stop grace, and the upload window;
+    /// the leader (shard 0) also waits for the others and runs `teardown()`.
+    /// Past it, a watcher stops waiting for the shard.
+    pub fn results_due(&self, shard: u32) -> Duration {
+        let mut due = self.run_deadline() + K6_STOP_GRACE + Duration::from_millis(self.timing.upload_window_ms);
+        if shard == 0 {
+            due += Duration::from_millis(2 * self.teardown_timeout_ms + self.timing.grace_ms);
+        }
+        due
     }
 
     pub fn to_json(&self) -> Vec<u8> {

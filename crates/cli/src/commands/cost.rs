@@ -17,9 +17,12 @@ fn cost_error(error: CostError) -> anyhow::Error {
 pub fn monthly(settings: &Settings, args: &CostArgs) -> anyhow::Result<i32> {
     let prices = settings.prices()?;
     let config = &settings.config;
-    let duration = loadgrid_thresholds::parse_duration(args.avg_duration.trim_start_matches('-'))
-        .map_err(|e| input_error(format!("--avg-duration: {e}")))?;
-    let run_seconds = if args.avg_duration.starts_with('-') { -duration.as_secs_f64() } else { duration.as_secs_f64() };
+    if args.avg_duration.starts_with('-') {
+        return Err(input_error(format!("--avg-duration must be 0s or more, not `{}`", args.avg_duration)));
+    }
+    let run_seconds = loadgrid_thresholds::parse_duration(&args.avg_duration)
+        .map_err(|e| input_error(format!("--avg-duration: {e}")))?
+        .as_secs_f64();
     let network = match &args.network {
         Some(network) => NetworkMode::parse(network).map_err(cost_error)?,
         None => NetworkMode::parse(config.infra.network.as_deref().unwrap_or("default-vpc")).map_err(cost_error)?,

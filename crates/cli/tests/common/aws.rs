@@ -107,6 +107,16 @@ pub struct Call {
 struct ProxyState {
     calls: Vec<Call>,
     faults: Vec<Fault>,
+    outage: Option<Outage>,
+    /// The actions of the calls an outage dropped.
+    dropped: Vec<String>,
+}
+
+/// Until `until`, calls whose action starts with `actions` get their
+/// connection dropped, as from a server that went away.
+struct Outage {
+    until: Instant,
+    actions: String,
 }
 
 /// Forwards to moto, recording each call's action and answering some with
@@ -131,7 +141,7 @@ impl Proxy {
                 tokio::spawn(async move {
                     let service = service_fn(move |request: Request<Incoming>| {
                         let (state, upstream, client) = (Arc::clone(&state), upstream.clone(), client.clone());
-                        async move { Ok::<_, hyper::Error>(forward(request, &state, &upstream, &client).await) }
+                        async move { forward(request, &state, &upstream, &client).await }
                     });
                     let _ = hyper::server::conn::http1::Builder::new()
                         .serve_connection(TokioIo::new(stream), service)
@@ -146,7 +156,19 @@ impl Proxy {
         self.state.lock().unwrap().faults.push(fault);
     }
 
+    /// For `length` from now, drops every call whose action starts with
+    /// `actions` (`""` for all, `"s3:"` for the store).
+    pub fn outage(&self, actions: &str, length: Duration) {
+        self.state.lock().unwrap().outage =
+            Some(Outage { until: Instant::now() + length, actions: actions.to_owned() });
+    }
+
     /// Calls of `action` so far.
+    /// Calls an outage dropped whose action starts with `actions`.
+    pub fn dropped(&self, actions: &str) -> usize {
+        self.state.lock().unwrap().dropped.iter().filter(|a| a.starts_with(actions)).count()
+    }
+
     pub fn count(&self, action: &str) -> usize {
         self.state.lock().unwrap().calls.iter().filter(|c| c.action == action).count()
     }
@@ -182,14 +204,24 @@ async fn forward(
     state: &Mutex<ProxyState>,
     upstream: &str,
     client: &reqwest::Client,
-) -> Response<Full<Bytes>> {
+) -> Result<Response<Full<Bytes>>, std::io::Error> {
     let started = Instant::now();
     let (parts, body) = request.into_parts();
     let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
     let action = action_of(&parts.headers, parts.method.as_str(), &body);
+    let down = state
+        .lock()
+        .unwrap()
+        .outage
+        .as_ref()
+        .is_some_and(|outage| Instant::now() < outage.until && action.starts_with(&outage.actions));
+    if down {
+        state.lock().unwrap().dropped.push(action);
+        return Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "the server went away"));
+    }
     let response = answer(parts, body, &action, state, upstream, client).await;
     state.lock().unwrap().calls.push(Call { action, started, ended: Instant::now() });
-    response
+    Ok(response)
 }
 
 async fn answer(

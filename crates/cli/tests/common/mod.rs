@@ -76,6 +76,26 @@ impl Grid {
         Outcome::from(self.command(args).output().unwrap())
     }
 
+    /// Starts `loadgrid` with its output captured, for a test that acts on
+    /// the run while it goes; `wait_with_output` ends it.
+    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        self.command(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
+    }
+
+    /// The newest run, once its grid has started (its `go` is stored).
+    pub fn started_run(&self) -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            assert!(std::time::Instant::now() < deadline, "the run never started");
+            if let Some(run_id) = self.run_ids().pop() {
+                if self.run_file(&run_id, "go").exists() {
+                    return run_id;
+                }
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
     pub fn target_stats(&self) -> loadgrid_target::Stats {
         self.target.as_ref().unwrap().stats()
     }
@@ -163,16 +183,25 @@ pub fn value(summary: &Value, metric: &str, key: &str) -> f64 {
 
 /// Processes whose command line mentions `needle` (e.g. a run id).
 pub fn processes_mentioning(needle: &str) -> Vec<String> {
+    processes().into_iter().filter(|(_, cmdline)| cmdline.contains(needle)).map(|(_, cmdline)| cmdline).collect()
+}
+
+/// The one process whose command line holds every part, e.g. the agent
+/// of a run's shard 1: `["agent", run_id, "--shard 1 "]`.
+pub fn pid_of(parts: &[&str]) -> nix::unistd::Pid {
+    let found: Vec<(i32, String)> =
+        processes().into_iter().filter(|(_, cmdline)| parts.iter().all(|part| cmdline.contains(part))).collect();
+    assert_eq!(found.len(), 1, "processes with {parts:?}: {found:?}");
+    nix::unistd::Pid::from_raw(found[0].0)
+}
+
+/// Every process (pid, command line with spaces between arguments).
+fn processes() -> Vec<(i32, String)> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        if !entry.file_name().to_string_lossy().chars().all(|c| c.is_ascii_digit()) {
-            continue;
-        }
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else { continue };
         if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) {
-            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-            if cmdline.contains(needle) {
-                found.push(cmdline);
-            }
+            found.push((pid, String::from_utf8_lossy(&cmdline).replace('\0', " ")));
         }
     }
     found

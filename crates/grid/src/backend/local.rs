@@ -5,11 +5,13 @@
 //! orchestrator, which stops them in order: agents save what they measured
 //! instead of dying mid-write.
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 
 use anyhow::Context;
 use loadgrid_plan::Manifest;
@@ -32,7 +34,8 @@ pub struct LocalBackend {
 
 pub struct LocalShards {
     children: Vec<(u32, Child)>,
-    ended: Vec<u32>,
+    /// Shards whose agent has exited, and how.
+    ended: BTreeMap<u32, ExitStatus>,
     run_work_dir: PathBuf,
 }
 
@@ -48,13 +51,13 @@ impl LocalBackend {
             match child {
                 Ok(child) => children.push((shard, child)),
                 Err(error) => {
-                    let mut started = LocalShards { children, ended: Vec::new(), run_work_dir };
+                    let mut started = LocalShards { children, ended: BTreeMap::new(), run_work_dir };
                     started.kill_now();
                     return Err(error);
                 }
             }
         }
-        Ok(LocalShards { children, ended: Vec::new(), run_work_dir })
+        Ok(LocalShards { children, ended: BTreeMap::new(), run_work_dir })
     }
 
     fn spawn_agent(&self, manifest: &Manifest, shard: u32, port: u16, work_dir: &Path) -> anyhow::Result<Child> {
@@ -102,6 +105,11 @@ impl LocalShards {
         self.wait_all();
     }
 
+    /// Where an agent keeps what it could not store (see `loadgrid agent`).
+    fn kept_dir(&self, shard: u32) -> PathBuf {
+        self.run_work_dir.join(format!("shard-{shard}")).join("kept")
+    }
+
     pub fn wait_all(&mut self) {
         for (_, child) in &mut self.children {
             let _ = child.wait();
@@ -113,14 +121,36 @@ impl LocalShards {
 impl LaunchedShards for LocalShards {
     async fn poll(&mut self) {
         for (shard, child) in &mut self.children {
-            if !self.ended.contains(shard) && matches!(child.try_wait(), Ok(Some(_))) {
-                self.ended.push(*shard);
+            if self.ended.contains_key(shard) {
+                continue;
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                self.ended.insert(*shard, status);
             }
         }
     }
 
     fn ended(&self) -> Vec<u32> {
-        self.ended.clone()
+        self.ended.keys().copied().collect()
+    }
+
+    fn end_notes(&self) -> BTreeMap<u32, String> {
+        self.ended
+            .iter()
+            .filter(|(_, status)| !status.success())
+            .map(|(shard, status)| {
+                let how = match (status.code(), status.signal()) {
+                    (Some(code), _) => format!("its agent exited with code {code}"),
+                    (None, Some(signal)) => format!("its agent was killed by {}", signal_name(signal)),
+                    (None, None) => "its agent ended abnormally".to_owned(),
+                };
+                let kept = self.kept_dir(*shard);
+                match kept.exists() {
+                    true => (*shard, format!("{how}; what it measured is kept in `{}`", kept.display())),
+                    false => (*shard, how),
+                }
+            })
+            .collect()
     }
 
     async fn terminate(&mut self) {
@@ -133,7 +163,16 @@ impl LaunchedShards for LocalShards {
 
     async fn finish(&mut self) {
         self.wait_all();
-        let _ = std::fs::remove_dir_all(&self.run_work_dir);
+        // Results an agent could not store stay until someone copies them in.
+        if (0..self.children.len() as u32).any(|shard| self.kept_dir(shard).exists()) {
+            for shard in 0..self.children.len() as u32 {
+                if !self.kept_dir(shard).exists() {
+                    let _ = std::fs::remove_dir_all(self.run_work_dir.join(format!("shard-{shard}")));
+                }
+            }
+        } else {
+            let _ = std::fs::remove_dir_all(&self.run_work_dir);
+        }
     }
 }
 
@@ -146,11 +185,19 @@ impl Drop for LocalShards {
     }
 }
 
-/// The per-run directory for local agent logs: next to the run in a local
 /// The most shards the local backend starts: each is a k6 process and an
 /// agent on this machine.
 pub const MAX_LOCAL_SHARDS: u32 = 256;
 
+/// `SIGKILL`, or `signal 99` for one without a name.
+fn signal_name(signal: i32) -> String {
+    match Signal::try_from(signal) {
+        Ok(known) => known.as_str().to_owned(),
+        Err(_) => format!("signal {signal}"),
+    }
+}
+
+/// The per-run directory for local agent logs: next to the run in a local
 /// store, else in the system's temporary directory.
 pub fn log_dir(store_root: Option<&Path>, run_id: &str) -> PathBuf {
     match store_root {
