@@ -37,6 +37,16 @@ pub fn sdk_message(error: &(dyn Error + 'static)) -> String {
         || lower.contains("signaturedoesnotmatch")
     {
         format!("{message} (the AWS credentials are not valid: refresh them, e.g. `aws sso login`)")
+    } else if lower.contains("accessdenied")
+        || lower.contains("unauthorizedoperation")
+        || lower.contains("not authorized")
+    {
+        format!(
+            "{message} (the credentials may not do this: `loadgrid infra template --iam-policies DIR` writes the \
+             policies loadgrid needs)"
+        )
+    } else if lower.contains("throttl") || lower.contains("rate exceeded") || lower.contains("slowdown") {
+        format!("{message} (AWS is limiting the request rate: try again in a minute)")
     } else {
         message
     }

@@ -83,8 +83,9 @@ pub fn claim_site_dir(dir: &Path) -> anyhow::Result<()> {
             )))
         }
         Ok(_) => {
-            let mut entries = std::fs::read_dir(dir)
-                .map_err(|e| input_error(format!("cannot read directory `{}`: {e}", dir.display())))?;
+            let mut entries = std::fs::read_dir(dir).map_err(|e| {
+                input_error(format!("cannot read directory `{}`: {e}; check its permissions", dir.display()))
+            })?;
             let ours = dir.join(SITE_MARKER).is_file();
             if !ours && entries.next().is_some() {
                 return Err(input_error(format!(

@@ -165,7 +165,9 @@ impl Settings {
         let baseline = baseline_flag.map(str::to_owned).or_else(|| section.baseline.clone());
         if let Some(id) = baseline.as_deref().filter(|b| *b != "last-pass") {
             if !loadgrid_grid::run_id::is_valid(id) {
-                return Err(input_error(format!("baseline `{id}` is neither `last-pass` nor a run id")));
+                return Err(input_error(format!(
+                    "baseline `{id}` is neither `last-pass` nor a run id; `loadgrid history` lists the recorded runs"
+                )));
             }
         }
         Ok(RegressionSettings { baseline: baseline.as_deref().map(Baseline::parse), rules, fail })

@@ -81,6 +81,14 @@ fn unreadable_or_invalid_config_file() {
     let script = grid.script("ok.js", GOOD_SCRIPT);
     std::fs::create_dir(grid.path("config-dir")).unwrap();
     assert_rejected(&grid, &["--config", "config-dir", "run", &script], "cannot read config file `config-dir`");
+    // One found by name that is not a file is an error too, not skipped.
+    std::fs::create_dir(grid.path("loadgrid.toml")).unwrap();
+    assert_rejected(
+        &grid,
+        &["run", &script],
+        "loadgrid.toml`: Is a directory (os error 21); make it a readable file, or name another with --config",
+    );
+    std::fs::remove_dir(grid.path("loadgrid.toml")).unwrap();
     std::fs::write(grid.path("loadgrid.toml"), "[run]\nshards = \"four\"\n").unwrap();
     assert_rejected(&grid, &["run", &script], "loadgrid.toml");
     assert_rejected(&grid, &["run", &script], "line 2");
@@ -155,6 +163,11 @@ const WITH_A_STORED_RUN: &[Case] = &[
     case("report --site /", 2, "`/` is the filesystem root: give the trend site a directory of its own"),
     case("report --site {dir}", 2, "is not empty and holds no loadgrid site (no `.loadgrid-site`)"),
     case("results ../../etc", 2, "`../../etc` is not a run id"),
+    case(
+        "run {script} --baseline nope",
+        2,
+        "no history record for run `nope`. Next step: `loadgrid history` lists the recorded runs",
+    ),
 ];
 
 fn script_of(vus: u32) -> String {
@@ -315,4 +328,58 @@ fn the_next_steps_messages_give_work() {
         .stderr_contains("summary.json` is unreadable (")
         .stderr_contains("reporting the run merged again from its shard results");
     assert!(std::fs::read_to_string(&report).unwrap().contains(&run_id));
+}
+
+/// Stored data damaged after the fact: the message names the file and a
+/// next step, and the next step works.
+#[test]
+fn damaged_stored_data_names_the_file_and_a_next_step_that_works() {
+    let grid = Grid::new();
+    let script = grid.script("two.js", &script_of(2));
+    let env = format!("BASE_URL={}", grid.target_url);
+    grid.run(&["run", &script, "--shards", "2", "-q", "-e", &env]).exit(0);
+    let run_id = grid.run_ids().pop().unwrap();
+
+    let status = grid.run_file(&run_id, "shards/1/status");
+    std::fs::write(&status, "{ damaged").unwrap();
+    grid.run(&["results", &run_id])
+        .exit(2)
+        .stderr_contains(&format!(
+            "shard 1's status `runs/{run_id}/shards/1/status` in store `{}` is corrupt (",
+            grid.store().canonicalize().unwrap().display()
+        ))
+        .stderr_contains(&format!(
+        "restore the file, or delete it and judge the other shards with `loadgrid results {run_id} --allow-partial`"
+    ));
+    std::fs::remove_file(&status).unwrap();
+    grid.run(&["results", &run_id, "--allow-partial"]).exit(0);
+
+    let record = std::fs::read_dir(grid.store().join("history/two")).unwrap().next().unwrap().unwrap().path();
+    std::fs::write(&record, "{ damaged").unwrap();
+    grid.run(&["compare", &run_id, &run_id]).exit(2).stderr_contains(&format!(
+        "is unreadable: key must be a string at line 1 column 3; `loadgrid results {run_id}` still judges the run \
+         from its shard results"
+    ));
+    grid.run(&["history"]).exit(0).stderr_contains("warning: skipped an unreadable history record");
+
+    let manifest = grid.run_file(&run_id, "manifest.json");
+    std::fs::write(&manifest, "{ damaged").unwrap();
+    grid.run(&["runs"]).exit(0).stderr_contains(&format!(
+        "warning: skipped run {run_id}: unreadable manifest: key must be a string at line 1 column 3 (its \
+         `runs/{run_id}/manifest.json` was damaged after the run was stored)"
+    ));
+    grid.run(&["results", &run_id]).exit(2).stderr_contains(&format!(
+        "its `runs/{run_id}/manifest.json` was damaged after the run was stored: restore it from a copy of the store"
+    ));
+}
+
+#[test]
+fn a_target_port_in_use_says_what_to_do() {
+    let grid = Grid::new();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = taken.local_addr().unwrap().to_string();
+    grid.run(&["target", "--listen", &address]).exit(2).stderr_contains(&format!(
+        "error: cannot listen on {address}: Address already in use (os error 98); stop what serves there, or pick \
+         another address with --listen"
+    ));
 }

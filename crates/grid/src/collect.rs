@@ -53,7 +53,9 @@ async fn read_shard(store: &Store, run_id: &str, shard: u32, present: &BTreeSet<
     let status = match status? {
         Some(bytes) => Some(serde_json::from_slice::<ShardStatus>(&bytes).map_err(|e| {
             input_error(format!(
-                "shard {shard}'s status `{status_key}` in store `{}` is corrupt ({e}); the run cannot be judged",
+                "shard {shard}'s status `{status_key}` in store `{}` is corrupt ({e}); the run cannot be judged: \
+                 restore the file, or delete it and judge the other shards with `loadgrid results {run_id} \
+                 --allow-partial`",
                 store.url()
             ))
         })?),
@@ -62,7 +64,9 @@ async fn read_shard(store: &Store, run_id: &str, shard: u32, present: &BTreeSet<
     let result = match result.context("reading shard results")? {
         Some(bytes) => Some(decode_shard_result(&bytes).map_err(|e| {
             input_error(format!(
-                "shard {shard}'s result `{result_key}` in store `{}`: {e}; the run cannot be merged exactly",
+                "shard {shard}'s result `{result_key}` in store `{}`: {e}; the run cannot be merged exactly: \
+                 restore the file, or delete it with its status and judge the other shards with `loadgrid results \
+                 {run_id} --allow-partial`",
                 store.url()
             ))
         })?),
@@ -78,7 +82,12 @@ pub async fn read_manifest(store: &Store, run_id: &str) -> anyhow::Result<Manife
     let bytes = store.get(&layout::manifest(run_id)).await?.ok_or_else(|| {
         input_error(format!("no run `{run_id}` in store `{}`; `loadgrid runs` lists the stored runs", store.url()))
     })?;
-    Manifest::from_json(&bytes).map_err(|e| input_error(format!("run `{run_id}`: {e}")))
+    Manifest::from_json(&bytes).map_err(|e| {
+        input_error(format!(
+            "run `{run_id}`: {e}; its `{}` was damaged after the run was stored: restore it from a copy of the store",
+            layout::manifest(run_id)
+        ))
+    })
 }
 
 /// Reads and merges a run. A corrupt shard result is an error that names

@@ -80,7 +80,12 @@ pub async fn find(store: &Store, run_id: &str) -> anyhow::Result<HistoryRecord> 
         )));
     };
     let bytes = store.get(&key).await?.unwrap_or_default();
-    serde_json::from_slice(&bytes).map_err(|e| input_error(format!("history record `{key}` is unreadable: {e}")))
+    serde_json::from_slice(&bytes).map_err(|e| {
+        input_error(format!(
+            "history record `{key}` is unreadable: {e}; `loadgrid results {run_id}` still judges the run from its \
+             shard results"
+        ))
+    })
 }
 
 /// The record `baseline` names for a run of `test` (never the run itself).

@@ -191,12 +191,12 @@ pub fn check_script(script: &Path) -> anyhow::Result<()> {
                 "script `{shown}` not found; give the path of a k6 script (.js) or archive (.tar)"
             )))
         }
-        Err(e) => return Err(input_error(format!("cannot read script `{shown}`: {e}"))),
+        Err(e) => return Err(input_error(format!("cannot read script `{shown}`: {e}; check its permissions"))),
     };
     let mut head = vec![0u8; 64 * 1024];
     let read = std::fs::File::open(script)
         .and_then(|mut file| read_up_to(&mut file, &mut head))
-        .map_err(|e| input_error(format!("cannot read script `{shown}`: {e}")))?;
+        .map_err(|e| input_error(format!("cannot read script `{shown}`: {e}; check its permissions")))?;
     head.truncate(read);
     let is_tar = head.get(257..262) == Some(b"ustar");
     let size = meta.len();

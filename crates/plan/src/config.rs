@@ -211,26 +211,24 @@ pub struct CiSection {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read config file `{path}`: {source}")]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error("cannot read config file `{path}`: {cause}; make it a readable file, or name another with --config")]
+    Read { path: PathBuf, cause: std::io::Error },
     #[error("invalid config file `{path}`:\n{message}")]
     Parse { path: PathBuf, message: String },
 }
 
 impl FileConfig {
     /// Finds `loadgrid.toml` in `start` or the nearest parent directory.
+    /// Whatever has that name counts: one that is not a readable file is
+    /// an error when loaded, not skipped for a config further up.
     pub fn find(start: &Path) -> Option<PathBuf> {
-        start.ancestors().map(|dir| dir.join(FILE_NAME)).find(|candidate| candidate.is_file())
+        start.ancestors().map(|dir| dir.join(FILE_NAME)).find(|candidate| candidate.exists())
     }
 
     /// Reads a config file. A file that exists but cannot be read or parsed
     /// is an error, never silently ignored.
     pub fn load(path: &Path) -> Result<FileConfig, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|cause| ConfigError::Read { path: path.into(), cause })?;
         let mut config = Self::parse(&text).map_err(|message| ConfigError::Parse { path: path.into(), message })?;
         config.path = Some(path.to_owned());
         Ok(config)

@@ -280,13 +280,18 @@ pub async fn execute(
         .await
         .map_err(|e| anyhow::anyhow!("cannot execute the change set: {}", sdk_message(&e)))?;
     let state = follow(aws, &change_set.stack, seen, progress).await?;
-    let Some(state) = state else { anyhow::bail!("stack `{}` disappeared while deploying", change_set.stack) };
+    let Some(state) = state else {
+        anyhow::bail!(
+            "stack `{}` disappeared while deploying (deleted by someone else?); run `loadgrid infra deploy` again",
+            change_set.stack
+        )
+    };
     if state.status.ends_with("_COMPLETE") && !state.status.contains("ROLLBACK") {
         Ok(state.outputs)
     } else {
         let failures = failure_reasons(aws, &change_set.stack).await;
         anyhow::bail!(
-            "stack `{}` ended {}{}{}",
+            "stack `{}` ended {}{}{}. Next step: fix what failed, then `loadgrid infra deploy` again",
             change_set.stack,
             state.status,
             state.reason.map(|r| format!(" ({r})")).unwrap_or_default(),
@@ -368,7 +373,11 @@ pub async fn destroy(
     progress: &mut dyn FnMut(&str),
 ) -> anyhow::Result<()> {
     let Some(state) = stack_state(aws, &spec.stack).await? else {
-        return Err(input_error(format!("there is no stack `{}` in {} to destroy", spec.stack, aws.region())));
+        return Err(input_error(format!(
+            "there is no stack `{}` in {} to destroy; check `stack` under [infra] and the region (--region)",
+            spec.stack,
+            aws.region()
+        )));
     };
     let bucket = state.outputs.get(loadgrid_infra::template::outputs::BUCKET).cloned();
     let seen = initial_events(aws, &spec.stack).await;

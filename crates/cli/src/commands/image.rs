@@ -32,7 +32,10 @@ pub async fn run(settings: &Settings, command: ImageCommand) -> anyhow::Result<i
                 .map_err(|e| input_error(format!("cannot run docker: {e}")))?;
             docker.stdin.take().expect("piped").write_all(login.password.as_bytes())?;
             if !docker.wait()?.success() {
-                anyhow::bail!("docker login to {registry} failed");
+                anyhow::bail!(
+                    "docker login to {registry} failed (docker's output above says why); the credentials need \
+                     `ecr:GetAuthorizationToken`"
+                );
             }
             step(Command::new("docker").args(["push", &tag]), "docker push")?;
             eprintln!("pushed {tag}");
@@ -94,7 +97,7 @@ fn check_docker_engine() -> anyhow::Result<()> {
 fn step(command: &mut Command, what: &str) -> anyhow::Result<()> {
     let status = command.status().map_err(|e| anyhow::anyhow!("cannot run {what}: {e}"))?;
     if !status.success() {
-        anyhow::bail!("{what} failed ({status})");
+        anyhow::bail!("{what} failed ({status}); its output above says why");
     }
     Ok(())
 }

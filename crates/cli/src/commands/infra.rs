@@ -30,7 +30,12 @@ fn template(spec: &InfraSpec, args: &InfraTemplateArgs) -> anyhow::Result<i32> {
     let template = loadgrid_infra::template::render(spec);
     out!("{}", if args.format == "json" { template.to_json() } else { template.to_yaml() });
     if let Some(dir) = &args.iam_policies {
-        std::fs::create_dir_all(dir).map_err(|e| input_error(format!("cannot create `{}`: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir).map_err(|e| {
+            input_error(format!(
+                "cannot create `{}`: {e}; name a directory you can write to with --iam-policies",
+                dir.display()
+            ))
+        })?;
         for (file, document) in loadgrid_infra::policy::sample_documents(spec) {
             crate::files::write_atomically(
                 &dir.join(file),
@@ -207,10 +212,15 @@ fn write_outputs_to_config(
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(e) => return Err(input_error(format!("cannot read `{}`: {e}", path.display()))),
+        Err(e) => {
+            return Err(input_error(format!(
+                "cannot read `{}`: {e}; make it a readable file, or name another with --config",
+                path.display()
+            )))
+        }
     };
     let mut document: toml_edit::DocumentMut =
-        text.parse().map_err(|e| input_error(format!("cannot edit `{}`: {e}", path.display())))?;
+        text.parse().map_err(|e| input_error(format!("cannot edit `{}`: {e}; fix its TOML first", path.display())))?;
     document["store"] = toml_edit::value(store.as_str());
     ensure_table(&mut document, "ecs")["stack"] = toml_edit::value(spec.stack.as_str());
     if settings.config.aws.region.is_none() && settings.config.infra.region.is_some() {

@@ -39,11 +39,11 @@ pub async fn run(settings: &Settings, args: &PsArgs) -> anyhow::Result<i32> {
         eprintln!("no loadgrid tasks are running on cluster `{}`", ecs.cluster);
         return Ok(0);
     }
-    outln!("{:<22} {:<20} {:>5}  {:<28} {:>8} {:>10}", "RUN", "TEST", "TASKS", "STATES", "AGE", "COST");
+    outln!("{:<24} {:<20} {:>5}  {:<28} {:>8} {:>10}", "RUN", "TEST", "TASKS", "STATES", "AGE", "COST");
     for grid in &grids {
         let states: Vec<String> = states_of(grid).iter().map(|(s, n)| format!("{s} {n}")).collect();
         outln!(
-            "{:<22} {:<20} {:>5}  {:<28} {:>7}s {:>9.4}$",
+            "{:<24} {:<20} {:>5}  {:<28} {:>7}s {:>9.4}$",
             grid.run_id,
             grid.test,
             grid.tasks.len(),

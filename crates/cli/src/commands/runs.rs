@@ -26,7 +26,16 @@ pub async fn run(settings: &Settings, args: &RunsArgs) -> anyhow::Result<i32> {
     let mut rows = Vec::new();
     for run_id in store.list_dirs(layout::RUNS).await? {
         let Some(manifest) = store.get(&layout::manifest(&run_id)).await? else { continue };
-        let Ok(manifest) = loadgrid_plan::Manifest::from_json(&manifest) else { continue };
+        let manifest = match loadgrid_plan::Manifest::from_json(&manifest) {
+            Ok(manifest) => manifest,
+            Err(error) => {
+                eprintln!(
+                    "warning: skipped run {run_id}: {error} (its `{}` was damaged after the run was stored)",
+                    layout::manifest(&run_id)
+                );
+                continue;
+            }
+        };
         let summary: Option<RunSummary> =
             store.get(&layout::summary(&run_id)).await?.and_then(|bytes| serde_json::from_slice(&bytes).ok());
         let metric = |name: &str, key: &str| {
@@ -48,11 +57,11 @@ pub async fn run(settings: &Settings, args: &RunsArgs) -> anyhow::Result<i32> {
         return Ok(0);
     }
     if rows.is_empty() {
-        eprintln!("no runs in store `{}`", store.url());
+        eprintln!("no runs in store `{}`: start one with `loadgrid run`, or name the store with --store", store.url());
         return Ok(0);
     }
     outln!(
-        "{:<22} {:<20} {:<21} {:>6} {:<19} {:>10} {:>10}",
+        "{:<24} {:<20} {:<21} {:>6} {:<19} {:>10} {:>10}",
         "RUN",
         "TEST",
         "CREATED",
@@ -64,7 +73,7 @@ pub async fn run(settings: &Settings, args: &RunsArgs) -> anyhow::Result<i32> {
     for row in rows {
         let verdict = if row.partial == Some(true) { format!("{} (partial)", row.verdict) } else { row.verdict };
         outln!(
-            "{:<22} {:<20} {:<21} {:>6} {:<19} {:>10} {:>10}",
+            "{:<24} {:<20} {:<21} {:>6} {:<19} {:>10} {:>10}",
             row.run_id,
             row.test_name,
             row.created_at.get(..19).unwrap_or(&row.created_at).replace('T', " "),
