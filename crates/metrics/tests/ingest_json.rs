@@ -267,6 +267,17 @@ fn a_bad_line_with_a_cached_route_is_still_rejected() {
     assert_eq!((result.samples, result.rejected_lines), (1, 1));
 }
 
+/// Found by fuzzing (fuzz/corpus/ingest_json/regression-seconds-not-digits):
+/// a time in the minute of the line before, with letters for its seconds,
+/// overflowed while reading them.
+#[test]
+fn seconds_that_are_not_digits_reject_the_line() {
+    let good = point("http_reqs", "2026-12-02T05:07:34Z", "1", r#"{"name":"a"}"#);
+    let json = format!("{good}\n{}\n", good.replace("05:07:34Z", "05:07:geZ"));
+    let result = ingest(&json);
+    assert_eq!((result.samples, result.rejected_lines), (1, 1));
+}
+
 /// The real fixture followed by lines for every path of the reader: escapes,
 /// metadata, another layout, bad, blank and CRLF lines, no final newline.
 fn tricky_input() -> String {

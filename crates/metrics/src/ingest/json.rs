@@ -97,7 +97,8 @@ impl JsonCache {
 #[inline(always)]
 fn two_digits(text: &[u8]) -> Option<i64> {
     let (tens, ones) = (text[0].wrapping_sub(b'0'), text[1].wrapping_sub(b'0'));
-    (tens <= 9 && ones <= 9).then_some(i64::from(tens * 10 + ones))
+    // Lazily: for bytes that are not digits the sum would overflow.
+    (tens <= 9 && ones <= 9).then(|| i64::from(tens * 10 + ones))
 }
 
 /// Reads a `Point` line in k6's layout at the start of `text`, up to the
