@@ -49,6 +49,11 @@ impl Second {
     }
 }
 
+/// How long a shard's VU sample stands for the seconds without one after
+/// it. k6 samples every second, so real gaps are a second or two; a stray
+/// or damaged timestamp must not make a merge fill years of seconds.
+const MAX_VU_CARRY_SECONDS: i64 = 60;
+
 /// Per-second series of requests, errors, iterations, VUs and latency,
 /// keyed by Unix second.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -79,7 +84,8 @@ impl Timeline {
     ///
     /// - each shard's last sample is carried forward over its seconds
     ///   without one, from its first sample to its last (k6 samples once a
-    ///   second, and one shard's sample may fall in the next second);
+    ///   second, and one shard's sample may fall in the next second), for at
+    ///   most a minute;
     /// - a shard that has not reported yet, or has ended, adds nothing,
     ///   rather than a zero that k6 never sampled;
     /// - shards that never had a VU (no work in their segment) are left out;
@@ -104,16 +110,16 @@ impl Timeline {
             return;
         };
         for samples in &sampled {
-            let mut next = 0;
-            let mut current = (0, 0);
-            for unix_second in samples[0].0..=samples[samples.len() - 1].0 {
-                if samples.get(next).is_some_and(|s| s.0 == unix_second) {
-                    current = (samples[next].1, samples[next].2);
-                    next += 1;
+            for (i, &(sampled_at, vus, vus_max)) in samples.iter().enumerate() {
+                let carried_until = match samples.get(i + 1) {
+                    Some(&(next, _, _)) => (next - 1).min(sampled_at.saturating_add(MAX_VU_CARRY_SECONDS)),
+                    None => sampled_at,
+                };
+                for unix_second in sampled_at..=carried_until {
+                    let second = self.second_mut(unix_second);
+                    second.vus += vus;
+                    second.vus_max += vus_max;
                 }
-                let second = self.second_mut(unix_second);
-                second.vus += current.0;
-                second.vus_max += current.1;
             }
         }
         let steady_first = sampled.iter().map(|s| s[0].0).max().unwrap_or(first);
@@ -171,6 +177,21 @@ mod tests {
         assert_eq!(per_second, [(100, 4), (101, 8), (102, 8), (103, 4)]);
         assert_eq!(grid.steady_vus, Some((101, 102)));
         assert_eq!(grid.iter().map(|(_, s)| s.vus_max).max(), Some(8));
+    }
+
+    /// Found by fuzzing (shard_result hung, growing past 1.5 GB;
+    /// fuzz/corpus/shard_result/regression-vus-years-apart replays it): a
+    /// shard result whose VU samples were years apart made the merge fill
+    /// every second between them.
+    #[test]
+    fn vus_far_apart_are_carried_a_minute_at_most() {
+        let a = vus(&[(100, 4), (1_000_000_000_000, 2)]);
+        let mut grid = a.clone();
+        grid.set_grid_vus([&a]);
+        assert_eq!(grid.len(), 62);
+        let per_second: Vec<(i64, u64)> = grid.iter().map(|(t, s)| (t, s.vus)).skip(59).collect();
+        assert_eq!(per_second, [(159, 4), (160, 4), (1_000_000_000_000, 2)]);
+        assert_eq!(grid.steady_vus, Some((100, 1_000_000_000_000)));
     }
 
     #[test]
