@@ -43,7 +43,8 @@ pub fn validate_metric_name(name: &str) -> Result<(), String> {
 }
 
 /// `metric{tag:value,...}` as k6 prints sub-metric names. Tags come sorted
-/// by name; a name or value that would not read back the same is quoted.
+/// by name; a name or value that would not read back the same is quoted
+/// (but one holding both `"` and `'` cannot be).
 pub fn format_key(metric: &str, filter: &TagSet) -> String {
     if filter.is_empty() {
         return metric.to_owned();
@@ -68,7 +69,10 @@ fn push_quoted(out: &mut String, text: &str, is_name: bool) {
         || text.contains(',')
         || (is_name && text.contains(':'))
         || text.starts_with(['"', '\''])
-        || text.trim() != text;
+        || text.trim() != text
+        // Written as read when quoting is impossible: such braces may match
+        // others in the key, as they did when it was read.
+        || ((!braces_balance(text) || opens_a_quote(text)) && !(text.contains('"') && text.contains('\'')));
     if !needs_quotes {
         out.push_str(text);
         return;
@@ -77,6 +81,38 @@ fn push_quoted(out: &mut String, text: &str, is_name: bool) {
     out.push(quote);
     out.push_str(text);
     out.push(quote);
+}
+
+/// Whether every `}` closes an earlier `{` and every `{` is closed: a
+/// `--threshold` flag's key ends at the first `:` outside braces, so other
+/// braces are quoted to read back.
+fn braces_balance(text: &str) -> bool {
+    let mut depth = 0usize;
+    for c in text.chars() {
+        match c {
+            '{' => depth += 1,
+            '}' => match depth.checked_sub(1) {
+                Some(outer) => depth = outer,
+                None => return false,
+            },
+            _ => {}
+        }
+    }
+    depth == 0
+}
+
+/// Whether a `--threshold` flag's key scan would take a quote inside `text`
+/// for the start of a quoted name or value (one right after `{`, `,` or
+/// `:`), and so end the key elsewhere.
+fn opens_a_quote(text: &str) -> bool {
+    let mut last = ' ';
+    text.chars().any(|c| {
+        let opens = matches!(c, '"' | '\'') && matches!(last, '{' | ',' | ':');
+        if !c.is_whitespace() {
+            last = c;
+        }
+        opens
+    })
 }
 
 fn parse_key(key: &str) -> Result<(String, TagSet), Located> {

@@ -296,6 +296,27 @@ fn flag_form_display_round_trips() {
     }
 }
 
+/// Found by fuzzing (fuzz/corpus/threshold_flag/regression-brace-in-tag-name
+/// and regression-quote-after-colon): a quoted tag name or value with an
+/// unmatched brace, or with a quote after a colon, was printed without its
+/// quotes, and the printed flag no longer read back.
+#[test]
+fn flag_form_quotes_unmatched_braces() {
+    let t = parse_flag(r#"e{"}":''}:rate==1"#).unwrap();
+    assert_eq!(t.filter, tags(&[("}", "")]));
+    assert_eq!(t.to_string(), r#"e{"}":""}: rate==1"#);
+    assert_eq!(parse_flag(&t.to_string()).unwrap(), t);
+    let t = parse_flag("m{name:'{id'}: avg<1").unwrap();
+    assert_eq!(t.to_string(), r#"m{name:"{id"}: avg<1"#);
+    assert_eq!(parse_flag(&t.to_string()).unwrap(), t);
+    // A quote after a colon inside a value would start a quoted value.
+    let t = parse_flag(r#"m{name:'a:"b'}: avg<1"#).unwrap();
+    assert_eq!(t.to_string(), r#"m{name:'a:"b'}: avg<1"#);
+    assert_eq!(parse_flag(&t.to_string()).unwrap(), t);
+    // Balanced braces need no quotes, as k6 writes them.
+    assert_eq!(parse_flag("m{name:/users/{id}}: avg<1").unwrap().to_string(), "m{name:/users/{id}}: avg<1");
+}
+
 #[test]
 fn flag_form_errors() {
     let error = parse_flag("http_req_duration p(95)<300").unwrap_err();
