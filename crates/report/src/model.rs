@@ -475,4 +475,15 @@ mod tests {
         let bad = r#"{"kind":"histogram","contains":"default","values":{}}"#;
         assert!(serde_json::from_str::<MetricSummary>(bad).is_err());
     }
+
+    /// Found by fuzzing (fuzz/corpus/summary/regression-float-read-back):
+    /// a stored summary's numbers read back one unit in the last place off
+    /// (`42.03380736` became `42.033807360000004`), so `report` and
+    /// `compare` showed values the run never wrote.
+    #[test]
+    fn stored_numbers_read_back_exactly() {
+        let json = r#"{"kind":"trend","contains":"time","values":{"p(99)":42.03380736,"rate":1.6605778811026235}}"#;
+        let metric: MetricSummary = serde_json::from_str(json).unwrap();
+        assert_eq!(serde_json::to_string(&metric).unwrap(), json);
+    }
 }
