@@ -366,6 +366,33 @@ export default function () { http.get(`${__ENV.BASE_URL}/ok?delay=20ms`); }
     assert_eq!(ecs.running_tasks(), 0, "no task of the run is left RUNNING");
 }
 
+/// moto answers `RunTask`, `DescribeTasks` and `StopTask` with numbers
+/// where the SDK expects strings, so the SDK cannot read them: the launch,
+/// the watch, `ps` and `stop` read what they need from the answer anyway.
+#[test]
+fn answers_the_sdk_cannot_read_neither_stop_a_run_nor_hide_its_tasks() {
+    let ecs = EcsGrid::new("");
+    ecs.world.proxy.keep_moto_quirks();
+    let script = ecs.script();
+    let summary = ecs.run(&["run", &script, "--shards", "2", "-e", &ecs.base_url(), "--json"]).exit(0).json();
+    assert_eq!(value(&summary, "iterations", "count"), 40.0);
+    assert!(summary["shards"][0]["backend_note"].as_str().is_some_and(|n| n.contains("container exit code 0")));
+
+    let long = ecs.grid.script("long.js", LONG_SCRIPT);
+    let detached = ecs.run(&["run", &long, "--shards", "2", "-e", &ecs.base_url(), "--detach"]);
+    detached.exit(0);
+    let run_id = detached.stderr.split("`loadgrid attach ").nth(1).and_then(|rest| rest.split('`').next()).unwrap();
+    let ps = ecs.run(&["ps"]);
+    assert!(ps.exit(0).stdout.contains(run_id), "{}", ps.stdout);
+    assert!(ps.stdout.contains("RUNNING 2"), "{}", ps.stdout);
+    ecs.run(&["stop", run_id]).exit(0).stderr_contains("asked ECS to stop 2 tasks");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while ecs.running_tasks() > 0 {
+        assert!(Instant::now() < deadline, "tasks still running");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 #[test]
 fn killed_orchestrator_agents_stop_at_the_heartbeat_timeout_and_attach_merges() {
     let ecs = EcsGrid::new("");

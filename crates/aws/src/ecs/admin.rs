@@ -76,15 +76,20 @@ pub async fn running_grids(
     let mut grids: BTreeMap<String, GridTasks> = BTreeMap::new();
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs_f64();
     for chunk in arns.chunks(DESCRIBE_BATCH) {
-        let output = ecs
+        let answer = match ecs
             .describe_tasks()
             .cluster(cluster)
             .set_tasks(Some(chunk.to_vec()))
             .include(TaskField::Tags)
             .send()
             .await
-            .map_err(|e| anyhow::anyhow!("cannot describe the tasks of cluster `{cluster}`: {}", sdk_message(&e)))?;
-        for task in output.tasks() {
+        {
+            Ok(output) => super::lenient::TasksAnswer::read(output.tasks(), &[]),
+            Err(error) => super::lenient::tasks_answer(&error).ok_or_else(|| {
+                anyhow::anyhow!("cannot describe the tasks of cluster `{cluster}`: {}", sdk_message(&error))
+            })?,
+        };
+        for task in &answer.tasks {
             let is_ours = task.started_by().is_some_and(|s| s.starts_with(STARTED_BY_PREFIX));
             let tag = |key: &str| {
                 task.tags().iter().find(|t| t.key() == Some(key)).and_then(|t| t.value()).map(str::to_owned)

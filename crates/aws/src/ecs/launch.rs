@@ -94,19 +94,22 @@ impl Launcher<'_> {
             // Unique per call; the SDK's own retries of this call reuse it.
             let token = format!("{}-{batch_index}-{attempt}", self.manifest.run_id);
             let response = match self.request(&range, missing as i32, spot, &token).send().await {
-                Ok(response) => response,
-                Err(error) => {
-                    launch.error = Some(format!("RunTask failed: {}", sdk_message(&error)));
-                    return launch;
-                }
+                Ok(response) => super::lenient::TasksAnswer::read(response.tasks(), response.failures()),
+                Err(error) => match super::lenient::tasks_answer(&error) {
+                    Some(answer) => answer,
+                    None => {
+                        launch.error = Some(format!("RunTask failed: {}", sdk_message(&error)));
+                        return launch;
+                    }
+                },
             };
-            launch.task_arns.extend(response.tasks().iter().filter_map(|t| t.task_arn().map(str::to_owned)));
+            launch.task_arns.extend(response.tasks.iter().filter_map(|t| t.task_arn().map(str::to_owned)));
             if launch.task_arns.len() >= wanted {
                 launch.error = None;
                 return launch;
             }
             let reasons: Vec<String> = response
-                .failures()
+                .failures
                 .iter()
                 .map(|f| {
                     format!(

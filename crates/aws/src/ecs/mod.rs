@@ -10,6 +10,7 @@
 
 pub mod admin;
 pub mod launch;
+mod lenient;
 pub mod shards;
 
 use std::collections::BTreeMap;

@@ -126,13 +126,17 @@ impl EcsShards {
         let responses = futures::future::join_all(calls).await;
         let mut throttled = false;
         for response in responses {
-            match response {
-                Ok(output) => {
-                    for task in output.tasks() {
+            let answer = match response {
+                Ok(output) => Ok(super::lenient::TasksAnswer::read(output.tasks(), output.failures())),
+                Err(error) => super::lenient::tasks_answer(&error).ok_or(error),
+            };
+            match answer {
+                Ok(answer) => {
+                    for task in &answer.tasks {
                         let view = view_of(task);
                         self.tasks.insert(view.arn.clone(), view);
                     }
-                    for failure in output.failures() {
+                    for failure in &answer.failures {
                         // MISSING: ECS forgot the task (it stopped long ago).
                         if let Some(view) = failure.arn().and_then(|arn| self.tasks.get_mut(arn)) {
                             view.last_status = "STOPPED".into();

@@ -110,6 +110,9 @@ struct ProxyState {
     outage: Option<Outage>,
     /// The actions of the calls an outage dropped.
     dropped: Vec<String>,
+    /// Pass moto's ECS answers on as they are, numbers where the SDK
+    /// expects strings and all.
+    moto_quirks: bool,
 }
 
 /// Until `until`, calls whose action starts with `actions` get their
@@ -164,6 +167,11 @@ impl Proxy {
     }
 
     /// Calls of `action` so far.
+    /// From now on, ECS answers reach loadgrid as moto sends them.
+    pub fn keep_moto_quirks(&self) {
+        self.state.lock().unwrap().moto_quirks = true;
+    }
+
     /// Calls an outage dropped whose action starts with `actions`.
     pub fn dropped(&self, actions: &str) -> usize {
         self.state.lock().unwrap().dropped.iter().filter(|a| a.starts_with(actions)).count()
@@ -279,7 +287,8 @@ async fn answer(
                 }
             }
             let bytes = answer.bytes().await.unwrap_or_default();
-            let bytes = if action.starts_with("ecs:") { fix_moto_ecs(bytes) } else { bytes };
+            let quirks = state.lock().unwrap().moto_quirks;
+            let bytes = if action.starts_with("ecs:") && !quirks { fix_moto_ecs(bytes) } else { bytes };
             response.body(Full::new(bytes)).unwrap()
         }
         Err(error) => Response::builder().status(502).body(Full::new(Bytes::from(error.to_string()))).unwrap(),
