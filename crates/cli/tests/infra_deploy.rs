@@ -119,6 +119,16 @@ fn deploy_creates_the_stack_and_the_next_ecs_command_finds_it() {
     let before = infra.world.proxy.count("ecs:ListTasks");
     infra.run(&["ps", "--json"]).exit(0);
     assert!(infra.world.proxy.count("ecs:ListTasks") > before, "ps listed the stack's cluster");
+    // A run finds everything it needs in the stack, subnets included.
+    let script = infra
+        .grid
+        .script("one.js", "export const options = { vus: 1, iterations: 1 };\nexport default function () {}\n");
+    infra
+        .run(&["run", &script, "--backend", "ecs", "--shards", "1", "--detach"])
+        .exit(0)
+        .stderr_contains("`one` on 1 ecs shard (k6");
+    assert_eq!(infra.world.proxy.count("ecs:RunTask"), 1);
+    infra.run(&["stop", "--all"]).exit(0);
 
     let destroy = infra.run(&["infra", "destroy", "--yes"]);
     destroy.exit(0).stderr_contains("kept bucket loadgrid-");
