@@ -67,17 +67,23 @@ fn assert_nothing_left_running(run_id: &str) {
     assert!(left.is_empty(), "left running: {left:?}");
 }
 
-#[test]
-fn a_store_that_stops_answering_mid_run_loses_nothing() {
-    let grid = Grid::new();
+/// Starts 3 shards of [`FIXED_WORK`] and takes the store away 1 s into the
+/// test: the run, its id, its store's URL and the outage.
+fn fixed_work_until_the_store_goes(grid: &Grid) -> (std::process::Child, String, String, Outage) {
     let script = grid.script("work.js", FIXED_WORK);
-    let child = grid.spawn(&["run", &script, "--shards", "3", "-e", &base_url(&grid), "--json"]);
+    let child = grid.spawn(&["run", &script, "--shards", "3", "-e", &base_url(grid), "--json"]);
     let run_id = grid.started_run();
     let store_url = grid.store().canonicalize().unwrap().display().to_string();
     std::thread::sleep(Duration::from_secs(1));
+    (child, run_id, store_url, Outage::begin(&grid.store()))
+}
+
+#[test]
+fn a_store_that_stops_answering_mid_run_loses_nothing() {
+    let grid = Grid::new();
     // Down from 1 s into the 2 s test until 3 s after its end: every
     // shard finishes measuring while the store is away.
-    let outage = Outage::begin(&grid.store());
+    let (child, run_id, store_url, outage) = fixed_work_until_the_store_goes(&grid);
     std::thread::sleep(Duration::from_secs(4));
     outage.restore();
 
@@ -101,12 +107,7 @@ fn a_store_that_stops_answering_mid_run_loses_nothing() {
 fn a_store_that_never_comes_back_ends_the_run_and_keeps_the_results_to_copy_in() {
     let grid = Grid::new();
     std::fs::write(grid.path("loadgrid.toml"), "[run]\ngrace = \"1s\"\nupload_window = \"2s\"\n").unwrap();
-    let script = grid.script("work.js", FIXED_WORK);
-    let child = grid.spawn(&["run", &script, "--shards", "3", "-e", &base_url(&grid), "--json"]);
-    let run_id = grid.started_run();
-    let store_url = grid.store().canonicalize().unwrap().display().to_string();
-    std::thread::sleep(Duration::from_secs(1));
-    let outage = Outage::begin(&grid.store());
+    let (child, run_id, store_url, outage) = fixed_work_until_the_store_goes(&grid);
     let outcome = finish(child);
     outage.restore();
 

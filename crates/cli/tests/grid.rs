@@ -295,16 +295,7 @@ export default function () { http.get(`${__ENV.BASE_URL}/?delay=10ms`); }
     );
     let env = base(&grid);
     let mut child = grid.command(&["run", &script, "--shards", "2", "-e", &env, "-q"]).spawn().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let run_id = loop {
-        assert!(Instant::now() < deadline, "the run never started");
-        if let Some(run_id) = grid.run_ids().pop() {
-            if grid.run_file(&run_id, "go").exists() {
-                break run_id;
-            }
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let run_id = grid.started_run();
     std::thread::sleep(Duration::from_secs(2));
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGINT).unwrap();
     let status = child.wait().unwrap();
@@ -341,16 +332,7 @@ export default function () { http.get(`${__ENV.BASE_URL}/?delay=10ms`); }
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let run_id = loop {
-        assert!(Instant::now() < deadline, "the run never started");
-        if let Some(run_id) = grid.run_ids().pop() {
-            if grid.run_file(&run_id, "go").exists() {
-                break run_id;
-            }
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let run_id = grid.started_run();
     let pid = nix::unistd::Pid::from_raw(child.id() as i32);
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
     std::thread::sleep(Duration::from_millis(200));
