@@ -18,10 +18,14 @@ use tokio::process::{Child, Command};
 const METRICS_FD: i32 = 3;
 const STDERR_TAIL_LINES: usize = 20;
 const PIPE_READ_CHUNK: usize = 256 * 1024;
+/// How long the log lines k6 wrote before it exited may take to be read.
+const LOG_DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
 pub struct K6Process {
     child: Child,
     log: Arc<Mutex<K6Log>>,
+    /// Reads k6's stderr into `log` until k6 closes it.
+    log_reader: Option<tokio::task::JoinHandle<()>>,
     /// Ends when k6 closes its output: at exit.
     pub ingest_thread: std::thread::JoinHandle<()>,
 }
@@ -120,7 +124,7 @@ impl K6Process {
         drop(command);
 
         let log = Arc::new(Mutex::new(K6Log::default()));
-        if let Some(stderr) = child.stderr.take() {
+        let log_reader = child.stderr.take().map(|stderr| {
             let log = Arc::clone(&log);
             tokio::spawn(async move {
                 let mut lines = BufReader::new(stderr).lines();
@@ -128,12 +132,12 @@ impl K6Process {
                     eprintln!("k6: {line}");
                     log.lock().expect("k6 log lock").read(line);
                 }
-            });
-        }
+            })
+        });
         let ingest_thread = std::thread::Builder::new().name("ingest".into()).spawn(move || {
             pump_metrics(reader, &ingest);
         })?;
-        Ok(K6Process { child, log, ingest_thread })
+        Ok(K6Process { child, log, log_reader, ingest_thread })
     }
 
     pub fn pid(&self) -> Option<Pid> {
@@ -159,11 +163,18 @@ impl K6Process {
         }
     }
 
+    /// Waits for k6 to exit and for its last log lines to be read: they
+    /// may hold the reason of a `test.abort()` it exited for.
     pub async fn wait(&mut self) -> i32 {
-        match self.child.wait().await {
+        let code = match self.child.wait().await {
             Ok(status) => exit_code(status),
             Err(_) => -1,
+        };
+        if let Some(reader) = self.log_reader.take() {
+            // Bounded: a process k6 started could hold its stderr open.
+            let _ = tokio::time::timeout(LOG_DRAIN_TIMEOUT, reader).await;
         }
+        code
     }
 
     pub fn stderr_tail(&self) -> Vec<String> {

@@ -328,7 +328,11 @@ fn setup_once_and_teardown_once() {
 fn test_abort() {
     let grid = parity("test_abort.js").exits(108).stops_itself().check().grid;
     assert_eq!(grid.summary["verdict"], "aborted");
-    assert!(grid.summary["verdict_reasons"][0].as_str().unwrap().ends_with("called test.abort(): the backend is down"));
+    assert!(
+        grid.summary["verdict_reasons"][0].as_str().unwrap().ends_with("called test.abort(): the backend is down"),
+        "{}",
+        grid.summary
+    );
 }
 
 #[test]

@@ -16,7 +16,7 @@ use crate::collect::{collect, Collected};
 use crate::gate::gate;
 use crate::handle_summary::{handle_summary, Handled, SummaryHandling};
 use crate::prepare::{prepare, thresholds_of, RunRequest};
-use crate::watch::{watch_grid, ProgressMode};
+use crate::watch::{record_end_notes, watch_grid, ProgressMode};
 
 pub struct RunOptions {
     pub progress: ProgressMode,
@@ -156,6 +156,7 @@ async fn watch_and_judge(
         return Err(error);
     }
     shards.finish().await;
+    record_end_notes(store, &manifest.run_id, shards).await?;
     let (summary, collected) = judge(store, &manifest.run_id, thresholds).await?;
     store.put(&layout::summary(&manifest.run_id), serde_json::to_vec_pretty(&summary)?).await?;
     let handled = match summary_handling {

@@ -267,15 +267,23 @@ pub async fn watch_grid(
         }
     }
     progress.finish_and_clear();
+    Ok(())
+}
+
+/// Stores how the backend saw each shard end, once it has finished with
+/// them (a task that stopped after the last status was read is described
+/// by then).
+pub async fn record_end_notes(store: &Store, run_id: &str, shards: &dyn LaunchedShards) -> anyhow::Result<()> {
     let notes = shards.end_notes();
-    if !notes.is_empty() {
-        // One object for every shard: a grid of thousands ends in one write.
-        let bytes = serde_json::to_vec(&notes)?;
-        if store.put(&layout::backend_notes(run_id), bytes).await.is_err() {
-            // They may say where results the store did not take are kept.
-            for (shard, note) in &notes {
-                eprintln!("shard {shard}: {note}");
-            }
+    if notes.is_empty() {
+        return Ok(());
+    }
+    // One object for every shard: a grid of thousands ends in one write.
+    let bytes = serde_json::to_vec(&notes)?;
+    if store.put(&layout::backend_notes(run_id), bytes).await.is_err() {
+        // They may say where results the store did not take are kept.
+        for (shard, note) in &notes {
+            eprintln!("shard {shard}: {note}");
         }
     }
     Ok(())

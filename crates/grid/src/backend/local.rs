@@ -110,9 +110,11 @@ impl LocalShards {
         self.run_work_dir.join(format!("shard-{shard}")).join("kept")
     }
 
-    pub fn wait_all(&mut self) {
-        for (_, child) in &mut self.children {
-            let _ = child.wait();
+    fn wait_all(&mut self) {
+        for (shard, child) in &mut self.children {
+            if let Ok(status) = child.wait() {
+                self.ended.entry(*shard).or_insert(status);
+            }
         }
     }
 }
