@@ -303,6 +303,13 @@ fn a_manifest_with_absurd_sizes_is_refused_at_once() {
             .stderr_contains(&format!("corrupt manifest: {shards} shards with 1 execution segments"));
         assert!(started.elapsed() < std::time::Duration::from_secs(10));
     }
+    // Found by fuzzing: deadlines computed from it overflowed.
+    manifest["shards"] = 1.into();
+    manifest["timing"]["grace_ms"] = u64::MAX.into();
+    std::fs::write(&path, serde_json::to_vec(&manifest).unwrap()).unwrap();
+    grid.run(&["results", &run_id])
+        .exit(2)
+        .stderr_contains("corrupt manifest: timing.grace_ms is 18446744073709551615 ms (at most a year)");
 }
 
 /// What the messages tell a user to do works: `results --allow-partial`

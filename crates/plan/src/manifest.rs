@@ -174,6 +174,36 @@ impl Manifest {
                 crate::split::MAX_SHARDS
             ));
         }
+        if let Some((name, ms)) = manifest.durations_ms().find(|(_, ms)| *ms > MAX_STORED_DURATION_MS) {
+            return Err(format!("corrupt manifest: {name} is {ms} ms (at most a year)"));
+        }
         Ok(manifest)
     }
+
+    /// Every duration the manifest holds, by its field's name.
+    fn durations_ms(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+        let timing = &self.timing;
+        [
+            ("total_duration_ms", Some(self.total_duration_ms)),
+            ("setup_timeout_ms", Some(self.setup_timeout_ms)),
+            ("teardown_timeout_ms", Some(self.teardown_timeout_ms)),
+            ("timing.poll_interval_ms", Some(timing.poll_interval_ms)),
+            ("timing.start_lead_ms", Some(timing.start_lead_ms)),
+            ("timing.live_interval_ms", Some(timing.live_interval_ms)),
+            ("timing.grace_ms", Some(timing.grace_ms)),
+            ("timing.heartbeat_timeout_ms", timing.heartbeat_timeout_ms),
+            ("timing.barrier_timeout_ms", Some(timing.barrier_timeout_ms)),
+            ("timing.start_timeout_ms", Some(timing.start_timeout_ms)),
+            ("timing.upload_window_ms", Some(timing.upload_window_ms)),
+        ]
+        .into_iter()
+        .filter_map(|(name, ms)| Some((name, ms?)))
+        .chain(
+            self.thresholds.iter().filter_map(|t| Some(("a threshold's delay_abort_eval_ms", t.delay_abort_eval_ms?))),
+        )
+    }
 }
+
+/// A year: far beyond any test, and small enough that deadlines computed
+/// from a stored manifest cannot overflow a clock.
+const MAX_STORED_DURATION_MS: u64 = 365 * 24 * 3600 * 1000;
