@@ -208,9 +208,14 @@ pub struct RunArgs {
     /// No progress display.
     #[arg(long, short = 'q')]
     pub quiet: bool,
-    /// Where shards run: `local` (default) or `ecs`.
-    #[arg(long, env = "LOADGRID_BACKEND", value_parser = ["local", "ecs"])]
+    /// Where shards run: `local` (default), `docker` (containers of the
+    /// runner image, locked down and sized as ECS tasks) or `ecs`.
+    #[arg(long, env = "LOADGRID_BACKEND", value_parser = loadgrid_plan::BackendKind::NAMES)]
     pub backend: Option<String>,
+    /// docker backend: the runner image (default `[docker] image`, else
+    /// `loadgrid-runner:<version>`, what `loadgrid image build` tags).
+    #[arg(long, env = "LOADGRID_IMAGE")]
+    pub image: Option<String>,
     /// ECS: run on FARGATE_SPOT, falling back to FARGATE when Spot has no capacity.
     #[arg(long)]
     pub spot: bool,
@@ -307,23 +312,35 @@ pub struct LogsArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum ImageCommand {
-    /// `docker build` the runner image from docker/Dockerfile.
-    Build(ImageArgs),
+    /// Package this machine's loadgrid and k6 (prebuilt, for Linux) as the runner image, with `docker build`.
+    Build(ImageBuildArgs),
     /// Log in to ECR through the SDK and `docker push` the runner image.
     Push(ImageArgs),
 }
 
 #[derive(Debug, Args)]
 pub struct ImageArgs {
-    /// Image reference (default: the stack's `RepositoryUri` output, tag = loadgrid version).
+    /// Image reference (default: the stack's `RepositoryUri` output, else
+    /// `loadgrid-runner`; tag = loadgrid version).
     #[arg(long)]
     pub tag: Option<String>,
-    /// Build context: the loadgrid source tree (default: current directory).
-    #[arg(long, default_value = ".")]
-    pub context: PathBuf,
-    /// Use this k6 image (e.g. one with xk6 extensions) instead of grafana/k6.
+}
+
+#[derive(Debug, Args)]
+pub struct ImageBuildArgs {
+    #[command(flatten)]
+    pub image: ImageArgs,
+    /// The k6 binary to ship, for Linux (default: the k6 runs use here; a
+    /// custom build with xk6 extensions works too).
     #[arg(long)]
-    pub k6_image: Option<String>,
+    pub k6: Option<PathBuf>,
+    /// The loadgrid binary to ship, for Linux (default: this one).
+    #[arg(long)]
+    pub loadgrid: Option<PathBuf>,
+    /// The base image (default `debian:bookworm-slim`; offline, one made
+    /// by `scripts/base-image`).
+    #[arg(long)]
+    pub base_image: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

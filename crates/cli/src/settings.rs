@@ -9,7 +9,7 @@ use loadgrid_grid::prepare::RunRequest;
 use loadgrid_infra::InfraSpec;
 use loadgrid_k6::{Overrides, K6};
 use loadgrid_plan::manifest::Timing;
-use loadgrid_plan::FileConfig;
+use loadgrid_plan::{BackendKind, FileConfig};
 use loadgrid_store::Store;
 use loadgrid_thresholds::{Origin, Threshold};
 
@@ -106,11 +106,10 @@ impl Settings {
     }
 
     /// `--backend`, else `backend` in loadgrid.toml, else `local`.
-    pub fn backend(&self, args: &RunArgs) -> anyhow::Result<String> {
-        let backend = args.backend.clone().or_else(|| self.config.backend.clone()).unwrap_or_else(|| "local".into());
-        match backend.as_str() {
-            "local" | "ecs" => Ok(backend),
-            other => Err(input_error(format!("unknown backend `{other}`; use `local` or `ecs`"))),
+    pub fn backend(&self, args: &RunArgs) -> anyhow::Result<BackendKind> {
+        match args.backend.as_ref().or(self.config.backend.as_ref()) {
+            Some(name) => name.parse().map_err(input_error),
+            None => Ok(BackendKind::Local),
         }
     }
 
@@ -230,7 +229,7 @@ impl Settings {
         let mut tags: Vec<(String, String)> = run.tags.clone().into_iter().collect();
         upsert(&mut tags, &args.tags);
         let backend = self.backend(args)?;
-        let remote = backend != "local" || self.store_url().starts_with("s3://");
+        let remote = backend.is_remote() || self.store_url().starts_with("s3://");
         let mut timing = if remote { Timing::remote() } else { Timing::local() };
         if let Some(timeout) = args.heartbeat_timeout.as_ref().or(run.heartbeat_timeout.as_ref()) {
             let timeout = loadgrid_thresholds::parse_duration(timeout)

@@ -1,6 +1,6 @@
 //! One run end to end, and the re-judging of a stored run.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use loadgrid_k6::K6;
 use loadgrid_plan::Manifest;
@@ -46,6 +46,9 @@ pub trait Backend: Send + Sync {
 #[async_trait::async_trait]
 impl Backend for LocalBackend {
     async fn validate(&self, manifest: &Manifest) -> anyhow::Result<()> {
+        if let Some(containers) = &self.containers {
+            containers.validate().map_err(crate::input_error)?;
+        }
         if manifest.shards > local::MAX_LOCAL_SHARDS {
             return Err(crate::input_error(format!(
                 "{} shards on this machine: each is a k6 process beside its agent, and at most {} fit one machine; use fewer, or `--backend ecs` for a bigger grid",
@@ -175,6 +178,8 @@ pub fn local_backend(exe: PathBuf, k6: &K6, store: &Store) -> LocalBackend {
         store_url: store.url().to_owned(),
         log_dir: PathBuf::new(),
         work_dir: std::env::temp_dir().join("loadgrid-agents"),
+        containers: None,
+        local_store: store.local_root().map(Path::to_path_buf),
     }
 }
 

@@ -53,7 +53,7 @@ pub struct RunRequest {
     pub timing: Timing,
     pub allow_partial: bool,
     pub max_series_per_metric: usize,
-    pub backend: String,
+    pub backend: loadgrid_plan::BackendKind,
     /// k6 env var name → Secrets Manager id (values are read by the agents).
     pub secrets: BTreeMap<String, String>,
 }
@@ -114,7 +114,7 @@ pub async fn prepare(request: &RunRequest, k6: &K6) -> anyhow::Result<Prepared> 
         test_name: request.test_name.clone().unwrap_or_else(|| test_name_of(&request.script)),
         script: request.script.display().to_string(),
         created_at: run_id::rfc3339(now),
-        backend: request.backend.clone(),
+        backend: request.backend,
         shards: request.shards,
         segments,
         segment_sequence,
@@ -304,7 +304,7 @@ mod tests {
             test_name: "t".into(),
             script: "t.js".into(),
             created_at: String::new(),
-            backend: "local".into(),
+            backend: loadgrid_plan::BackendKind::Local,
             shards: 1,
             segments: vec!["0:1".into()],
             segment_sequence: "0,1".into(),

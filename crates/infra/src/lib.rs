@@ -17,6 +17,7 @@ pub mod changes;
 pub mod doctor;
 pub mod names;
 pub mod policy;
+pub mod runner;
 pub mod spec;
 pub mod template;
 

@@ -27,7 +27,7 @@ pub const FILE_NAME: &str = "loadgrid.toml";
 pub struct FileConfig {
     pub store: Option<String>,
     pub k6: Option<PathBuf>,
-    /// `local` (default) or `ecs`.
+    /// `local` (default), `docker` or `ecs`.
     pub backend: Option<String>,
     #[serde(default)]
     pub run: RunSection,
@@ -35,6 +35,8 @@ pub struct FileConfig {
     pub aws: AwsSection,
     #[serde(default)]
     pub ecs: EcsSection,
+    #[serde(default)]
+    pub docker: DockerSection,
     #[serde(default)]
     pub infra: InfraSection,
     #[serde(default)]
@@ -115,6 +117,14 @@ pub struct EcsSection {
     /// Above this many tasks, a launch must be approved (`--yes`, or on the
     /// terminal). Default 100.
     pub max_tasks: Option<u32>,
+}
+
+/// The docker backend: shards as containers of the runner image here.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DockerSection {
+    /// Default `loadgrid-runner:<version>`, what `loadgrid image build` tags.
+    pub image: Option<String>,
 }
 
 /// Judging a run against an earlier one.

@@ -18,4 +18,4 @@ pub mod records;
 pub mod split;
 
 pub use config::{ConfigError, FileConfig};
-pub use manifest::{Manifest, ThresholdRecord};
+pub use manifest::{BackendKind, Manifest, ThresholdRecord};

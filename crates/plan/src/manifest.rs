@@ -17,7 +17,7 @@ pub struct Manifest {
     pub script: String,
     /// RFC 3339, UTC.
     pub created_at: String,
-    pub backend: String,
+    pub backend: BackendKind,
     pub shards: u32,
     /// `segments[i]` is shard i's `--execution-segment`.
     pub segments: Vec<String>,
@@ -48,6 +48,55 @@ pub struct Manifest {
     #[serde(default)]
     pub secrets: BTreeMap<String, String>,
     pub warnings: Vec<String>,
+}
+
+/// Where a run's shards run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendKind {
+    /// `loadgrid agent` processes on this machine.
+    Local,
+    /// Containers of the runner image on this machine, sized as Fargate tasks.
+    Docker,
+    /// ECS tasks.
+    Ecs,
+}
+
+impl BackendKind {
+    pub const NAMES: [&'static str; 3] = ["local", "docker", "ecs"];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BackendKind::Local => "local",
+            BackendKind::Docker => "docker",
+            BackendKind::Ecs => "ecs",
+        }
+    }
+
+    /// Whether its shards start slowly and reach the store over a network
+    /// (their clocks are those of [`Timing::remote`]).
+    pub fn is_remote(self) -> bool {
+        self == BackendKind::Ecs
+    }
+}
+
+impl std::fmt::Display for BackendKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for BackendKind {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<BackendKind, String> {
+        match text {
+            "local" => Ok(BackendKind::Local),
+            "docker" => Ok(BackendKind::Docker),
+            "ecs" => Ok(BackendKind::Ecs),
+            other => Err(format!("unknown backend `{other}`; use `local`, `docker` or `ecs`")),
+        }
+    }
 }
 
 /// A threshold as text, so that `loadgrid results` parses it again exactly

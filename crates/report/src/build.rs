@@ -85,7 +85,7 @@ pub fn build_summary(input: &SummaryInput) -> RunSummary {
         test_name: manifest.test_name.clone(),
         script: manifest.script.clone(),
         created_at: manifest.created_at.clone(),
-        backend: manifest.backend.clone(),
+        backend: manifest.backend.to_string(),
         k6_version: manifest.k6_version.clone(),
         verdict: input.verdict,
         exit_code: input.exit_code,

@@ -3,6 +3,8 @@
 
 use loadgrid_grid::orchestrate::{attach, local_backend, Backend, RunOptions};
 
+use loadgrid_plan::BackendKind;
+
 use crate::cli::AttachArgs;
 use crate::output;
 use crate::settings::Settings;
@@ -12,9 +14,12 @@ pub async fn run(settings: &Settings, args: &AttachArgs) -> anyhow::Result<i32> 
     let store = settings.store().await?;
     super::history::check_baseline(&store, &regression).await?;
     let manifest = loadgrid_grid::collect::read_manifest(&store, &args.run_id).await?;
-    let backend: Box<dyn Backend> = match manifest.backend.as_str() {
-        "ecs" => Box::new(super::ecs_backend(settings, &args.ecs, None, &store).await?),
-        _ => Box::new(local_backend(std::env::current_exe()?, &settings.k6()?, &store)),
+    // A local or docker run's shards are watched through the store only.
+    let backend: Box<dyn Backend> = match manifest.backend {
+        BackendKind::Ecs => Box::new(super::ecs_backend(settings, &args.ecs, None, &store).await?),
+        BackendKind::Local | BackendKind::Docker => {
+            Box::new(local_backend(std::env::current_exe()?, &settings.k6()?, &store))
+        }
     };
     // handleSummary() needs k6; a machine that only watches an ECS grid may
     // have none, and `loadgrid results --handle-summary` can run it later.

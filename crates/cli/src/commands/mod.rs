@@ -22,6 +22,9 @@ use tokio::sync::watch;
 use std::io::IsTerminal;
 
 use loadgrid_aws::ecs::{Approval, EcsBackend, LaunchGuard};
+use loadgrid_grid::backend::docker::Containers;
+use loadgrid_grid::backend::local::LocalBackend;
+use loadgrid_grid::input_error;
 use loadgrid_store::Store;
 
 use crate::cli::{Cli, Command, EcsArgs, GlobalArgs, RunArgs};
@@ -80,6 +83,50 @@ pub fn signal_counter() -> anyhow::Result<watch::Receiver<u32>> {
         }
     });
     Ok(receiver)
+}
+
+/// The docker backend: the local backend's agents in containers of the
+/// runner image, run as the task definition runs them, with the task size
+/// of `[ecs]` (else `[infra]`, else Fargate's 1 vCPU and 2 GiB) as limits.
+pub fn docker_backend(
+    settings: &Settings,
+    args: &RunArgs,
+    k6: &loadgrid_k6::K6,
+    store: &Store,
+) -> anyhow::Result<LocalBackend> {
+    use loadgrid_infra::runner;
+    let config = &settings.config;
+    let cpu = config.ecs.cpu.or(config.infra.task_cpu).unwrap_or(loadgrid_infra::spec::DEFAULT_TASK_CPU);
+    let memory = config.ecs.memory.or(config.infra.task_memory).unwrap_or(loadgrid_infra::spec::DEFAULT_TASK_MEMORY);
+    loadgrid_plan::fargate::check_task_size(cpu, memory)
+        .map_err(|e| input_error(format!("the docker backend sizes containers as Fargate tasks: {e}")))?;
+    let image = args
+        .image
+        .clone()
+        .or_else(|| config.docker.image.clone())
+        .unwrap_or_else(|| format!("{}:{}", image::LOCAL_REPOSITORY, env!("CARGO_PKG_VERSION")));
+    // What the agents write into a store on this machine belongs to the
+    // store's owner; elsewhere they are the task definition's unprivileged user.
+    let user = match store.local_root() {
+        Some(root) => {
+            use std::os::unix::fs::MetadataExt;
+            let owner = std::fs::metadata(root)
+                .map_err(|e| input_error(format!("cannot read the store `{}`: {e}", root.display())))?;
+            format!("{}:{}", owner.uid(), owner.gid())
+        }
+        None => format!("{0}:{0}", runner::USER),
+    };
+    let mut backend = loadgrid_grid::orchestrate::local_backend(std::env::current_exe()?, k6, store);
+    backend.containers = Some(Containers {
+        image,
+        cpu,
+        memory,
+        user,
+        scratch: runner::SCRATCH.to_owned(),
+        nofile: runner::NOFILE,
+        stop_timeout: runner::STOP_TIMEOUT_SECONDS,
+    });
+    Ok(backend)
 }
 
 /// The ECS backend from flags, config and stack outputs, with checked credentials.

@@ -2,6 +2,8 @@ use crate::output::outln;
 use loadgrid_grid::input_error;
 use loadgrid_grid::orchestrate::{local_backend, run_grid, Backend, RunOptions, RunOutcome};
 
+use loadgrid_plan::BackendKind;
+
 use crate::cli::RunArgs;
 use crate::output;
 use crate::settings::Settings;
@@ -19,14 +21,16 @@ pub async fn run_with(settings: &Settings, args: &RunArgs, k6: &loadgrid_k6::K6)
     let regression = settings.regression(args.baseline.as_deref())?;
     let store = settings.store().await?;
     super::history::check_baseline(&store, &regression).await?;
-    let backend: Box<dyn Backend> = match request.backend.as_str() {
-        "ecs" => Box::new(super::ecs_backend(settings, &args.ecs, Some(args), &store).await?),
-        _ => {
-            if args.detach {
-                return Err(input_error("--detach needs the ecs backend: local shards are this process's children"));
-            }
-            Box::new(local_backend(std::env::current_exe()?, k6, &store))
-        }
+    if args.detach && request.backend != BackendKind::Ecs {
+        return Err(input_error(format!(
+            "--detach needs the ecs backend: {} shards are this process's children",
+            request.backend
+        )));
+    }
+    let backend: Box<dyn Backend> = match request.backend {
+        BackendKind::Ecs => Box::new(super::ecs_backend(settings, &args.ecs, Some(args), &store).await?),
+        BackendKind::Docker => Box::new(super::docker_backend(settings, args, k6, &store)?),
+        BackendKind::Local => Box::new(local_backend(std::env::current_exe()?, k6, &store)),
     };
     let outcome = run_grid(
         &request,

@@ -1,4 +1,5 @@
-//! The local backend: shards are `loadgrid agent` child processes.
+//! The local backend: shards are `loadgrid agent` child processes, or
+//! containers of the runner image ([`super::docker`]).
 //!
 //! Each agent gets its own k6 REST port and a log file. Agents run in their
 //! own process group, so a Ctrl-C in the terminal reaches only the
@@ -18,6 +19,7 @@ use loadgrid_plan::Manifest;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
+use super::docker::Containers;
 use super::LaunchedShards;
 
 #[derive(Clone)]
@@ -30,13 +32,21 @@ pub struct LocalBackend {
     pub log_dir: PathBuf,
     /// Agents work in `<work_dir>/<run-id>/shard-<i>`, removed after the run.
     pub work_dir: PathBuf,
+    /// Run each agent in a container of the runner image instead.
+    pub containers: Option<Containers>,
+    /// The store's directory, when it is one on this machine (containers
+    /// get it mounted).
+    pub local_store: Option<PathBuf>,
 }
 
 pub struct LocalShards {
     children: Vec<(u32, Child)>,
+    /// The shards' containers, for the docker backend.
+    container_names: Vec<String>,
     /// Shards whose agent has exited, and how.
     ended: BTreeMap<u32, ExitStatus>,
     run_work_dir: PathBuf,
+    log_dir: PathBuf,
 }
 
 impl LocalBackend {
@@ -45,39 +55,52 @@ impl LocalBackend {
             .with_context(|| format!("cannot create log directory `{}`", self.log_dir.display()))?;
         let ports = free_ports(manifest.shards as usize)?;
         let run_work_dir = self.work_dir.join(&manifest.run_id);
-        let mut children = Vec::new();
+        let container_names = match &self.containers {
+            Some(_) => (0..manifest.shards).map(|shard| Containers::name(&manifest.run_id, shard)).collect(),
+            None => Vec::new(),
+        };
+        let mut shards = LocalShards {
+            children: Vec::new(),
+            container_names,
+            ended: BTreeMap::new(),
+            run_work_dir,
+            log_dir: self.log_dir.clone(),
+        };
         for (shard, port) in (0..manifest.shards).zip(ports) {
-            let child = self.spawn_agent(manifest, shard, port, &run_work_dir);
-            match child {
-                Ok(child) => children.push((shard, child)),
+            match self.spawn_agent(manifest, shard, port, &shards.run_work_dir) {
+                Ok(child) => shards.children.push((shard, child)),
                 Err(error) => {
-                    let mut started = LocalShards { children, ended: BTreeMap::new(), run_work_dir };
-                    started.kill_now();
+                    shards.kill_now();
                     return Err(error);
                 }
             }
         }
-        Ok(LocalShards { children, ended: BTreeMap::new(), run_work_dir })
+        Ok(shards)
     }
 
     fn spawn_agent(&self, manifest: &Manifest, shard: u32, port: u16, work_dir: &Path) -> anyhow::Result<Child> {
         let log_path = self.log_dir.join(format!("shard-{shard}.log"));
         let log = File::create(&log_path).with_context(|| format!("cannot create `{}`", log_path.display()))?;
-        let mut command = Command::new(&self.exe);
-        command
-            .arg("agent")
-            .args(["--store", &self.store_url, "--run-id", &manifest.run_id, "--shard", &shard.to_string()])
-            .arg("--k6")
-            .arg(&self.k6)
-            .args(["--k6-address", &format!("127.0.0.1:{port}")])
-            .arg("--work-dir")
-            .arg(work_dir.join(format!("shard-{shard}")))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .env("NO_COLOR", "1")
-            .process_group(0);
-        command.spawn().with_context(|| format!("cannot start agent `{} agent`", self.exe.display()))
+        let mut command = match &self.containers {
+            Some(containers) => {
+                containers.run_command(manifest, shard, port, &self.store_url, self.local_store.as_deref())
+            }
+            None => {
+                let mut command = Command::new(&self.exe);
+                command
+                    .arg("agent")
+                    .args(["--store", &self.store_url, "--run-id", &manifest.run_id, "--shard", &shard.to_string()])
+                    .arg("--k6")
+                    .arg(&self.k6)
+                    .args(["--k6-address", &format!("127.0.0.1:{port}")])
+                    .arg("--work-dir")
+                    .arg(work_dir.join(format!("shard-{shard}")));
+                command
+            }
+        };
+        command.stdin(Stdio::null()).stdout(log.try_clone()?).stderr(log).env("NO_COLOR", "1").process_group(0);
+        let program = command.get_program().to_string_lossy().into_owned();
+        command.spawn().with_context(|| format!("cannot start agent with `{program}`"))
     }
 }
 
@@ -91,6 +114,11 @@ fn free_ports(count: usize) -> anyhow::Result<Vec<u16>> {
 
 impl LocalShards {
     fn signal_all(&mut self, signal: Signal) {
+        if !self.container_names.is_empty() {
+            // `docker stop` is what ECS does: SIGTERM, SIGKILL after the stop timeout.
+            Containers::stop(&self.running_containers());
+            return;
+        }
         for (_, child) in &mut self.children {
             if matches!(child.try_wait(), Ok(None)) {
                 let _ = kill(Pid::from_raw(child.id() as i32), signal);
@@ -99,10 +127,22 @@ impl LocalShards {
     }
 
     fn kill_now(&mut self) {
+        Containers::kill(&self.running_containers());
         for (_, child) in &mut self.children {
             let _ = child.kill();
         }
         self.wait_all();
+    }
+
+    fn running_containers(&mut self) -> Vec<String> {
+        let names = &self.container_names;
+        self.children
+            .iter_mut()
+            .filter_map(|(shard, child)| match child.try_wait() {
+                Ok(None) => names.get(*shard as usize).cloned(),
+                _ => None,
+            })
+            .collect()
     }
 
     /// Where an agent keeps what it could not store (see `loadgrid agent`).
@@ -141,10 +181,26 @@ impl LaunchedShards for LocalShards {
             .iter()
             .filter(|(_, status)| !status.success())
             .map(|(shard, status)| {
-                let how = match (status.code(), status.signal()) {
-                    (Some(code), _) => format!("its agent exited with code {code}"),
-                    (None, Some(signal)) => format!("its agent was killed by {}", signal_name(signal)),
-                    (None, None) => "its agent ended abnormally".to_owned(),
+                let how = match (status.code(), status.signal(), self.container_names.is_empty()) {
+                    (Some(DOCKER_RUN_FAILED), _, false) => {
+                        let log = std::fs::read_to_string(self.log_dir.join(format!("shard-{shard}.log")));
+                        let why = log.ok().and_then(|log| {
+                            log.lines()
+                                .find(|l| l.starts_with("docker:"))
+                                .map(|l| l.trim_start_matches("docker: ").to_owned())
+                        });
+                        format!(
+                            "its container did not start ({})",
+                            why.as_deref().unwrap_or("docker run exited with 125")
+                        )
+                    }
+                    (Some(137), _, false) => "its container was killed (SIGKILL: out of its memory limit, or still \
+                                              running at the end of `docker stop`'s timeout)"
+                        .to_owned(),
+                    (Some(code), _, false) => format!("its container exited with code {code}"),
+                    (Some(code), _, true) => format!("its agent exited with code {code}"),
+                    (None, Some(signal), _) => format!("its agent was killed by {}", signal_name(signal)),
+                    (None, None, _) => "its agent ended abnormally".to_owned(),
                 };
                 let kept = self.kept_dir(*shard);
                 match kept.exists() {
@@ -186,6 +242,10 @@ impl Drop for LocalShards {
         }
     }
 }
+
+/// `docker run`'s own exit code when the container could not be created
+/// or started.
+const DOCKER_RUN_FAILED: i32 = 125;
 
 /// The most shards the local backend starts: each is a k6 process and an
 /// agent on this machine.

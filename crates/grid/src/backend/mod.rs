@@ -3,11 +3,14 @@
 //! (barrier, results, status) goes through the store, whatever the backend.
 //!
 //! - [`local`]: child processes on this machine.
+//! - [`docker`]: containers of the runner image on this machine, sized and
+//!   locked down as the ECS task definition runs them.
 //! - The ECS backend lives in `loadgrid-aws`, with the rest of the AWS code.
 //! - [`detached`]: a run whose shards this process did not start (`loadgrid
 //!   attach` to a local run): only the store is watched.
 
 pub mod detached;
+pub mod docker;
 pub mod local;
 
 use std::collections::BTreeMap;

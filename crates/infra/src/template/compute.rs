@@ -5,14 +5,8 @@ use serde_json::{json, Value};
 
 use super::{attr, outputs, parameters, reference, sub, Tagging, Template};
 use crate::policy;
+use crate::runner::{NOFILE, SCRATCH, STOP_TIMEOUT_SECONDS, USER};
 use crate::spec::{InfraSpec, CONTAINER_NAME};
-
-/// Where the runner writes (its root filesystem is read-only).
-const SCRATCH: &str = "/tmp";
-/// Seconds ECS waits after SIGTERM: an agent saves what it measured first.
-const STOP_TIMEOUT_SECONDS: u32 = 60;
-/// Open files per task: every VU's connections are file descriptors.
-const NOFILE: u32 = 1_048_576;
 
 pub(super) fn add(template: &mut Template, spec: &InfraSpec) {
     template.resource(
@@ -152,7 +146,7 @@ fn task_definition(template: &mut Template, spec: &InfraSpec) {
         "Essential": true,
         // Container-level memory: the hard limit, equal to the task's.
         "Memory": spec.task_memory,
-        "User": "10001",
+        "User": USER,
         "ReadonlyRootFilesystem": true,
         "MountPoints": [{ "SourceVolume": "scratch", "ContainerPath": SCRATCH, "ReadOnly": false }],
         "Environment": [
