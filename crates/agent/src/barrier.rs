@@ -13,8 +13,8 @@ use crate::{read_stop, AgentConfig};
 pub enum Met {
     /// Resume at this wall-clock time (ms since the epoch).
     Go(i64),
-    /// The run was stopped before it started.
-    Stopped(String),
+    /// The run was stopped, or the agent signalled, before it started.
+    Stopped,
     /// The leader's `setup()` called `test.abort()`, with this reason.
     SetupAborted(String),
 }
@@ -58,7 +58,7 @@ pub async fn meet(
             })
             .await?
         else {
-            return Ok(Met::Stopped(stopped_reason(store, run_id).await));
+            return Ok(Met::Stopped);
         };
         let data: serde_json::Value = serde_json::from_slice(&bytes).context("unreadable setup data")?;
         client.set_setup_data(&data).await.context("cannot load setup data into k6")?;
@@ -76,7 +76,7 @@ pub async fn meet(
             })
             .await?;
         if all_ready.is_none() {
-            return Ok(Met::Stopped(stopped_reason(store, run_id).await));
+            return Ok(Met::Stopped);
         }
         let now = now_ms();
         let go = Go { start_at_ms: now + manifest.timing.start_lead_ms as i64, written_at_ms: now };
@@ -91,14 +91,7 @@ pub async fn meet(
         .await?;
     match go {
         Some(go) => Ok(Met::Go(go.start_at_ms)),
-        None => Ok(Met::Stopped(stopped_reason(store, run_id).await)),
-    }
-}
-
-async fn stopped_reason(store: &Store, run_id: &str) -> String {
-    match read_stop(store, run_id).await {
-        Some(stop) => stop.detail,
-        None => "the agent was interrupted".into(),
+        None => Ok(Met::Stopped),
     }
 }
 

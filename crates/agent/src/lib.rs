@@ -434,6 +434,22 @@ pub async fn request_stop(store: &Store, run_id: &str, reason: StopReason, detai
     }
 }
 
+/// How a shard ends that was told to stop (or was signalled) before its
+/// end: by the grid's stop record, which loadgrid writes before it stops a
+/// grid, or else from outside loadgrid (`docker stop`, an ECS `StopTask`, a
+/// Spot interruption). The latter fails the shard and stops the grid:
+/// without the shard, the grid would measure another test.
+async fn stopped_end(config: &AgentConfig) -> RunEnd {
+    if let Some(stop) = read_stop(&config.store, &config.run_id).await {
+        return RunEnd::Stopped(stop.detail);
+    }
+    let why = "stopped from outside the run: its agent got SIGTERM or SIGINT while loadgrid had asked for no \
+               stop (`docker stop`, an ECS StopTask, a Spot interruption)";
+    let detail = format!("shard {} was {why}", config.shard);
+    request_stop(&config.store, &config.run_id, StopReason::ShardFailed, &detail).await;
+    RunEnd::Failed(why.to_owned())
+}
+
 pub async fn read_stop(store: &Store, run_id: &str) -> Option<Stop> {
     let bytes = store.get(&layout::stop(run_id)).await.ok()??;
     serde_json::from_slice(&bytes).ok()
@@ -454,7 +470,7 @@ impl Shard<'_> {
         let stopped = |end| Driven { end, resumed_at_ms: None, start_at_ms: None, test_end: None };
         let start_at_ms = match barrier::meet(self.config, self.manifest, self.client, self.interrupted).await? {
             barrier::Met::Go(start_at_ms) => start_at_ms,
-            barrier::Met::Stopped(reason) => return Ok(stopped(RunEnd::Stopped(reason))),
+            barrier::Met::Stopped => return Ok(stopped(stopped_end(self.config).await)),
             barrier::Met::SetupAborted(reason) => {
                 let detail = abort_detail(self.config.shard, "setup()", &reason);
                 request_stop(&self.config.store, &self.config.run_id, StopReason::TestAbort, &detail).await;
@@ -517,6 +533,7 @@ impl Shard<'_> {
         let mut stop_reason: Option<String> = None;
         let mut stop_sent_at: Option<Instant> = None;
         let mut abort_shared = false;
+        let mut failed_from_outside: Option<String> = None;
         let mut running_seen_at_ms = resumed_at_ms;
         loop {
             if self.k6.try_exit_code().is_some() {
@@ -552,7 +569,14 @@ impl Shard<'_> {
                 stop_reason = self.should_stop(now >= deadline).await;
             }
             if stop_reason.is_none() && *self.interrupted.borrow() > 0 {
-                stop_reason = Some("the agent was interrupted".into());
+                stop_reason = Some(match stopped_end(self.config).await {
+                    RunEnd::Failed(why) => {
+                        failed_from_outside = Some(why.clone());
+                        why
+                    }
+                    RunEnd::Stopped(why) | RunEnd::SetupAborted(why) => why,
+                    RunEnd::Completed => "the agent was interrupted".into(),
+                });
             }
             if let Some(reason) = &stop_reason {
                 if stop_sent_at.is_none() {
@@ -570,16 +594,18 @@ impl Shard<'_> {
             }
         }
         let test_end = TestEnd { running_seen_at_ms, ended_seen_at_ms: now_ms() };
-        let end = match stop_reason {
-            Some(reason) => RunEnd::Stopped(reason),
-            None if self
-                .k6
-                .try_exit_code()
-                .is_some_and(|code| ![0, EXIT_ABORTED, EXIT_MARKED_FAILED].contains(&code)) =>
+        let end = match (failed_from_outside, stop_reason) {
+            (Some(why), _) => RunEnd::Failed(why),
+            (None, Some(reason)) => RunEnd::Stopped(reason),
+            (None, None)
+                if self
+                    .k6
+                    .try_exit_code()
+                    .is_some_and(|code| ![0, EXIT_ABORTED, EXIT_MARKED_FAILED].contains(&code)) =>
             {
                 RunEnd::Failed(k6_exit_text(self.k6.try_exit_code().unwrap_or(-1)))
             }
-            None => RunEnd::Completed,
+            (None, None) => RunEnd::Completed,
         };
         (end, test_end)
     }

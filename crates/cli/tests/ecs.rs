@@ -79,15 +79,7 @@ impl EcsGrid {
 
     /// Waits until the store holds an object whose key ends with `suffix`; returns the run id.
     fn wait_for_object(&self, suffix: &str, timeout: Duration) -> String {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let keys: Vec<String> = self.world.bucket_objects().into_iter().map(|(k, _)| k).collect();
-            if let Some(key) = keys.iter().find(|k| k.ends_with(suffix)) {
-                return key.split('/').nth(2).unwrap().to_owned();
-            }
-            assert!(Instant::now() < deadline, "no `{suffix}` in the store after {timeout:?}: {keys:#?}");
-            std::thread::sleep(Duration::from_millis(200));
-        }
+        self.world.wait_for_object(suffix, timeout)
     }
 
     fn summary(&self, run_id: &str) -> serde_json::Value {

@@ -471,6 +471,20 @@ security_groups = ["{sg}"]
         })
     }
 
+    /// Waits for a key of the run store ending in `suffix`; returns the id
+    /// of the run it is in.
+    pub fn wait_for_object(&self, suffix: &str, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let keys: Vec<String> = self.bucket_objects().into_iter().map(|(k, _)| k).collect();
+            if let Some(key) = keys.iter().find(|k| k.ends_with(suffix)) {
+                return key.split('/').nth(2).unwrap().to_owned();
+            }
+            assert!(Instant::now() < deadline, "no `{suffix}` in the store after {timeout:?}: {keys:#?}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
     /// Every log line in the runner log group.
     pub fn log_lines(&self) -> Vec<String> {
         let logs = aws_sdk_cloudwatchlogs::Client::new(&self.config);

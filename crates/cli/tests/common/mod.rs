@@ -11,6 +11,7 @@
 #![allow(dead_code)]
 
 pub mod aws;
+pub mod docker;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

@@ -1,0 +1,131 @@
+//! `--backend docker`: every shard a container of the real runner image,
+//! run with the ECS task definition's settings. Needs a Docker engine and
+//! the offline base image (`scripts/base-image`; `scripts/test` makes both
+//! ready); the tests fail, never skip, without them.
+
+mod common;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::aws::{AwsWorld, BUCKET};
+use common::docker::{containers_of, inspect, runner_image};
+use common::{value, Grid, Outcome};
+
+const EXACT: &str = r#"
+import http from "k6/http";
+import { check, group } from "k6";
+export const options = {
+  scenarios: { s: { executor: "shared-iterations", vus: 8, iterations: 400, maxDuration: "60s" } },
+};
+export default function () {
+  group("home", () => {
+    const response = http.get(`${__ENV.BASE_URL}/`);
+    check(response, { "status is 200": (r) => r.status === 200 });
+  });
+}
+"#;
+
+const LONG: &str = r#"
+import http from "k6/http";
+import { sleep } from "k6";
+export const options = { scenarios: { s: { executor: "constant-vus", vus: 2, duration: "30s" } } };
+export default function () { http.get(`${__ENV.BASE_URL}/`); sleep(0.05); }
+"#;
+
+/// The same script on four local agents and on four containers of the
+/// image: the same exact totals.
+#[test]
+fn four_docker_shards_give_the_local_grid_totals() {
+    let grid = Grid::new();
+    let image = runner_image(&grid);
+    let script = grid.script("exact.js", EXACT);
+    let env = format!("BASE_URL={}", grid.target_url);
+    let local = grid.run(&["run", &script, "--shards", "4", "-e", &env, "--json"]).exit(0).json();
+    let docker =
+        grid.run(&["run", &script, "--shards", "4", "-e", &env, "--json", "--backend", "docker", "--image", image]);
+    let docker = docker.exit(0).json();
+
+    assert_eq!(docker["backend"], "docker");
+    for (metric, key) in [("iterations", "count"), ("http_reqs", "count"), ("checks", "passes"), ("data_sent", "count")]
+    {
+        assert_eq!(value(&docker, metric, key), value(&local, metric, key), "{metric}.{key}");
+    }
+    assert_eq!(value(&docker, "iterations", "count"), 400.0);
+    assert_eq!(docker["root_group"]["groups"][0]["checks"][0]["passes"], 400);
+    for shard in docker["shards"].as_array().unwrap() {
+        assert_eq!(shard["outcome"], "completed", "{shard}");
+    }
+}
+
+/// Against an S3 store (moto), as on ECS: the containers run with the task
+/// definition's settings; `docker stop` of one shard (SIGTERM, then SIGKILL
+/// after the stop timeout, as ECS stops a task) keeps what it measured and
+/// fails the run, naming why.
+#[test]
+fn a_docker_stop_of_one_shard_fails_the_run_and_keeps_what_it_measured() {
+    let grid = Grid::new();
+    let image = runner_image(&grid);
+    let world = AwsWorld::new();
+    std::fs::write(grid.path("loadgrid.toml"), format!("store = \"s3://{BUCKET}/team\"\n")).unwrap();
+    let script = grid.script("long.js", LONG);
+    let env = format!("BASE_URL={}", grid.target_url);
+    let mut command =
+        grid.command(&["run", &script, "--shards", "2", "-e", &env, "--json", "--backend", "docker", "--image", image]);
+    let child = command
+        .envs(world.env())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let run_id = world.wait_for_object("/go", Duration::from_secs(60));
+    assert_eq!(containers_of(&run_id), [format!("loadgrid-{run_id}-0"), format!("loadgrid-{run_id}-1")]);
+
+    let container = inspect(&format!("loadgrid-{run_id}-1"));
+    let host = &container["HostConfig"];
+    assert_eq!(container["Config"]["User"], "10001:10001");
+    assert_eq!(host["ReadonlyRootfs"], true);
+    assert!(host["Tmpfs"]["/tmp"].is_string(), "{}", host["Tmpfs"]);
+    assert_eq!(host["CapDrop"], serde_json::json!(["ALL"]));
+    assert_eq!(host["SecurityOpt"], serde_json::json!(["no-new-privileges"]));
+    assert_eq!(host["NetworkMode"], "host");
+    assert_eq!(host["Ulimits"][0]["Name"], "nofile");
+    assert_eq!(host["NanoCpus"], 1_000_000_000u64, "1 vCPU");
+    assert_eq!(host["Memory"], 2048u64 << 20, "2 GiB");
+    assert_eq!(container["Config"]["StopTimeout"], 60);
+
+    // Once the shard has measured for a while.
+    world.wait_for_object("/shards/1/live", Duration::from_secs(30));
+    std::thread::sleep(Duration::from_secs(1));
+    let stopped_at = Instant::now();
+    let stop = Command::new("docker").args(["stop", &format!("loadgrid-{run_id}-1")]).output().unwrap();
+    assert!(stop.status.success(), "{}", String::from_utf8_lossy(&stop.stderr));
+    assert!(stopped_at.elapsed() < Duration::from_secs(30), "the agent saved and exited before the SIGKILL");
+
+    let outcome = Outcome::from(child.wait_with_output().unwrap());
+    let summary = outcome.exit(1).json();
+    let why = "stopped from outside the run: its agent got SIGTERM or SIGINT while loadgrid had asked for no stop \
+               (`docker stop`, an ECS StopTask, a Spot interruption)";
+    assert_eq!(summary["verdict_reasons"], serde_json::json!([format!("shard 1: failed: {why}")]));
+    assert_eq!(summary["stop"]["detail"], format!("shard 1 was {why}"));
+    assert_eq!(summary["verdict"], "failed");
+    let stopped_shard = &summary["shards"][1];
+    assert_eq!(stopped_shard["outcome"], "failed", "{stopped_shard}");
+    assert!(stopped_shard["requests"].as_u64().unwrap() > 10, "its partial result was uploaded: {stopped_shard}");
+    assert_eq!(summary["shards"][0]["outcome"], "stopped", "the other shard stopped with the grid");
+    assert!(summary["duration_seconds"].as_f64().unwrap() < 20.0, "the grid stopped long before its 30 s");
+    assert!(containers_of(&run_id).is_empty(), "no container of the run is left");
+}
+
+/// A missing image is bad input: refused with the next step, before
+/// anything is stored.
+#[test]
+fn a_missing_image_is_refused_before_anything_is_stored() {
+    let grid = Grid::new();
+    let script = grid.script("exact.js", EXACT);
+    grid.run(&["run", &script, "--backend", "docker", "--image", "loadgrid-runner:missing"]).exit(2).stderr_contains(
+        "the docker backend runs the image `loadgrid-runner:missing`, which this Docker engine does not have. Next \
+         step: `loadgrid image build --tag loadgrid-runner:missing`",
+    );
+    assert!(grid.run_ids().is_empty(), "no run was stored");
+}
