@@ -219,10 +219,10 @@ pub struct RunArgs {
     /// ECS: run on FARGATE_SPOT, falling back to FARGATE when Spot has no capacity.
     #[arg(long)]
     pub spot: bool,
-    /// ECS: task CPU units for this run (1024 = 1 vCPU).
+    /// ECS and docker: task CPU units for this run (1024 = 1 vCPU).
     #[arg(long)]
     pub cpu: Option<u32>,
-    /// ECS: task memory in MiB for this run.
+    /// ECS and docker: task memory in MiB for this run.
     #[arg(long)]
     pub memory: Option<u32>,
     /// k6 env var read from Secrets Manager by each agent: `NAME=<secret id>` (repeatable).

@@ -87,7 +87,8 @@ pub fn signal_counter() -> anyhow::Result<watch::Receiver<u32>> {
 
 /// The docker backend: the local backend's agents in containers of the
 /// runner image, run as the task definition runs them, with the task size
-/// of `[ecs]` (else `[infra]`, else Fargate's 1 vCPU and 2 GiB) as limits.
+/// (`--cpu`/`--memory`, else `[ecs]`, else `[infra]`, else 1 vCPU and 2 GiB)
+/// as limits.
 pub fn docker_backend(
     settings: &Settings,
     args: &RunArgs,
@@ -96,8 +97,9 @@ pub fn docker_backend(
 ) -> anyhow::Result<LocalBackend> {
     use loadgrid_infra::runner;
     let config = &settings.config;
-    let cpu = config.ecs.cpu.or(config.infra.task_cpu).unwrap_or(loadgrid_infra::spec::DEFAULT_TASK_CPU);
-    let memory = config.ecs.memory.or(config.infra.task_memory).unwrap_or(loadgrid_infra::spec::DEFAULT_TASK_MEMORY);
+    use loadgrid_infra::spec::{DEFAULT_TASK_CPU, DEFAULT_TASK_MEMORY};
+    let cpu = args.cpu.or(config.ecs.cpu).or(config.infra.task_cpu).unwrap_or(DEFAULT_TASK_CPU);
+    let memory = args.memory.or(config.ecs.memory).or(config.infra.task_memory).unwrap_or(DEFAULT_TASK_MEMORY);
     loadgrid_plan::fargate::check_task_size(cpu, memory)
         .map_err(|e| input_error(format!("the docker backend sizes containers as Fargate tasks: {e}")))?;
     let image = args
