@@ -68,6 +68,17 @@ impl EcsGrid {
         format!("BASE_URL={}", self.grid.target_url)
     }
 
+    /// Fargate's runtime starting the real runner image for every task,
+    /// with the task's container overrides.
+    fn with_image() -> EcsGrid {
+        let grid = Grid::new();
+        let image = common::docker::runner_image(&grid);
+        let world = AwsWorld::new();
+        std::fs::write(grid.path("loadgrid.toml"), world.config_toml("")).unwrap();
+        let fargate = FakeFargate::start_image(&world, image);
+        EcsGrid { grid, world, fargate: Some(fargate) }
+    }
+
     /// Without the fake runtime: tasks stay RUNNING in moto with no agent,
     /// for tests of launching and stopping only.
     fn without_runtime(extra_run: &str) -> EcsGrid {
@@ -97,6 +108,27 @@ impl Drop for EcsGrid {
     fn drop(&mut self) {
         self.fargate.take();
     }
+}
+
+/// Every task a container of the real runner image (uid 10001, read-only
+/// root), started with the `RunTask` call's overrides: the grid runs, merges
+/// and stops as with agent processes.
+#[test]
+fn the_real_runner_image_runs_an_ecs_grid() {
+    let ecs = EcsGrid::with_image();
+    let script = ecs.script();
+    let summary = ecs.run(&["run", &script, "--shards", "2", "-e", &ecs.base_url(), "--json"]).exit(0).json();
+    assert_eq!(value(&summary, "iterations", "count"), 40.0);
+    assert_eq!(value(&summary, "http_reqs", "count"), 80.0);
+    for shard in summary["shards"].as_array().unwrap() {
+        assert_eq!(shard["outcome"], "completed", "{shard}");
+    }
+    assert_eq!(ecs.fargate.as_ref().unwrap().started.lock().unwrap().len(), 2, "two tasks ran the image");
+    assert!(
+        ecs.world.log_lines().iter().any(|line| line.contains("loadgrid agent: shard 1 resumed")),
+        "the containers' output reached the tasks' log streams"
+    );
+    assert_eq!(ecs.running_tasks(), 0, "no task of the run is left RUNNING");
 }
 
 #[test]

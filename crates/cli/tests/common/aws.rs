@@ -567,9 +567,59 @@ struct RunningAgent {
     terminated: bool,
 }
 
+/// How a task's agent is started: a process, or a container of an image.
+struct Runtime {
+    agent_env: Vec<(String, String)>,
+    image: Option<String>,
+}
+
+impl Runtime {
+    fn command(&self, task_id: &str, env: Vec<(String, String)>, work_dir: &Path) -> tokio::process::Command {
+        match &self.image {
+            None => {
+                let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_loadgrid"));
+                command
+                    .arg("agent")
+                    .envs(env)
+                    .envs(self.agent_env.iter().cloned())
+                    .env("LOADGRID_WORK_DIR", work_dir.join(task_id));
+                command
+            }
+            // The task definition's settings (crates/infra: template/compute.rs).
+            Some(image) => {
+                let mut command = tokio::process::Command::new("docker");
+                command
+                    .args(["run", "--rm", "--name", &format!("fargate-{task_id}"), "--network", "host"])
+                    .args(["--read-only", "--tmpfs", "/tmp:rw,exec,mode=1777", "--user", "10001:10001"])
+                    .args(["--cap-drop", "ALL", "--stop-timeout", "60", "--label", "loadgrid.fake-fargate=1"]);
+                for (name, value) in env {
+                    command.args(["--env", &format!("{name}={value}")]);
+                }
+                command.arg(image);
+                command
+            }
+        }
+    }
+}
+
 impl FakeFargate {
     /// `agent_env` is added to every agent's environment (e.g. LOADGRID_K6).
     pub fn start(world: &AwsWorld, work_dir: &Path, agent_env: Vec<(String, String)>) -> FakeFargate {
+        FakeFargate::launch(world, work_dir, agent_env, None)
+    }
+
+    /// Runs each task as a container of the runner `image`, with the task
+    /// definition's settings, instead of a `loadgrid agent` process.
+    pub fn start_image(world: &AwsWorld, image: &str) -> FakeFargate {
+        FakeFargate::launch(world, Path::new("/tmp"), Vec::new(), Some(image.to_owned()))
+    }
+
+    fn launch(
+        world: &AwsWorld,
+        work_dir: &Path,
+        agent_env: Vec<(String, String)>,
+        image: Option<String>,
+    ) -> FakeFargate {
         let stop = Arc::new(AtomicBool::new(false));
         let started = Arc::new(Mutex::new(Vec::new()));
         let (moto, config, work_dir) = (world.direct.url.clone(), world.config.clone(), work_dir.to_owned());
@@ -578,7 +628,15 @@ impl FakeFargate {
         let failing = Arc::clone(&fail_next);
         let thread = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-            runtime.block_on(run_fargate(moto, config, work_dir, agent_env, stop_flag, started_list, failing));
+            runtime.block_on(run_fargate(
+                moto,
+                config,
+                work_dir,
+                Runtime { agent_env, image },
+                stop_flag,
+                started_list,
+                failing,
+            ));
         });
         FakeFargate { fail_next, stop, thread: Some(thread), started }
     }
@@ -597,7 +655,7 @@ async fn run_fargate(
     moto: String,
     config: aws_config::SdkConfig,
     work_dir: PathBuf,
-    agent_env: Vec<(String, String)>,
+    agents_runtime: Runtime,
     stop: Arc<AtomicBool>,
     started: Arc<Mutex<Vec<String>>>,
     fail_next: Arc<Mutex<(usize, String)>>,
@@ -669,22 +727,17 @@ async fn run_fargate(
                     .filter_map(|kv| Some((kv.name()?.to_owned(), kv.value()?.to_owned())))
                     .collect();
                 let k6_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-                let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_loadgrid"));
-                command
-                    .arg("agent")
-                    .envs(env)
-                    .envs(agent_env.iter().cloned())
-                    .env("AWS_ACCESS_KEY_ID", "test")
-                    .env("AWS_SECRET_ACCESS_KEY", "test")
-                    .env("AWS_ENDPOINT_URL", &moto)
-                    .env("AWS_EC2_METADATA_DISABLED", "true")
-                    .env("ECS_CONTAINER_METADATA_URI_V4", format!("{}/{task_id}", metadata.url))
-                    .env("LOADGRID_K6_ADDRESS", format!("127.0.0.1:{k6_port}"))
-                    .env("LOADGRID_WORK_DIR", work_dir.join(&task_id))
-                    .stdin(Stdio::null())
-                    .stdout(Stdio::piped())
-                    .stderr(Stdio::piped())
-                    .kill_on_drop(true);
+                let mut env = env;
+                env.extend([
+                    ("AWS_ACCESS_KEY_ID".to_owned(), "test".to_owned()),
+                    ("AWS_SECRET_ACCESS_KEY".to_owned(), "test".to_owned()),
+                    ("AWS_ENDPOINT_URL".to_owned(), moto.clone()),
+                    ("AWS_EC2_METADATA_DISABLED".to_owned(), "true".to_owned()),
+                    ("ECS_CONTAINER_METADATA_URI_V4".to_owned(), format!("{}/{task_id}", metadata.url)),
+                    ("LOADGRID_K6_ADDRESS".to_owned(), format!("127.0.0.1:{k6_port}")),
+                ]);
+                let mut command = agents_runtime.command(&task_id, env, &work_dir);
+                command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
                 let Ok(mut child) = command.spawn() else { continue };
                 let stream = format!("{LOG_PREFIX}/{CONTAINER}/{task_id}");
                 for output in [
@@ -723,6 +776,19 @@ async fn run_fargate(
     }
     for (_, mut agent) in agents {
         let _ = agent.child.kill().await;
+    }
+    if agents_runtime.image.is_some() {
+        // Killing `docker run` leaves its container running.
+        let listed = tokio::process::Command::new("docker")
+            .args(["ps", "-q", "--filter", "label=loadgrid.fake-fargate=1"])
+            .output()
+            .await;
+        if let Ok(listed) = listed {
+            let ids: Vec<String> = String::from_utf8_lossy(&listed.stdout).lines().map(str::to_owned).collect();
+            if !ids.is_empty() {
+                let _ = tokio::process::Command::new("docker").arg("kill").args(&ids).output().await;
+            }
+        }
     }
     drop(line_sender);
     let _ = tokio::time::timeout(Duration::from_secs(5), forwarder).await;

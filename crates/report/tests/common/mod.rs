@@ -26,7 +26,7 @@ pub fn manifest() -> Manifest {
         test_name: "checkout".to_owned(),
         script: "tests/checkout.js".to_owned(),
         created_at: "2024-06-01T12:00:00Z".to_owned(),
-        backend: "local".to_owned(),
+        backend: loadgrid_plan::BackendKind::Local,
         shards: 4,
         segments: vec!["0:1/4".into(), "1/4:2/4".into(), "2/4:3/4".into(), "3/4:1".into()],
         segment_sequence: "0,1/4,2/4,3/4,1".to_owned(),
