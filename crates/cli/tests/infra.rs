@@ -67,13 +67,26 @@ repository = "acme/shop"
     /// Every resource of the spec, created as the template describes it.
     fn deployed(block_public_access: bool) -> Doctor {
         let doctor = Doctor::new();
+        let image = doctor.template_property("TaskDefinition", "/ContainerDefinitions/0/Image");
+        doctor.deploy(block_public_access, image.as_str().unwrap());
+        doctor
+    }
+
+    /// Everything to spec, but the task definition runs `image`.
+    fn deployed_with_image(image: &str) -> Doctor {
+        let doctor = Doctor::new();
+        doctor.deploy(true, image);
+        doctor
+    }
+
+    fn deploy(&self, block_public_access: bool, image: &str) {
+        let doctor = self;
         doctor.create_bucket(block_public_access);
         doctor.create_repository();
-        doctor.create_logs_cluster_and_task_definition();
+        doctor.create_logs_cluster_and_task_definition(image);
         doctor.create_roles();
         doctor.create_alerts();
         doctor.world.create_outputs_stack(&doctor.spec.stack);
-        doctor
     }
 
     fn name(&self, name: &loadgrid_infra::names::Name) -> String {
@@ -139,7 +152,7 @@ repository = "acme/shop"
         ecr("PutLifecyclePolicy", json!({ "repositoryName": repository, "lifecyclePolicyText": keep_last_ten }));
     }
 
-    fn create_logs_cluster_and_task_definition(&self) {
+    fn create_logs_cluster_and_task_definition(&self, image: &str) {
         let (spec, world) = (&self.spec, &self.world);
         let log_group = self.name(&spec.names.log_group);
         let logs = aws_sdk_cloudwatchlogs::Client::new(&world.config);
@@ -181,7 +194,7 @@ repository = "acme/shop"
                 .container_definitions(
                     ContainerDefinition::builder()
                         .name(loadgrid_infra::spec::CONTAINER_NAME)
-                        .image(format!("{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/k6-runner:test"))
+                        .image(image)
                         .memory(memory)
                         .essential(true)
                         .ulimits(
@@ -322,6 +335,23 @@ fn doctor_fails_with_the_fix_when_a_bucket_is_public() {
     let failures = doctor.failures();
     assert_eq!(failures.len(), 1, "only the public access block fails: {failures:#?}");
     assert!(failures[0]["fix"].as_str().unwrap().contains("put-public-access-block"));
+}
+
+/// The agent in the image and the CLI must be the same version.
+#[test]
+fn doctor_fails_when_the_runner_image_is_another_version() {
+    let doctor = Doctor::deployed_with_image("ghcr.io/loadgrid/loadgrid-runner:0.0.9");
+    let outcome = doctor.doctor(&[]);
+    outcome.exit(1);
+    let version = env!("CARGO_PKG_VERSION");
+    for line in [
+        format!("FAIL the runner image is tagged with this loadgrid's version ({version})"),
+        "found: ghcr.io/loadgrid/loadgrid-runner:0.0.9".to_owned(),
+        format!("fix:   `loadgrid infra deploy` with loadgrid {version}: its task definition runs the {version} image"),
+    ] {
+        assert!(outcome.stdout.contains(&line), "no `{line}` in:\n{}", outcome.stdout);
+    }
+    assert_eq!(doctor.failures().len(), 1, "only the image fails: {:#?}", doctor.failures());
 }
 
 #[test]

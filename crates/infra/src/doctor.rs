@@ -70,6 +70,8 @@ pub struct TaskDefinitionFacts {
     pub nofile_soft_limit: Option<i32>,
     pub execution_role_arn: String,
     pub task_role_arn: String,
+    /// The runner container's image reference.
+    pub image: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -254,6 +256,23 @@ pub fn checks(spec: &InfraSpec, facts: &Facts) -> Vec<Check> {
                 ),
                 list.redeploy.clone(),
             );
+            // The agent in the image and this CLI speak the same run protocol
+            // only at the same version.
+            let version = env!("CARGO_PKG_VERSION");
+            let tag = t.image.as_deref().and_then(image_tag);
+            list.check(
+                "ecs",
+                format!("the runner image is tagged with this loadgrid's version ({version})"),
+                tag == Some(version),
+                t.image.clone().unwrap_or_else(|| "no image".into()),
+                match &spec.image {
+                    crate::RunnerImage::Custom(image) => format!(
+                        "build and push `{image}` for loadgrid {version} (`loadgrid image build --tag ...`), set [infra] \
+                         image to its {version} tag, then `loadgrid infra deploy`"
+                    ),
+                    _ => format!("`loadgrid infra deploy` with loadgrid {version}: its task definition runs the {version} image"),
+                },
+            );
             list.check(
                 "iam",
                 "the task and execution roles are different roles".into(),
@@ -389,6 +408,16 @@ impl Checklist {
     fn missing(&mut self, area: &'static str, what: &str) {
         let fix = self.redeploy.clone();
         self.check(area, format!("{what} exists"), false, "not found".into(), fix);
+    }
+}
+
+/// The tag of an image reference (`repo:tag`, `host:port/repo:tag`); none
+/// for a digest or no tag.
+fn image_tag(image: &str) -> Option<&str> {
+    let name = image.rsplit('/').next().unwrap_or(image);
+    match name.split_once(':') {
+        Some((_, tag)) if !name.contains('@') => Some(tag),
+        _ => None,
     }
 }
 
@@ -593,5 +622,13 @@ mod tests {
         assert!(grants_wildcards(&holding(vec![service])));
         let denied = json!({"Statement": [{"Effect": "Deny", "Action": "*", "Resource": "*"}]});
         assert!(!grants_wildcards(&holding(vec![denied])));
+    }
+
+    #[test]
+    fn image_tags_are_read_past_a_registry_port_and_never_from_a_digest() {
+        assert_eq!(image_tag("ghcr.io/loadgrid/loadgrid-runner:0.1.0"), Some("0.1.0"));
+        assert_eq!(image_tag("localhost:5000/runner:1.2.3"), Some("1.2.3"));
+        assert_eq!(image_tag("localhost:5000/runner"), None);
+        assert_eq!(image_tag("runner@sha256:abc"), None);
     }
 }

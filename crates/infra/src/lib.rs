@@ -21,4 +21,4 @@ pub mod runner;
 pub mod spec;
 pub mod template;
 
-pub use spec::{CiIdentity, InfraSpec, Network, SpecError};
+pub use spec::{CiIdentity, InfraSpec, Network, RunnerImage, SpecError};

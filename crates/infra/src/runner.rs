@@ -1,6 +1,15 @@
 //! How the runner container runs, wherever it runs: the ECS task
 //! definition and the docker backend both take these.
 
+/// Where the release pipeline publishes the runner image, multi-arch,
+/// tagged with loadgrid's version.
+pub const PUBLIC_REPOSITORY: &str = "ghcr.io/loadgrid/loadgrid-runner";
+
+/// The released runner image of this loadgrid's version.
+pub fn public_image() -> String {
+    format!("{PUBLIC_REPOSITORY}:{}", env!("CARGO_PKG_VERSION"))
+}
+
 /// The unprivileged user the runner image is built with.
 pub const USER: &str = "10001";
 /// Where the runner writes (its root filesystem is read-only).

@@ -115,6 +115,19 @@ pub struct Names {
     pub dashboard: Name,
 }
 
+/// The image the task definition runs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunnerImage {
+    /// The released public image of this loadgrid's version
+    /// ([`crate::runner::public_image`]): nothing to build or push.
+    Public,
+    /// The stack's ECR repository, tagged with loadgrid's version (the
+    /// `ImageTag` parameter): for a custom build, `loadgrid image push`.
+    Repository,
+    /// Any image reference.
+    Custom(String),
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct InfraSpec {
     pub stack: String,
@@ -124,8 +137,7 @@ pub struct InfraSpec {
     pub network: Network,
     pub task_cpu: u32,
     pub task_memory: u32,
-    /// `None`: the stack's repository, tagged with loadgrid's version.
-    pub image: Option<String>,
+    pub image: RunnerImage,
     pub log_retention_days: u32,
     pub results_retention_days: u32,
     pub alert_email: Option<String>,
@@ -183,7 +195,11 @@ impl InfraSpec {
             network,
             task_cpu,
             task_memory,
-            image: section.image.clone().filter(|i| !i.is_empty()),
+            image: match section.image.as_deref() {
+                None | Some("") => RunnerImage::Public,
+                Some("ecr") => RunnerImage::Repository,
+                Some(other) => RunnerImage::Custom(other.to_owned()),
+            },
             log_retention_days,
             results_retention_days,
             alert_email: section.alert_email.clone(),

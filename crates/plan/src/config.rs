@@ -164,7 +164,9 @@ pub struct InfraSection {
     /// Task size in CPU units and MiB (default 1024 / 2048).
     pub task_cpu: Option<u32>,
     pub task_memory: Option<u32>,
-    /// Runner image (default: the stack's ECR repository, tagged with loadgrid's version).
+    /// Runner image: default the released public image of loadgrid's
+    /// version; `ecr` the stack's repository (for `loadgrid image push`);
+    /// else any image reference.
     pub image: Option<String>,
     pub log_retention_days: Option<u32>,
     /// Run data under `runs/` expires after this many days (default 90).

@@ -270,6 +270,7 @@ async fn task_definition_facts(aws: &AwsContext, family: &str) -> anyhow::Result
         }),
         execution_role_arn: task.execution_role_arn().unwrap_or_default().to_owned(),
         task_role_arn: task.task_role_arn().unwrap_or_default().to_owned(),
+        image: container.and_then(|c| c.image()).map(str::to_owned),
     }))
 }
 

@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 use super::{attr, outputs, parameters, reference, sub, Tagging, Template};
 use crate::policy;
 use crate::runner::{NOFILE, SCRATCH, STOP_TIMEOUT_SECONDS, USER};
-use crate::spec::{InfraSpec, CONTAINER_NAME};
+use crate::spec::{InfraSpec, RunnerImage, CONTAINER_NAME};
 
 pub(super) fn add(template: &mut Template, spec: &InfraSpec) {
     template.resource(
@@ -127,8 +127,9 @@ fn roles(template: &mut Template, spec: &InfraSpec) {
 
 fn task_definition(template: &mut Template, spec: &InfraSpec) {
     let image = match &spec.image {
-        Some(image) => json!(image),
-        None => {
+        RunnerImage::Public => json!(crate::runner::public_image()),
+        RunnerImage::Custom(image) => json!(image),
+        RunnerImage::Repository => {
             template.parameter(
                 parameters::IMAGE_TAG,
                 json!({

@@ -143,6 +143,21 @@ fn the_task_definition_is_what_the_ecs_backend_runs() {
 }
 
 #[test]
+fn the_task_runs_the_released_image_unless_told_otherwise() {
+    let image = |toml: &str| {
+        template(toml)["Resources"]["TaskDefinition"]["Properties"]["ContainerDefinitions"][0]["Image"].clone()
+    };
+    let version = env!("CARGO_PKG_VERSION");
+    assert_eq!(image(""), format!("ghcr.io/loadgrid/loadgrid-runner:{version}"));
+    assert_eq!(
+        image("[infra]\nimage = \"ecr\"\n"),
+        serde_json::json!({"Fn::Sub": "${RunnerRepository.RepositoryUri}:${ImageTag}"})
+    );
+    assert_eq!(template("[infra]\nimage = \"ecr\"\n")["Parameters"]["ImageTag"]["Default"], version);
+    assert_eq!(image("[infra]\nimage = \"registry.acme.dev/k6-xk6:7\"\n"), "registry.acme.dev/k6-xk6:7");
+}
+
+#[test]
 fn the_security_group_allows_egress_only_in_every_mode() {
     for network in ["default-vpc", "public", "static-ip"] {
         let template = template(&format!("[infra]\nnetwork = \"{network}\"\n"));
