@@ -117,6 +117,31 @@ fn a_docker_stop_of_one_shard_fails_the_run_and_keeps_what_it_measured() {
     assert!(containers_of(&run_id).is_empty(), "no container of the run is left");
 }
 
+/// Ctrl-C is `docker stop` of every container, as ECS stops tasks: each
+/// shard saves what it measured, the run is judged partial, and no
+/// container is left.
+#[test]
+fn an_interrupt_stops_every_container_and_keeps_what_was_measured() {
+    let grid = Grid::new();
+    let image = runner_image(&grid);
+    let script = grid.script("long.js", LONG);
+    let env = format!("BASE_URL={}", grid.target_url);
+    let child = grid.spawn(&["run", &script, "--shards", "2", "-e", &env, "--backend", "docker", "--image", image]);
+    let run_id = grid.started_run();
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(containers_of(&run_id).len(), 2);
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGINT).unwrap();
+    Outcome::from(child.wait_with_output().unwrap()).exit(1).stderr_contains("interrupted: stopping every shard");
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(grid.run_file(&run_id, "summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["stop"]["reason"], "interrupted");
+    for shard in summary["shards"].as_array().unwrap() {
+        assert_eq!(shard["outcome"], "stopped", "{shard}");
+        assert!(shard["requests"].as_u64().unwrap() > 0, "{shard}");
+    }
+    assert!(containers_of(&run_id).is_empty(), "no container of the run is left");
+}
+
 /// A missing image is bad input: refused with the next step, before
 /// anything is stored.
 #[test]

@@ -116,32 +116,24 @@ impl Containers {
     /// `docker stop` of the given containers, without waiting: SIGTERM,
     /// then SIGKILL after the stop timeout, as ECS stops a task.
     pub fn stop(names: &[String]) {
-        if names.is_empty() {
-            return;
-        }
-        let _ = Command::new("docker")
-            .arg("stop")
-            .args(names)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn();
+        docker_on("stop", names, false);
     }
 
     /// `docker kill` of the given containers (killing `docker run` would
     /// leave its container running).
     pub fn kill(names: &[String]) {
-        if names.is_empty() {
-            return;
-        }
-        let _ = Command::new("docker")
-            .arg("kill")
-            .args(names)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
+        docker_on("kill", names, true);
     }
+}
+
+/// `docker <verb> <names>`, quietly; waits for it only when asked.
+fn docker_on(verb: &str, names: &[String], wait: bool) {
+    if names.is_empty() {
+        return;
+    }
+    let mut command = Command::new("docker");
+    command.arg(verb).args(names).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+    let _ = if wait { command.status().map(drop) } else { command.spawn().map(drop) };
 }
 
 /// The task's open-file limit, or this machine's if lower: a container
