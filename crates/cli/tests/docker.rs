@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use common::aws::{AwsWorld, BUCKET};
 use common::docker::{containers_of, inspect, runner_image};
-use common::{value, Grid, Outcome};
+use common::{interrupt, value, Grid, Outcome};
 
 const EXACT: &str = r#"
 import http from "k6/http";
@@ -130,10 +130,9 @@ fn an_interrupt_stops_every_container_and_keeps_what_was_measured() {
     let run_id = grid.started_run();
     std::thread::sleep(Duration::from_secs(2));
     assert_eq!(containers_of(&run_id).len(), 2);
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGINT).unwrap();
+    interrupt(&child);
     Outcome::from(child.wait_with_output().unwrap()).exit(1).stderr_contains("interrupted: stopping every shard");
-    let summary: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(grid.run_file(&run_id, "summary.json")).unwrap()).unwrap();
+    let summary = grid.stored_summary(&run_id);
     assert_eq!(summary["stop"]["reason"], "interrupted");
     for shard in summary["shards"].as_array().unwrap() {
         assert_eq!(shard["outcome"], "stopped", "{shard}");

@@ -8,7 +8,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::aws::{AwsWorld, FakeFargate, Fault};
-use common::{k6_path, value, Grid, Outcome};
+use common::{interrupt, k6_path, value, Grid, Outcome};
 
 /// 20 s of steady load, for tests that act mid-run.
 const LONG_SCRIPT: &str = r#"
@@ -58,6 +58,11 @@ impl EcsGrid {
 
     fn run(&self, args: &[&str]) -> Outcome {
         Outcome::from(self.command(args).output().unwrap())
+    }
+
+    /// Starts `loadgrid` with its output captured; `wait_with_output` ends it.
+    fn spawn(&self, args: &[&str]) -> std::process::Child {
+        self.command(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
     }
 
     fn script(&self) -> String {
@@ -324,16 +329,11 @@ fn spot_without_capacity_falls_back_to_on_demand() {
 fn interrupt_stops_every_task_and_keeps_what_was_measured() {
     let ecs = EcsGrid::new("");
     let script = ecs.grid.script("long.js", LONG_SCRIPT);
-    let child = ecs
-        .command(&["run", &script, "--shards", "2", "-e", &ecs.base_url(), "--json"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = ecs.spawn(&["run", &script, "--shards", "2", "-e", &ecs.base_url(), "--json"]);
     let run_id = ecs.wait_for_object("/go", Duration::from_secs(60));
     // `go` is written 2 s ahead of the start; plain progress lines come every 5 s.
     std::thread::sleep(Duration::from_secs(11));
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGINT).unwrap();
+    interrupt(&child);
     let outcome = Outcome::from(child.wait_with_output().unwrap());
     assert_ne!(outcome.code, 0, "an interrupted run never passes:\n{}", outcome.stderr);
     outcome.stderr_contains("interrupted: stopping every shard");
@@ -366,12 +366,7 @@ export const options = {
 export default function () { http.get(`${__ENV.BASE_URL}/ok?delay=20ms`); }
 "#,
     );
-    let child = ecs
-        .command(&["run", &script, "--shards", "2", "-e", &ecs.base_url(), "--json"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = ecs.spawn(&["run", &script, "--shards", "2", "-e", &ecs.base_url(), "--json"]);
     ecs.wait_for_object("/go", Duration::from_secs(60));
     // `go` is 2 s ahead of the start; the shards need about 1 s.
     std::thread::sleep(Duration::from_millis(2500));

@@ -282,8 +282,7 @@ export default function () { http.get(`${__ENV.BASE_URL}/`); }
     assert_eq!(runs.len(), 20, "{runs:?}");
     let mut names = std::collections::BTreeSet::new();
     for run_id in &runs {
-        let summary: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(grid.run_file(run_id, "summary.json")).unwrap()).unwrap();
+        let summary = grid.stored_summary(run_id);
         assert_eq!(summary["run_id"], run_id.as_str());
         assert_eq!(value(&summary, "http_reqs", "count"), 5.0, "{run_id}");
         names.insert(summary["test_name"].as_str().unwrap().to_owned());

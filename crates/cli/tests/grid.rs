@@ -5,7 +5,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{processes_mentioning, value, Grid};
+use common::{interrupt, processes_mentioning, value, Grid};
 
 fn base(grid: &Grid) -> String {
     format!("BASE_URL={}", grid.target_url)
@@ -297,12 +297,11 @@ export default function () { http.get(`${__ENV.BASE_URL}/?delay=10ms`); }
     let mut child = grid.command(&["run", &script, "--shards", "2", "-e", &env, "-q"]).spawn().unwrap();
     let run_id = grid.started_run();
     std::thread::sleep(Duration::from_secs(2));
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGINT).unwrap();
+    interrupt(&child);
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(1), "interrupted runs fail");
     assert!(processes_mentioning(&run_id).is_empty(), "left behind: {:?}", processes_mentioning(&run_id));
-    let summary: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(grid.run_file(&run_id, "summary.json")).unwrap()).unwrap();
+    let summary = grid.stored_summary(&run_id);
     assert_eq!(summary["partial"], true);
     assert_eq!(summary["stop"]["reason"], "interrupted");
     assert!(value(&summary, "http_reqs", "count") > 0.0, "what was measured is kept");
@@ -333,11 +332,10 @@ export default function () { http.get(`${__ENV.BASE_URL}/?delay=10ms`); }
         .spawn()
         .unwrap();
     let run_id = grid.started_run();
-    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    interrupt(&child);
     std::thread::sleep(Duration::from_millis(200));
     let second = Instant::now();
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    interrupt(&child);
     let output = child.wait_with_output().unwrap();
     assert!(second.elapsed() < Duration::from_secs(3), "exited {:?} after the second interrupt", second.elapsed());
     assert_eq!(output.status.code(), Some(1));

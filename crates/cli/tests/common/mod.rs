@@ -122,6 +122,11 @@ impl Grid {
         loadgrid_metrics::decode_shard_result(&bytes).unwrap()
     }
 
+    /// The run's stored `summary.json`.
+    pub fn stored_summary(&self, run_id: &str) -> Value {
+        serde_json::from_slice(&std::fs::read(self.run_file(run_id, "summary.json")).unwrap()).unwrap()
+    }
+
     pub fn shard_status(&self, run_id: &str, shard: u32) -> Value {
         serde_json::from_slice(&std::fs::read(self.run_file(run_id, &format!("shards/{shard}/status"))).unwrap())
             .unwrap()
@@ -180,6 +185,11 @@ pub fn value(summary: &Value, metric: &str, key: &str) -> f64 {
     summary["metrics"][metric]["values"][key]
         .as_f64()
         .unwrap_or_else(|| panic!("summary has no {metric}.{key}: {}", summary["metrics"][metric]))
+}
+
+/// Ctrl-C to a `loadgrid` started with [`Grid::spawn`].
+pub fn interrupt(child: &std::process::Child) {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGINT).unwrap();
 }
 
 /// Processes whose command line mentions `needle` (e.g. a run id).
