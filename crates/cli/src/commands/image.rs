@@ -150,17 +150,8 @@ fn linux_arch(path: &Path, what: &str, flag: &str) -> anyhow::Result<&'static st
     }
 }
 
-/// The docker CLI alone cannot build: it needs a reachable engine.
 fn check_docker_engine() -> anyhow::Result<()> {
-    let output = Command::new("docker").args(["version", "--format", "{{.Server.Version}}"]).output();
-    match output {
-        Ok(output) if output.status.success() => Ok(()),
-        Ok(output) => Err(input_error(format!(
-            "no docker engine is reachable ({}). Next step: start Docker (Engine 23+ with BuildKit), or set DOCKER_HOST",
-            String::from_utf8_lossy(&output.stderr).lines().last().unwrap_or("no answer").trim()
-        ))),
-        Err(error) => Err(input_error(format!("cannot run the docker CLI: {error}. Next step: install Docker"))),
-    }
+    loadgrid_grid::backend::docker::check_engine("`loadgrid image`").map_err(input_error)
 }
 
 fn step(command: &mut Command, what: &str) -> anyhow::Result<()> {

@@ -585,13 +585,15 @@ impl Runtime {
                     .env("LOADGRID_WORK_DIR", work_dir.join(task_id));
                 command
             }
-            // The task definition's settings (crates/infra: template/compute.rs).
+            // The task definition's settings.
             Some(image) => {
+                use loadgrid_infra::runner::{SCRATCH, STOP_TIMEOUT_SECONDS, USER};
                 let mut command = tokio::process::Command::new("docker");
                 command
-                    .args(["run", "--rm", "--name", &format!("fargate-{task_id}"), "--network", "host"])
-                    .args(["--read-only", "--tmpfs", "/tmp:rw,exec,mode=1777", "--user", "10001:10001"])
-                    .args(["--cap-drop", "ALL", "--stop-timeout", "60", "--label", "loadgrid.fake-fargate=1"]);
+                    .args(["run", "--rm", "--name", &format!("fargate-{task_id}"), "--network", "host", "--read-only"])
+                    .args(["--tmpfs", &format!("{SCRATCH}:rw,exec,mode=1777"), "--user", &format!("{USER}:{USER}")])
+                    .args(["--cap-drop", "ALL", "--stop-timeout", &STOP_TIMEOUT_SECONDS.to_string()])
+                    .args(["--label", "loadgrid.fake-fargate=1"]);
                 for (name, value) in env {
                     command.args(["--env", &format!("{name}={value}")]);
                 }

@@ -82,22 +82,7 @@ impl Containers {
     /// Checks that an engine answers and holds the image, before anything
     /// is stored.
     pub fn validate(&self) -> Result<(), String> {
-        let engine = Command::new("docker").args(["version", "--format", "{{.Server.Version}}"]).output();
-        match engine {
-            Ok(output) if output.status.success() => {}
-            Ok(output) => {
-                return Err(format!(
-                    "the docker backend needs a Docker engine, and none answers ({}). Next step: start Docker, or \
-                     set DOCKER_HOST",
-                    String::from_utf8_lossy(&output.stderr).lines().last().unwrap_or("no answer").trim()
-                ))
-            }
-            Err(error) => {
-                return Err(format!(
-                    "the docker backend runs the docker CLI, which cannot start ({error}). Next step: install Docker"
-                ))
-            }
-        }
+        check_engine("the docker backend")?;
         let image = Command::new("docker")
             .args(["image", "inspect", "--format", "{{.Id}}", &self.image])
             .stdout(Stdio::null())
@@ -123,6 +108,21 @@ impl Containers {
     /// leave its container running).
     pub fn kill(names: &[String]) {
         docker_on("kill", names, true);
+    }
+}
+
+/// Checks that the docker CLI runs and that an engine answers it: the CLI
+/// alone can neither build nor run. `needs` names what needs it.
+pub fn check_engine(needs: &str) -> Result<(), String> {
+    match Command::new("docker").args(["version", "--format", "{{.Server.Version}}"]).output() {
+        Ok(output) if output.status.success() => Ok(()),
+        Ok(output) => Err(format!(
+            "{needs} needs a Docker engine, and none answers ({}). Next step: start Docker, or set DOCKER_HOST",
+            String::from_utf8_lossy(&output.stderr).lines().last().unwrap_or("no answer").trim()
+        )),
+        Err(error) => {
+            Err(format!("{needs} runs the docker CLI, which cannot start ({error}). Next step: install Docker"))
+        }
     }
 }
 
