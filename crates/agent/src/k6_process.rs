@@ -38,10 +38,13 @@ struct K6Log {
     marked_failed: Option<String>,
     /// `test.abort()`: its reason, or empty when it gave none.
     aborted: Option<String>,
+    /// Whether k6 said it could not keep up.
+    signals: loadgrid_health::LogSignals,
 }
 
 impl K6Log {
     fn read(&mut self, line: String) {
+        self.signals.read(&line);
         if let Some(message) = loadgrid_k6::logfmt_value(&line, "msg") {
             if let Some(reason) = script_reason(&message, "test marked as failed") {
                 self.marked_failed.get_or_insert(reason);
@@ -184,6 +187,11 @@ impl K6Process {
     /// The reason k6 logged for `exec.test.fail()`, if the script called it.
     pub fn marked_failed(&self) -> Option<String> {
         self.log.lock().expect("k6 log lock").marked_failed.clone()
+    }
+
+    /// What k6's log said about keeping up, so far.
+    pub fn log_signals(&self) -> loadgrid_health::LogSignals {
+        self.log.lock().expect("k6 log lock").signals.clone()
     }
 
     /// The reason k6 logged for `test.abort()`, if the script called it.

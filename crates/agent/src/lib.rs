@@ -17,6 +17,7 @@
 //! 6. **collect**: `result` (aggregates) then `status` (how it ended).
 
 mod barrier;
+mod health;
 mod k6_process;
 mod snapshot;
 
@@ -30,7 +31,8 @@ use loadgrid_k6::rest::{self, Client};
 use loadgrid_metrics::ingest::{Ingest, IngestConfig, TestWindow};
 use loadgrid_metrics::{encode_shard_result, ShardResult};
 use loadgrid_plan::manifest::K6_STOP_GRACE as STOP_GRACE;
-use loadgrid_plan::records::{now_ms, Heartbeat, ShardOutcome, ShardStatus, Stop, StopReason};
+use loadgrid_health::ShardHealth;
+use loadgrid_plan::records::{now_ms, Heartbeat, LiveHealth, ShardOutcome, ShardStatus, Stop, StopReason};
 use loadgrid_plan::Manifest;
 use loadgrid_store::{layout, Store};
 
@@ -39,6 +41,8 @@ use crate::k6_process::{K6Process, K6RunArgs};
 /// How long k6 may take to initialise its VUs before the shard fails.
 const INIT_TIMEOUT: Duration = Duration::from_secs(180);
 const STATUS_POLL: Duration = Duration::from_millis(200);
+const HEALTH_SAMPLE_INTERVAL: Duration = Duration::from_secs(1);
+const DROPPED_ITERATIONS: &str = "dropped_iterations";
 
 /// Where secret values come from (Secrets Manager on AWS).
 #[async_trait::async_trait]
@@ -56,6 +60,9 @@ pub struct AgentConfig {
     /// `host:port` for this shard's k6 REST API.
     pub k6_address: String,
     pub work_dir: PathBuf,
+    /// The ECS task's size (from the task metadata endpoint), when the
+    /// agent runs as a task: the allowance its generator health is judged by.
+    pub task_allowance: Option<loadgrid_health::Allowance>,
 }
 
 /// Why the run phase ended.
@@ -77,6 +84,8 @@ struct Driven {
     start_at_ms: Option<i64>,
     /// Between which polls k6's test ended.
     test_end: Option<TestEnd>,
+    /// The generator's health while the test ran.
+    health: Option<ShardHealth>,
 }
 
 /// k6's test ended after the last poll that saw it running and by the
@@ -133,6 +142,7 @@ pub async fn run(config: AgentConfig, mut interrupted: tokio::sync::watch::Recei
         samples: 0,
         rejected_lines: 0,
         overflowed_metrics: Vec::new(),
+        health: None,
     };
     match deliver(&config, window, None, &status).await {
         Ok(()) => 0,
@@ -204,10 +214,16 @@ async fn run_shard(
     let driven = match shard.drive(&ingest).await {
         Ok(driven) => driven,
         Err(error) => {
-            Driven { end: RunEnd::Failed(format!("{error:#}")), resumed_at_ms: None, start_at_ms: None, test_end: None }
+            Driven {
+                end: RunEnd::Failed(format!("{error:#}")),
+                resumed_at_ms: None,
+                start_at_ms: None,
+                test_end: None,
+                health: None,
+            }
         }
     };
-    let Driven { end: run_end, resumed_at_ms, start_at_ms, test_end } = driven;
+    let Driven { end: run_end, resumed_at_ms, start_at_ms, test_end, health } = driven;
     if let RunEnd::Failed(reason) = &run_end {
         // Running on without this shard would measure a different test.
         request_stop(store, run_id, StopReason::ShardFailed, &format!("shard {} failed: {reason}", config.shard)).await;
@@ -226,6 +242,8 @@ async fn run_shard(
     };
     let stderr_tail = k6.stderr_tail();
     let (aborted, marked_failed) = (k6.aborted(), k6.marked_failed());
+    // Log lines read after the test (k6's last words) count too.
+    let health = health.map(|health| ShardHealth { log: k6.log_signals(), ..health });
     let ingest_thread = k6.ingest_thread;
     tokio::task::spawn_blocking(move || ingest_thread.join()).await.ok();
     let ingest = Arc::try_unwrap(ingest).map_err(|_| anyhow::anyhow!("metric pipe still open"))?;
@@ -276,6 +294,7 @@ async fn run_shard(
         samples: result.samples,
         rejected_lines: result.rejected_lines,
         overflowed_metrics,
+        health,
     };
     let window = Duration::from_millis(manifest.timing.upload_window_ms);
     Ok(deliver(config, window, Some(encode_shard_result(&result)), &status).await?)
@@ -467,7 +486,7 @@ impl Shard<'_> {
     /// Barrier then run.
     async fn drive(&mut self, ingest: &Arc<Mutex<Ingest>>) -> anyhow::Result<Driven> {
         self.wait_until_paused().await?;
-        let stopped = |end| Driven { end, resumed_at_ms: None, start_at_ms: None, test_end: None };
+        let stopped = |end| Driven { end, resumed_at_ms: None, start_at_ms: None, test_end: None, health: None };
         let start_at_ms = match barrier::meet(self.config, self.manifest, self.client, self.interrupted).await? {
             barrier::Met::Go(start_at_ms) => start_at_ms,
             barrier::Met::Stopped => return Ok(stopped(stopped_end(self.config).await)),
@@ -491,8 +510,14 @@ impl Shard<'_> {
             self.config.shard,
             resumed_at_ms - start_at_ms
         );
-        let (end, test_end) = self.watch_run(ingest, Instant::now(), resumed_at_ms).await;
-        Ok(Driven { end, resumed_at_ms: Some(resumed_at_ms), start_at_ms: Some(start_at_ms), test_end: Some(test_end) })
+        let (end, test_end, health) = self.watch_run(ingest, Instant::now(), resumed_at_ms).await;
+        Ok(Driven {
+            end,
+            resumed_at_ms: Some(resumed_at_ms),
+            start_at_ms: Some(start_at_ms),
+            test_end: Some(test_end),
+            health: Some(health),
+        })
     }
 
     async fn wait_until_paused(&mut self) -> anyhow::Result<()> {
@@ -514,14 +539,15 @@ impl Shard<'_> {
     }
 
     /// Watches k6 until the test ends, publishing live numbers and obeying
-    /// stop records, the heartbeat, the deadline and signals. Returns how
-    /// it ended and between which polls.
+    /// stop records, the heartbeat, the deadline and signals; samples the
+    /// generator's health every second. Returns how it ended, between
+    /// which polls, and the generator's health.
     async fn watch_run(
         &mut self,
         ingest: &Arc<Mutex<Ingest>>,
         resumed: Instant,
         resumed_at_ms: i64,
-    ) -> (RunEnd, TestEnd) {
+    ) -> (RunEnd, TestEnd, ShardHealth) {
         let store = &self.config.store;
         let run_id = &self.config.run_id;
         let timing = &self.manifest.timing;
@@ -535,6 +561,13 @@ impl Shard<'_> {
         let mut abort_shared = false;
         let mut failed_from_outside: Option<String> = None;
         let mut running_seen_at_ms = resumed_at_ms;
+        let mut sampler = health::Sampler::new(
+            self.k6.pid().map_or(0, nix::unistd::Pid::as_raw),
+            self.config.task_allowance,
+        );
+        sampler.sample();
+        let mut next_sample = Instant::now() + HEALTH_SAMPLE_INTERVAL;
+        let mut signals_published: Vec<&'static str> = Vec::new();
         loop {
             if self.k6.try_exit_code().is_some() {
                 break;
@@ -554,6 +587,12 @@ impl Shard<'_> {
                 }
             }
             let now = Instant::now();
+            if now >= next_sample {
+                next_sample = now + HEALTH_SAMPLE_INTERVAL;
+                sampler.sample();
+                let dropped = ingest.lock().expect("ingest lock").counter_total(DROPPED_ITERATIONS);
+                self.publish_new_findings(&mut sampler, dropped, &mut signals_published).await;
+            }
             if now >= next_live {
                 next_live = now + live_interval;
                 let (line, live) = {
@@ -594,6 +633,7 @@ impl Shard<'_> {
             }
         }
         let test_end = TestEnd { running_seen_at_ms, ended_seen_at_ms: now_ms() };
+        let health = sampler.into_health(self.k6.log_signals());
         let end = match (failed_from_outside, stop_reason) {
             (Some(why), _) => RunEnd::Failed(why),
             (None, Some(reason)) => RunEnd::Stopped(reason),
@@ -607,7 +647,28 @@ impl Shard<'_> {
             }
             (None, None) => RunEnd::Completed,
         };
-        (end, test_end)
+        (end, test_end, health)
+    }
+
+    /// Writes `shards/<i>/health` when the shard's generator shows a signal
+    /// it had not shown before, so the orchestrator can say so at once.
+    async fn publish_new_findings(
+        &self,
+        sampler: &mut health::Sampler,
+        dropped_iterations: u64,
+        published: &mut Vec<&'static str>,
+    ) {
+        let health = sampler.health(self.k6.log_signals());
+        let findings = loadgrid_health::judge(health, dropped_iterations, &self.manifest.health);
+        let new: Vec<&'static str> =
+            findings.iter().map(loadgrid_health::Finding::signal).filter(|s| !published.contains(s)).collect();
+        if new.is_empty() {
+            return;
+        }
+        published.extend(new);
+        let live = LiveHealth { shard: self.config.shard, allowance: health.allowance, findings, at_ms: now_ms() };
+        let bytes = serde_json::to_vec(&live).expect("in-memory serialization cannot fail");
+        let _ = self.config.store.put(&layout::shard_health(&self.config.run_id, self.config.shard), bytes).await;
     }
 
     async fn should_stop(&self, past_deadline: bool) -> Option<String> {

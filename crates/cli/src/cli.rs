@@ -202,6 +202,11 @@ pub struct RunArgs {
     /// Judge the shards that reported even if some never did.
     #[arg(long)]
     pub allow_partial: bool,
+    /// When a shard's load generator saturates (CPU, memory, dropped
+    /// iterations, client-side errors): `warn` (default; from [health]
+    /// on_saturation) or `fail` (verdict `generator_saturated`, exit 97).
+    #[arg(long, value_name = "warn|fail", value_parser = ["warn", "fail"])]
+    pub on_saturation: Option<String>,
     /// Print the summary as JSON (summary.json's schema) instead of text.
     #[arg(long)]
     pub json: bool,

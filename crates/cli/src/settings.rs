@@ -281,7 +281,34 @@ impl Settings {
             max_series_per_metric: run.max_series_per_metric.unwrap_or(DEFAULT_MAX_SERIES_PER_METRIC),
             backend,
             secrets,
+            health: self.health_limits(args.on_saturation.as_deref())?,
         })
+    }
+
+    fn config_file_label(&self) -> String {
+        self.config.path.as_ref().map_or_else(|| loadgrid_plan::config::FILE_NAME.to_owned(), |p| p.display().to_string())
+    }
+
+    /// `[health]`, with `--on-saturation` over its `on_saturation`.
+    fn health_limits(&self, on_saturation_flag: Option<&str>) -> anyhow::Result<loadgrid_health::Limits> {
+        let section = &self.config.health;
+        let defaults = loadgrid_health::Limits::default();
+        let on_saturation = match on_saturation_flag.or(section.on_saturation.as_deref()) {
+            None => defaults.on_saturation,
+            Some(text) => loadgrid_health::OnSaturation::parse(text).ok_or_else(|| {
+                input_error(format!(
+                    "on_saturation = `{text}`: use `warn` (say so, keep the verdict) or `fail` (exit 97)"
+                ))
+            })?,
+        };
+        let limits = loadgrid_health::Limits {
+            cpu_percent: section.cpu_percent.unwrap_or(defaults.cpu_percent),
+            cpu_time_percent: section.cpu_time_percent.unwrap_or(defaults.cpu_time_percent),
+            memory_percent: section.memory_percent.unwrap_or(defaults.memory_percent),
+            on_saturation,
+        };
+        limits.check().map_err(|e| input_error(format!("{e}; fix it in {}", self.config_file_label())))?;
+        Ok(limits)
     }
 }
 

@@ -8,12 +8,16 @@
 //! | 99 | thresholds crossed (as k6), including a grid-wide `abortOnFail` |
 //! | 108 | the script called `test.abort()` on some shard (as k6) |
 //! | 110 | the script called `exec.test.fail()` on some shard (as k6) |
+//! | 97 | a shard's load generator saturated, with `[health] on_saturation = "fail"` |
 //! | 1 | the run failed: a shard failed, was missing or the run was interrupted |
 //!
 //! When several apply, the first in this order wins, as in k6 (checked
 //! against k6 1.1): a failed run, `test.abort()`, an `abortOnFail` stop,
-//! `test.fail()`, crossed thresholds.
+//! `test.fail()`, then (loadgrid's own) saturated generators, then crossed
+//! thresholds: thresholds judged on a saturated generator's numbers say
+//! little about the target.
 
+use loadgrid_health::HealthSummary;
 use loadgrid_plan::records::{ShardOutcome, ShardStatus, Stop, StopReason};
 use loadgrid_report::Verdict;
 use loadgrid_thresholds::{Evaluation, Outcome};
@@ -71,6 +75,7 @@ pub fn gate(
     evaluations: &[Evaluation],
     stop: Option<&Stop>,
     allow_partial: bool,
+    health: &HealthSummary,
 ) -> Gate {
     let mut failures = Vec::new();
     let mut warnings = Vec::new();
@@ -151,6 +156,9 @@ pub fn gate(
             ));
         }
     }
+    // Said once: as the verdict's reasons when it fails the run, as
+    // warnings otherwise.
+    let mut saturated = health.messages.clone();
     let abort_on_fail = stop.filter(|s| s.reason == StopReason::AbortOnFail);
     if let Some(stop) = abort_on_fail {
         crossed.push(format!("the grid was stopped early: {}", stop.detail));
@@ -163,6 +171,8 @@ pub fn gate(
         (Verdict::ThresholdsCrossed, std::mem::take(&mut crossed))
     } else if !marked_failed.is_empty() {
         (Verdict::MarkedFailed, std::mem::take(&mut marked_failed))
+    } else if health.fails_the_run() {
+        (Verdict::GeneratorSaturated, std::mem::take(&mut saturated))
     } else if !crossed.is_empty() {
         (Verdict::ThresholdsCrossed, std::mem::take(&mut crossed))
     } else {
@@ -170,12 +180,14 @@ pub fn gate(
     };
     reasons.extend(marked_failed);
     reasons.extend(crossed);
+    warnings.extend(saturated);
     Gate { verdict, exit_code: verdict.exit_code(), reasons, partial, warnings }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use loadgrid_health::{Allowance, Grid, Limits, OnSaturation, Pool, Sample, ShardHealth};
     use loadgrid_plan::records::now_ms;
 
     fn status(shard: u32, outcome: ShardOutcome) -> Option<ShardStatus> {
@@ -194,6 +206,7 @@ mod tests {
             samples: 0,
             rejected_lines: 0,
             overflowed_metrics: vec![],
+            health: None,
         })
     }
 
@@ -201,6 +214,40 @@ mod tests {
         let mut status = status(shard, ShardOutcome::Completed)?;
         status.marked_failed = Some("test marked as failed: bad thing".into());
         Some(status)
+    }
+
+    fn calm() -> HealthSummary {
+        HealthSummary::build(&[], &[], Limits::default(), &Grid { shards: 1, on_this_machine: true })
+    }
+
+    /// Shard 1 pegged at its CPU limit for the whole test.
+    fn saturated(on_saturation: OnSaturation) -> HealthSummary {
+        let allowance = Allowance { pool: Pool::Container, cpu_cores: 0.2, memory_bytes: 1 << 30 };
+        let samples = (0..10).map(|i| Sample { at_ms: i * 1000, pool_cpu: 0.2, ..Sample::default() }).collect();
+        let health = ShardHealth { allowance, samples, log: Default::default() };
+        let input = loadgrid_health::ShardInput { shard: 1, health: &health, dropped_iterations: 0 };
+        let limits = Limits { on_saturation, ..Limits::default() };
+        HealthSummary::build(&[input], &[0], limits, &Grid { shards: 2, on_this_machine: true })
+    }
+
+    /// Saturation fails the run only when asked to, below `test.fail()`
+    /// and above crossed thresholds; otherwise it is a warning.
+    #[test]
+    fn saturated_generators_fail_the_run_only_with_on_saturation_fail() {
+        let shards = [status(0, ShardOutcome::Completed), status(1, ShardOutcome::Completed)];
+        let message = "shard 1 ran at 100% CPU of its container (0.2 cores) for 10 s of 10 s: its latencies include \
+                       client-side queueing; use 3 shards (`loadgrid plan` sizes this) or give each shard more CPU \
+                       (`--cpu`, 1024 units = 1 vCPU)";
+        let warned = gate(&shards, &[], &[], None, false, &saturated(OnSaturation::Warn));
+        assert_eq!((warned.verdict, warned.exit_code), (Verdict::Passed, 0));
+        assert_eq!(warned.warnings, [message]);
+        let failed = gate(&shards, &[], &[crossed()], None, false, &saturated(OnSaturation::Fail));
+        assert_eq!((failed.verdict, failed.exit_code), (Verdict::GeneratorSaturated, 97));
+        assert_eq!(failed.reasons[0], message);
+        assert_eq!(failed.reasons.len(), 2, "the crossed threshold is still said: {:?}", failed.reasons);
+        let marked = gate(&[status(0, ShardOutcome::Completed), marked(1)], &[], &[], None, false, &saturated(OnSaturation::Fail));
+        assert_eq!(marked.exit_code, 110);
+        assert_eq!(marked.warnings, [message]);
     }
 
     fn crossed() -> Evaluation {
@@ -215,15 +262,15 @@ mod tests {
     #[test]
     fn a_failed_or_missing_shard_never_passes() {
         let gate_failed =
-            gate(&[status(0, ShardOutcome::Completed), status(1, ShardOutcome::Failed)], &[], &[], None, true);
+            gate(&[status(0, ShardOutcome::Completed), status(1, ShardOutcome::Failed)], &[], &[], None, true, &calm());
         assert_eq!((gate_failed.verdict, gate_failed.exit_code), (Verdict::Failed, 1));
-        let missing = gate(&[status(0, ShardOutcome::Completed), None], &[], &[], None, false);
+        let missing = gate(&[status(0, ShardOutcome::Completed), None], &[], &[], None, false, &calm());
         assert_eq!(missing.exit_code, 1);
         assert_eq!(
             missing.reasons,
             ["shard 1: never reported", "pass --allow-partial to judge the shards that did report"]
         );
-        let allowed = gate(&[status(0, ShardOutcome::Completed), None], &[], &[], None, true);
+        let allowed = gate(&[status(0, ShardOutcome::Completed), None], &[], &[], None, true, &calm());
         assert_eq!(allowed.exit_code, 0);
         assert!(allowed.partial);
     }
@@ -231,11 +278,11 @@ mod tests {
     #[test]
     fn interruption_fails_and_abort_on_fail_crosses() {
         let interrupted = Stop { reason: StopReason::Interrupted, detail: "SIGINT".into(), at_ms: now_ms() };
-        let result = gate(&[status(0, ShardOutcome::Stopped)], &[], &[], Some(&interrupted), false);
+        let result = gate(&[status(0, ShardOutcome::Stopped)], &[], &[], Some(&interrupted), false, &calm());
         assert_eq!(result.exit_code, 1);
         assert!(result.partial);
         let aborted = Stop { reason: StopReason::AbortOnFail, detail: "p(95)<1 crossed".into(), at_ms: now_ms() };
-        let result = gate(&[status(0, ShardOutcome::Stopped)], &[], &[], Some(&aborted), false);
+        let result = gate(&[status(0, ShardOutcome::Stopped)], &[], &[], Some(&aborted), false, &calm());
         assert_eq!((result.verdict, result.exit_code), (Verdict::ThresholdsCrossed, 99));
     }
 
@@ -245,18 +292,18 @@ mod tests {
     #[test]
     fn test_fail_and_test_abort_rank_as_in_k6() {
         let shards = [status(0, ShardOutcome::Completed), marked(1)];
-        let marked_only = gate(&shards, &[], &[], None, false);
+        let marked_only = gate(&shards, &[], &[], None, false, &calm());
         assert_eq!((marked_only.verdict, marked_only.exit_code), (Verdict::MarkedFailed, 110));
         assert_eq!(marked_only.reasons, ["shard 1: test marked as failed: bad thing"]);
-        let with_crossed = gate(&shards, &[], &[crossed()], None, false);
+        let with_crossed = gate(&shards, &[], &[crossed()], None, false, &calm());
         assert_eq!(with_crossed.exit_code, 110);
         assert_eq!(with_crossed.reasons.len(), 2, "{:?}", with_crossed.reasons);
         let abort = Stop { reason: StopReason::TestAbort, detail: "shard 0 called test.abort(): no".into(), at_ms: 0 };
-        let aborted = gate(&shards, &[], &[crossed()], Some(&abort), false);
+        let aborted = gate(&shards, &[], &[crossed()], Some(&abort), false, &calm());
         assert_eq!((aborted.verdict, aborted.exit_code), (Verdict::Aborted, 108));
         assert_eq!(aborted.reasons[0], "shard 0 called test.abort(): no");
         let abort_on_fail = Stop { reason: StopReason::AbortOnFail, detail: "crossed".into(), at_ms: 0 };
-        assert_eq!(gate(&shards, &[], &[], Some(&abort_on_fail), false).exit_code, 99);
+        assert_eq!(gate(&shards, &[], &[], Some(&abort_on_fail), false, &calm()).exit_code, 99);
     }
 
     /// 25 shards with one cause read as one line, not 25.
@@ -267,7 +314,7 @@ mod tests {
         statuses.push(None);
         let notes: Vec<Option<String>> =
             (0..27).map(|s| (s == 26).then(|| "its ECS task was never launched".to_owned())).collect();
-        let result = gate(&statuses, &notes, &[], None, false);
+        let result = gate(&statuses, &notes, &[], None, false, &calm());
         assert_eq!(
             result.reasons,
             [

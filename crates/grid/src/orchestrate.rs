@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use loadgrid_health::HealthSummary;
 use loadgrid_k6::K6;
 use loadgrid_plan::Manifest;
 use loadgrid_report::{build_summary, RunSummary, ShardInput, SummaryInput};
@@ -246,12 +247,14 @@ pub fn summarize(collected: &Collected, thresholds: &[Threshold]) -> RunSummary 
     let test_time =
         loadgrid_report::test_time(collected.go.as_ref().map(|go| go.start_at_ms), &shards, &collected.merged);
     let evaluations = loadgrid_thresholds::evaluate(thresholds, &collected.merged, test_time.duration());
+    let health = health_summary(collected);
     let gate = gate(
         &collected.statuses,
         &collected.backend_notes,
         &evaluations,
         collected.stop.as_ref(),
         collected.manifest.allow_partial,
+        &health,
     );
     let mut warnings = collected.manifest.warnings.clone();
     warnings.extend(gate.warnings.iter().cloned());
@@ -281,5 +284,33 @@ pub fn summarize(collected: &Collected, thresholds: &[Threshold]) -> RunSummary 
         partial: gate.partial,
         stop: collected.stop.as_ref(),
         warnings,
+        health,
     })
+}
+
+/// Judges each reporting shard's generator with the run's `[health]` limits.
+fn health_summary(collected: &Collected) -> HealthSummary {
+    let manifest = &collected.manifest;
+    let dropped = |shard: usize| {
+        collected.results[shard]
+            .as_ref()
+            .and_then(|result| result.metrics.metric("dropped_iterations"))
+            .map_or(0, |entry| entry.total().sum().max(0.0).round() as u64)
+    };
+    let inputs: Vec<loadgrid_health::ShardInput> = collected
+        .statuses
+        .iter()
+        .enumerate()
+        .filter_map(|(i, status)| {
+            let health = status.as_ref()?.health.as_ref()?;
+            Some(loadgrid_health::ShardInput { shard: i as u32, health, dropped_iterations: dropped(i) })
+        })
+        .collect();
+    let resumed: Vec<i64> = collected.statuses.iter().flatten().filter_map(|s| s.resumed_at_ms).collect();
+    HealthSummary::build(&inputs, &resumed, manifest.health, &health_grid(manifest))
+}
+
+/// The grid a health finding's fix is worded for.
+pub fn health_grid(manifest: &Manifest) -> loadgrid_health::Grid {
+    loadgrid_health::Grid { shards: manifest.shards, on_this_machine: !manifest.backend.is_remote() }
 }

@@ -56,6 +56,8 @@ pub struct RunRequest {
     pub backend: loadgrid_plan::BackendKind,
     /// k6 env var name → Secrets Manager id (values are read by the agents).
     pub secrets: BTreeMap<String, String>,
+    /// When a shard's generator counts as saturated (`[health]`).
+    pub health: loadgrid_health::Limits,
 }
 
 /// A validated run, ready to store and launch.
@@ -134,6 +136,7 @@ pub async fn prepare(request: &RunRequest, k6: &K6) -> anyhow::Result<Prepared> 
         max_series_per_metric: request.max_series_per_metric,
         allow_partial: request.allow_partial,
         secrets: request.secrets.clone(),
+        health: request.health,
         warnings: report.warnings,
     };
     Ok(Prepared { manifest, thresholds, archive, _work: work })
@@ -324,6 +327,7 @@ mod tests {
             max_series_per_metric: 10,
             allow_partial: false,
             secrets: BTreeMap::new(),
+            health: Default::default(),
             warnings: vec![],
         };
         assert_eq!(thresholds_of(&manifest_like).unwrap(), vec![threshold]);

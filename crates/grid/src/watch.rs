@@ -329,6 +329,7 @@ async fn write_lost_status(store: &Store, run_id: &str, shard: u32, reason: &str
         samples: 0,
         rejected_lines: 0,
         overflowed_metrics: Vec::new(),
+        health: None,
     };
     if let Ok(bytes) = serde_json::to_vec_pretty(&status) {
         let _ = store.put_if_absent(&layout::shard_status(run_id, shard), bytes).await;

@@ -9,7 +9,8 @@ use crate::{judge, message, Allowance, Finding, Grid, Limits, OnSaturation, Shar
 /// bucket's peak.
 pub const MAX_POINTS: usize = 600;
 
-/// Whether the run's generators kept up.
+/// Whether the run's generators kept up. The default is a run that
+/// measured none (summaries written before health was measured).
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct HealthSummary {
     /// `healthy`, `saturated`, or `unknown` when no shard reported its health.
@@ -23,6 +24,18 @@ pub struct HealthSummary {
     pub messages: Vec<String>,
     /// The shards that reported their health, by shard index.
     pub shards: Vec<ShardHealthSummary>,
+}
+
+impl Default for HealthSummary {
+    fn default() -> HealthSummary {
+        HealthSummary {
+            status: HealthStatus::Unknown,
+            limits: Limits::default(),
+            start_skew_ms: None,
+            messages: Vec::new(),
+            shards: Vec::new(),
+        }
+    }
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use loadgrid_health::{HealthSummary, ShardHealthSummary};
 use loadgrid_report::{GroupSummary, RunSummary, ThresholdOutcome, Verdict};
 use serde::{Deserialize, Serialize};
 
@@ -10,10 +11,13 @@ use crate::regression::RegressionReport;
 /// The version of the history record's shape. Adding, removing or renaming a
 /// field means a new version.
 ///
+/// 3: `health` (the run's generator health without its per-second
+/// series) and the verdict `generator_saturated`.
+///
 /// 2: verdicts `aborted` and `marked_failed`; threshold outcomes without
 /// `no_data`; the group and check tree (`root_group`). Version 1 records
 /// still read.
-pub const HISTORY_SCHEMA_VERSION: u32 = 2;
+pub const HISTORY_SCHEMA_VERSION: u32 = 3;
 
 /// How the run came out once the baseline has been judged too.
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,6 +31,8 @@ pub enum FinalVerdict {
     Aborted,
     /// The script called `exec.test.fail()`.
     MarkedFailed,
+    /// A load generator saturated, with `on_saturation = "fail"`.
+    GeneratorSaturated,
     Failed,
 }
 
@@ -38,6 +44,7 @@ impl FinalVerdict {
             FinalVerdict::ThresholdsCrossed => "thresholds_crossed",
             FinalVerdict::Aborted => "aborted",
             FinalVerdict::MarkedFailed => "marked_failed",
+            FinalVerdict::GeneratorSaturated => "generator_saturated",
             FinalVerdict::Failed => "failed",
         }
     }
@@ -58,6 +65,7 @@ impl FinalVerdict {
             FinalVerdict::ThresholdsCrossed => Verdict::ThresholdsCrossed,
             FinalVerdict::Aborted => Verdict::Aborted,
             FinalVerdict::MarkedFailed => Verdict::MarkedFailed,
+            FinalVerdict::GeneratorSaturated => Verdict::GeneratorSaturated,
             FinalVerdict::Failed => Verdict::Failed,
         })
     }
@@ -147,6 +155,10 @@ pub struct HistoryRecord {
     #[serde(default)]
     pub root_group: GroupSummary,
     pub regression: Option<RegressionReport>,
+    /// Whether the generators kept up, without the per-second series
+    /// (`unknown` in earlier records).
+    #[serde(default)]
+    pub health: HealthSummary,
     pub git: Option<GitContext>,
     /// The run's compute cost in US dollars, when known.
     pub cost_usd: Option<f64>,
@@ -169,6 +181,7 @@ impl HistoryRecord {
             Verdict::ThresholdsCrossed => FinalVerdict::ThresholdsCrossed,
             Verdict::Aborted => FinalVerdict::Aborted,
             Verdict::MarkedFailed => FinalVerdict::MarkedFailed,
+            Verdict::GeneratorSaturated => FinalVerdict::GeneratorSaturated,
             Verdict::Failed => FinalVerdict::Failed,
         };
         let mut reasons = summary.verdict_reasons.clone();
@@ -219,6 +232,15 @@ impl HistoryRecord {
                 .collect(),
             root_group: summary.root_group.clone(),
             regression,
+            health: HealthSummary {
+                shards: summary
+                    .health
+                    .shards
+                    .iter()
+                    .map(|shard| ShardHealthSummary { series: Vec::new(), ..shard.clone() })
+                    .collect(),
+                ..summary.health.clone()
+            },
             git,
             cost_usd: None,
         }

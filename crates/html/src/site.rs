@@ -232,6 +232,7 @@ impl Mark {
             FinalVerdict::ThresholdsCrossed
             | FinalVerdict::Aborted
             | FinalVerdict::MarkedFailed
+            | FinalVerdict::GeneratorSaturated
             | FinalVerdict::Failed => Mark::Failed,
         }
     }

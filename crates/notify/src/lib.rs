@@ -87,9 +87,11 @@ pub fn verdict_emoji(verdict: FinalVerdict) -> &'static str {
     match verdict {
         FinalVerdict::Passed => "✅",
         FinalVerdict::Regressed => "⚠️",
-        FinalVerdict::ThresholdsCrossed | FinalVerdict::Aborted | FinalVerdict::MarkedFailed | FinalVerdict::Failed => {
-            "❌"
-        }
+        FinalVerdict::ThresholdsCrossed
+        | FinalVerdict::Aborted
+        | FinalVerdict::MarkedFailed
+        | FinalVerdict::GeneratorSaturated
+        | FinalVerdict::Failed => "❌",
     }
 }
 

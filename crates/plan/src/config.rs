@@ -10,6 +10,9 @@
 //! tags = { team = "checkout" }
 //! grace = "30s"                  # deadline slack past the script's total duration
 //!
+//! [health]                       # when a shard's load generator counts as saturated
+//! on_saturation = "fail"         # default "warn"
+//!
 //! [thresholds]
 //! "http_req_duration{name:login}" = ["p(95)<300"]
 //! http_req_failed = [{ threshold = "rate<0.01", abortOnFail = true }]
@@ -41,6 +44,8 @@ pub struct FileConfig {
     pub infra: InfraSection,
     #[serde(default)]
     pub regression: RegressionSection,
+    #[serde(default)]
+    pub health: HealthSection,
     /// Price overrides for `loadgrid cost` and run costs (see `loadgrid-cost`),
     /// checked there.
     #[serde(default)]
@@ -138,6 +143,20 @@ pub struct RegressionSection {
     /// `"metric.statistic" = "+10%"` (default: p95 +10%, error rate +0.5pp, RPS -10%).
     #[serde(default)]
     pub rules: BTreeMap<String, String>,
+}
+
+/// When a shard's load generator counts as saturated (see `loadgrid-health`).
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthSection {
+    /// A second is CPU-saturated at or above this percentage of the shard's CPU (default 90).
+    pub cpu_percent: Option<f64>,
+    /// A shard is saturated when more than this percentage of its test's seconds were (default 10).
+    pub cpu_time_percent: Option<f64>,
+    /// A shard is saturated when its memory reaches this percentage of its limit (default 90).
+    pub memory_percent: Option<f64>,
+    /// `warn` (default) or `fail` (verdict `generator_saturated`, exit 97).
+    pub on_saturation: Option<String>,
 }
 
 /// The AWS footprint `loadgrid infra` deploys, as written in the file;

@@ -47,6 +47,9 @@ pub struct Manifest {
     /// Secrets Manager: name → secret id. Only ids are stored, never values.
     #[serde(default)]
     pub secrets: BTreeMap<String, String>,
+    /// When a shard's generator counts as saturated (`[health]`).
+    #[serde(default)]
+    pub health: loadgrid_health::Limits,
     pub warnings: Vec<String>,
 }
 

@@ -88,6 +88,20 @@ pub struct ShardStatus {
     pub rejected_lines: u64,
     /// Metrics whose tag-set cap was hit, with the samples that overflowed.
     pub overflowed_metrics: Vec<(String, u64)>,
+    /// The generator's CPU, memory, sockets and network during the test,
+    /// and what k6's log said about keeping up.
+    #[serde(default)]
+    pub health: Option<loadgrid_health::ShardHealth>,
+}
+
+/// `shards/<i>/health`: what the shard's agent has found so far, written
+/// when a finding appears, for the live view.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LiveHealth {
+    pub shard: u32,
+    pub allowance: loadgrid_health::Allowance,
+    pub findings: Vec<loadgrid_health::Finding>,
+    pub at_ms: i64,
 }
 
 pub fn now_ms() -> i64 {

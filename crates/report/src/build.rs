@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use loadgrid_health::HealthSummary;
 use loadgrid_metrics::{GroupTree, MetricSet, ShardResult, Timeline, GROUP_SEPARATOR};
 use loadgrid_plan::records::{ShardStatus, Stop};
 use loadgrid_plan::Manifest;
@@ -52,6 +53,8 @@ pub struct SummaryInput<'a> {
     /// sub-metrics, lost tag detail, unreadable k6 output); duplicates are
     /// dropped.
     pub warnings: Vec<String>,
+    /// The generators' health, judged by the caller (it also decides the verdict).
+    pub health: HealthSummary,
 }
 
 /// Summarises a run.
@@ -102,6 +105,7 @@ pub fn build_summary(input: &SummaryInput) -> RunSummary {
         endpoints,
         shards,
         timeline: timeline_points(&input.merged.timeline),
+        health: input.health.clone(),
         warnings: dedupe(warnings),
     }
 }

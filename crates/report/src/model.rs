@@ -13,6 +13,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use loadgrid_health::HealthSummary;
 use loadgrid_metrics::{MetricKind, ValueKind};
 use loadgrid_plan::records::{ShardOutcome, StopReason};
 use loadgrid_thresholds::Origin;
@@ -22,12 +23,16 @@ use crate::format;
 
 /// The version of the `summary.json` shape written by this crate.
 ///
+/// 3: `health` (generator health: per-shard CPU, memory, sockets, network,
+/// findings and the start skew) and the verdict `generator_saturated`
+/// (exit 97).
+///
 /// 2: verdicts `aborted` (exit 108) and `marked_failed` (exit 110);
 /// thresholds name their `aggregation` and say `no_samples` (the
 /// `no_data` outcome is gone: such thresholds are judged on zeros, as k6
 /// does); shards can be `missing`; `root_group` holds the group and check
 /// tree; `duration_seconds` is the test's time as k6 counts it.
-pub const SUMMARY_SCHEMA_VERSION: u32 = 2;
+pub const SUMMARY_SCHEMA_VERSION: u32 = 3;
 
 /// One run, summarised: `runs/<run-id>/summary.json`.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
@@ -79,6 +84,12 @@ pub struct RunSummary {
     pub shards: Vec<ShardSummary>,
     /// Grid-wide per-second series.
     pub timeline: Vec<TimelinePoint>,
+    /// Whether each shard's load generator kept up: its CPU, memory,
+    /// sockets and network, what k6 said, the findings with their fixes,
+    /// and the spread of the shards' start. (`unknown` when read from an
+    /// earlier summary.)
+    #[serde(default)]
+    pub health: HealthSummary,
     pub warnings: Vec<String>,
 }
 
@@ -128,6 +139,9 @@ pub enum Verdict {
     /// The script called `exec.test.fail()` on some shard (exit 110, as
     /// k6): the run never passes, whatever the thresholds say.
     MarkedFailed,
+    /// A shard's load generator saturated and `[health] on_saturation` is
+    /// `fail` (exit 97): the numbers measure the generator, not only the target.
+    GeneratorSaturated,
     /// The run failed: a shard failed, shards are missing, infrastructure
     /// broke, or it was interrupted (exit 1).
     Failed,
@@ -135,13 +149,14 @@ pub enum Verdict {
 
 impl Verdict {
     /// The JSON spelling: `passed`, `thresholds_crossed`, `aborted`,
-    /// `marked_failed`, `failed`.
+    /// `marked_failed`, `generator_saturated`, `failed`.
     pub fn as_str(self) -> &'static str {
         match self {
             Verdict::Passed => "passed",
             Verdict::ThresholdsCrossed => "thresholds_crossed",
             Verdict::Aborted => "aborted",
             Verdict::MarkedFailed => "marked_failed",
+            Verdict::GeneratorSaturated => "generator_saturated",
             Verdict::Failed => "failed",
         }
     }
@@ -153,6 +168,7 @@ impl Verdict {
             Verdict::ThresholdsCrossed => "thresholds crossed",
             Verdict::Aborted => "aborted by test.abort()",
             Verdict::MarkedFailed => "marked failed by test.fail()",
+            Verdict::GeneratorSaturated => "load generators saturated",
             Verdict::Failed => "failed",
         }
     }
@@ -164,6 +180,7 @@ impl Verdict {
             Verdict::ThresholdsCrossed => 99,
             Verdict::Aborted => 108,
             Verdict::MarkedFailed => 110,
+            Verdict::GeneratorSaturated => 97,
             Verdict::Failed => 1,
         }
     }

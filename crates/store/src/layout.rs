@@ -44,6 +44,11 @@ pub fn shard_status(run_id: &str, shard: u32) -> String {
 pub fn shard_live(run_id: &str, shard: u32) -> String {
     format!("{RUNS}/{run_id}/shards/{shard}/live")
 }
+/// What the shard's generator health check has found so far (see
+/// `loadgrid_plan::records::LiveHealth`).
+pub fn shard_health(run_id: &str, shard: u32) -> String {
+    format!("{RUNS}/{run_id}/shards/{shard}/health")
+}
 /// Which backend task runs the shard, claimed by the agent (a conditional
 /// write: one task per shard). Backends that launch several shards per call
 /// hand each task a range and let the agents claim.

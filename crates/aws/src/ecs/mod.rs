@@ -446,11 +446,23 @@ pub async fn read_launched(store: &Store, run_id: &str) -> anyhow::Result<Option
     }
 }
 
-/// This task's ARN, from the ECS task metadata endpoint (v4) that Fargate
-/// gives every container.
-pub async fn own_task_arn() -> anyhow::Result<String> {
-    let base = std::env::var("ECS_CONTAINER_METADATA_URI_V4")
-        .context("ECS_CONTAINER_METADATA_URI_V4 is not set: not running as an ECS task")?;
+/// The environment variable ECS sets in every container of a task.
+pub const TASK_METADATA_ENV: &str = "ECS_CONTAINER_METADATA_URI_V4";
+
+/// What the ECS task metadata endpoint (v4) says about the task this
+/// container is part of.
+pub struct OwnTask {
+    pub arn: String,
+    /// The task size (`Limits`): vCPUs and MiB, when the task has one.
+    pub cpu_vcpus: Option<f64>,
+    pub memory_mib: Option<u64>,
+}
+
+/// This task, from the ECS task metadata endpoint (v4) that Fargate gives
+/// every container.
+pub async fn own_task() -> anyhow::Result<OwnTask> {
+    let base = std::env::var(TASK_METADATA_ENV)
+        .with_context(|| format!("{TASK_METADATA_ENV} is not set: not running as an ECS task"))?;
     let url = format!("{}/task", base.trim_end_matches('/'));
     let metadata: serde_json::Value = reqwest::get(&url)
         .await
@@ -459,5 +471,9 @@ pub async fn own_task_arn() -> anyhow::Result<String> {
         .json()
         .await
         .context("unreadable task metadata")?;
-    metadata["TaskARN"].as_str().map(str::to_owned).context("task metadata has no TaskARN")
+    Ok(OwnTask {
+        arn: metadata["TaskARN"].as_str().map(str::to_owned).context("task metadata has no TaskARN")?,
+        cpu_vcpus: metadata["Limits"]["CPU"].as_f64().filter(|cpu| *cpu > 0.0),
+        memory_mib: metadata["Limits"]["Memory"].as_u64().filter(|memory| *memory > 0),
+    })
 }

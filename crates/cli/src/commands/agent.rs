@@ -35,10 +35,26 @@ pub fn run(args: AgentArgs, global: GlobalArgs) -> anyhow::Result<i32> {
         } else {
             Store::open(&args.store)?
         };
+        // As an ECS task, the task's size is what the shard's generator
+        // health is judged against.
+        let own_task = match std::env::var_os(loadgrid_aws::ecs::TASK_METADATA_ENV) {
+            Some(_) => Some(loadgrid_aws::ecs::own_task().await?),
+            None => None,
+        };
+        let task_allowance = own_task.as_ref().and_then(|task| {
+            Some(loadgrid_health::Allowance {
+                pool: loadgrid_health::Pool::Task,
+                cpu_cores: task.cpu_vcpus?,
+                memory_bytes: task.memory_mib? * 1024 * 1024,
+            })
+        });
         let shard = match (args.shard, args.shard_range) {
             (Some(shard), _) => shard,
             (None, Some(range)) => {
-                let task = loadgrid_aws::ecs::own_task_arn().await?;
+                let task = match &own_task {
+                    Some(task) => task.arn.clone(),
+                    None => loadgrid_aws::ecs::own_task().await?.arn,
+                };
                 match loadgrid_agent::claim_shard(&store, &args.run_id, range.clone(), &task).await? {
                     Some(shard) => {
                         eprintln!("loadgrid agent: task {task} runs shard {shard}");
@@ -65,6 +81,7 @@ pub fn run(args: AgentArgs, global: GlobalArgs) -> anyhow::Result<i32> {
             k6: k6.path,
             k6_address: args.k6_address,
             work_dir,
+            task_allowance,
         };
         Ok(loadgrid_agent::run(config, interrupted).await)
     })

@@ -342,6 +342,15 @@ impl Ingest {
         overflowed
     }
 
+    /// A counter's sum so far (e.g. `dropped_iterations`), 0 when unseen.
+    pub fn counter_total(&self, name: &str) -> u64 {
+        self.metrics
+            .iter()
+            .filter(|slot| slot.name == name && slot.samples > 0)
+            .map(|slot| slot.to_entry().total().sum().max(0.0).round() as u64)
+            .sum()
+    }
+
     /// Lines that could not be read so far.
     pub fn rejected_lines(&self) -> u64 {
         self.totals.rejected_lines

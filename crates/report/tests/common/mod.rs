@@ -46,6 +46,7 @@ pub fn manifest() -> Manifest {
         max_series_per_metric: 1000,
         allow_partial: false,
         secrets: Default::default(),
+        health: Default::default(),
         warnings: Vec::new(),
     }
 }
@@ -148,6 +149,7 @@ pub fn status(shard: u32, outcome: ShardOutcome, exit: i32, samples: u64) -> Sha
         samples,
         rejected_lines: if shard == 1 { 3 } else { 0 },
         overflowed_metrics: Vec::new(),
+        health: None,
     }
 }
 
