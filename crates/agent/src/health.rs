@@ -51,6 +51,8 @@ pub struct Sampler {
     page_size: u64,
     previous: Option<Counters>,
     health: ShardHealth,
+    /// The cgroup's OOM kill count before the test.
+    oom_kills_before: u64,
 }
 
 impl Sampler {
@@ -79,7 +81,8 @@ impl Sampler {
             clock_ticks: sysconf(nix::unistd::SysconfVar::CLK_TCK).unwrap_or(100) as f64,
             page_size: sysconf(nix::unistd::SysconfVar::PAGE_SIZE).unwrap_or(4096) as u64,
             previous: None,
-            health: ShardHealth { allowance, samples: Vec::new(), log: LogSignals::default() },
+            health: ShardHealth { allowance, samples: Vec::new(), log: LogSignals::default(), oom_kills: 0 },
+            oom_kills_before: cgroup.and_then(oom_kills).unwrap_or(0),
         }
     }
 
@@ -90,7 +93,8 @@ impl Sampler {
     }
 
     pub fn into_health(self, log: LogSignals) -> ShardHealth {
-        ShardHealth { log, ..self.health }
+        let oom_kills = self.cgroup.and_then(oom_kills).map_or(0, |kills| kills.saturating_sub(self.oom_kills_before));
+        ShardHealth { log, oom_kills, ..self.health }
     }
 
     /// Takes a sample: the first call only sets the baseline.
@@ -99,8 +103,7 @@ impl Sampler {
         let (net_rx, net_tx) = read(&format!("{proc}/net/dev")).map_or((0, 0), |text| net_bytes(&text));
         let now = Counters {
             at: Instant::now(),
-            k6_cpu_seconds: read(&format!("{proc}/stat")).and_then(|text| process_cpu_ticks(&text)).unwrap_or(0)
-                as f64
+            k6_cpu_seconds: read(&format!("{proc}/stat")).and_then(|text| process_cpu_ticks(&text)).unwrap_or(0) as f64
                 / self.clock_ticks,
             pool_cpu_seconds: match self.cgroup {
                 Some(cgroup) => cgroup_cpu_seconds(cgroup).unwrap_or(0.0),
@@ -198,6 +201,15 @@ fn cgroup_memory_in_use(cgroup: Cgroup) -> Option<u64> {
     Some(usage.saturating_sub(inactive))
 }
 
+/// The kernel's count of processes it killed in the cgroup for memory.
+fn oom_kills(cgroup: Cgroup) -> Option<u64> {
+    let path = match cgroup {
+        Cgroup::V2 => format!("{CGROUP}/memory.events"),
+        Cgroup::V1 => format!("{CGROUP}/memory/memory.oom_control"),
+    };
+    field(&read(&path)?, "oom_kill")
+}
+
 fn host_memory_in_use() -> Option<u64> {
     Some(meminfo_bytes("MemTotal:")?.saturating_sub(meminfo_bytes("MemAvailable:")?))
 }
@@ -250,31 +262,27 @@ fn busy_ticks(stat: &str, cpus: &[usize]) -> u64 {
         .sum()
 }
 
-/// Bytes received and sent on every interface but loopback's… unless
-/// loopback is all there is to talk on (a test against this machine).
+/// Bytes received and sent on every interface of k6's network namespace
+/// (loopback too: a test against this machine talks on nothing else).
 fn net_bytes(net_dev: &str) -> (u64, u64) {
-    let interfaces: Vec<(&str, u64, u64)> = net_dev
+    net_dev
         .lines()
         .skip(2)
         .filter_map(|line| {
-            let (name, counters) = line.split_once(':')?;
+            let (_, counters) = line.split_once(':')?;
             let counters: Vec<u64> = counters.split_whitespace().filter_map(|v| v.parse().ok()).collect();
-            Some((name.trim(), *counters.first()?, *counters.get(8)?))
+            Some((*counters.first()?, *counters.get(8)?))
         })
-        .collect();
-    let external: Vec<_> = interfaces.iter().filter(|(name, ..)| *name != "lo").collect();
-    let busy_external = external.iter().any(|(_, rx, tx)| rx + tx > 0);
-    interfaces
-        .iter()
-        .filter(|(name, ..)| (*name == "lo") != busy_external)
-        .fold((0, 0), |(rx, tx), (_, r, t)| (rx + r, tx + t))
+        .fold((0, 0), |(rx, tx), (r, t)| (rx + r, tx + t))
 }
 
 fn sockets(fd_dir: &str) -> u32 {
     let Ok(entries) = std::fs::read_dir(fd_dir) else { return 0 };
     entries
         .filter_map(Result::ok)
-        .filter(|entry| std::fs::read_link(entry.path()).is_ok_and(|target| target.to_string_lossy().starts_with("socket:")))
+        .filter(|entry| {
+            std::fs::read_link(entry.path()).is_ok_and(|target| target.to_string_lossy().starts_with("socket:"))
+        })
         .count() as u32
 }
 
@@ -299,13 +307,12 @@ mod tests {
     }
 
     #[test]
-    fn network_bytes_skip_loopback_unless_it_is_all_there_is() {
+    fn network_bytes_add_up_every_interface() {
         let header = "Inter-|   Receive                                                |  Transmit\n face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n";
         let lo = "    lo: 5000 10 0 0 0 0 0 0 5000 10 0 0 0 0 0 0\n";
-        let eth_idle = "  eth0: 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n";
-        let eth_busy = "  eth0: 9000 20 0 0 0 0 0 0 700 5 0 0 0 0 0 0\n";
-        assert_eq!(net_bytes(&format!("{header}{lo}{eth_idle}")), (5000, 5000));
-        assert_eq!(net_bytes(&format!("{header}{lo}{eth_busy}")), (9000, 700));
+        let eth = "  eth0: 9000 20 0 0 0 0 0 0 700 5 0 0 0 0 0 0\n";
+        assert_eq!(net_bytes(&format!("{header}{lo}")), (5000, 5000));
+        assert_eq!(net_bytes(&format!("{header}{lo}{eth}")), (14000, 5700));
     }
 
     #[test]

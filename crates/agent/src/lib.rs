@@ -27,11 +27,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use bytes::Bytes;
+use loadgrid_health::ShardHealth;
 use loadgrid_k6::rest::{self, Client};
 use loadgrid_metrics::ingest::{Ingest, IngestConfig, TestWindow};
 use loadgrid_metrics::{encode_shard_result, ShardResult};
 use loadgrid_plan::manifest::K6_STOP_GRACE as STOP_GRACE;
-use loadgrid_health::ShardHealth;
 use loadgrid_plan::records::{now_ms, Heartbeat, LiveHealth, ShardOutcome, ShardStatus, Stop, StopReason};
 use loadgrid_plan::Manifest;
 use loadgrid_store::{layout, Store};
@@ -213,15 +213,13 @@ async fn run_shard(
     let mut shard = Shard { config, manifest, client: &client, k6: &mut k6, interrupted };
     let driven = match shard.drive(&ingest).await {
         Ok(driven) => driven,
-        Err(error) => {
-            Driven {
-                end: RunEnd::Failed(format!("{error:#}")),
-                resumed_at_ms: None,
-                start_at_ms: None,
-                test_end: None,
-                health: None,
-            }
-        }
+        Err(error) => Driven {
+            end: RunEnd::Failed(format!("{error:#}")),
+            resumed_at_ms: None,
+            start_at_ms: None,
+            test_end: None,
+            health: None,
+        },
     };
     let Driven { end: run_end, resumed_at_ms, start_at_ms, test_end, health } = driven;
     if let RunEnd::Failed(reason) = &run_end {
@@ -561,10 +559,8 @@ impl Shard<'_> {
         let mut abort_shared = false;
         let mut failed_from_outside: Option<String> = None;
         let mut running_seen_at_ms = resumed_at_ms;
-        let mut sampler = health::Sampler::new(
-            self.k6.pid().map_or(0, nix::unistd::Pid::as_raw),
-            self.config.task_allowance,
-        );
+        let mut sampler =
+            health::Sampler::new(self.k6.pid().map_or(0, nix::unistd::Pid::as_raw), self.config.task_allowance);
         sampler.sample();
         let mut next_sample = Instant::now() + HEALTH_SAMPLE_INTERVAL;
         let mut signals_published: Vec<&'static str> = Vec::new();

@@ -286,7 +286,10 @@ impl Settings {
     }
 
     fn config_file_label(&self) -> String {
-        self.config.path.as_ref().map_or_else(|| loadgrid_plan::config::FILE_NAME.to_owned(), |p| p.display().to_string())
+        self.config
+            .path
+            .as_ref()
+            .map_or_else(|| loadgrid_plan::config::FILE_NAME.to_owned(), |p| p.display().to_string())
     }
 
     /// `[health]`, with `--on-saturation` over its `on_saturation`.

@@ -224,7 +224,7 @@ mod tests {
     fn saturated(on_saturation: OnSaturation) -> HealthSummary {
         let allowance = Allowance { pool: Pool::Container, cpu_cores: 0.2, memory_bytes: 1 << 30 };
         let samples = (0..10).map(|i| Sample { at_ms: i * 1000, pool_cpu: 0.2, ..Sample::default() }).collect();
-        let health = ShardHealth { allowance, samples, log: Default::default() };
+        let health = ShardHealth { allowance, samples, log: Default::default(), oom_kills: 0 };
         let input = loadgrid_health::ShardInput { shard: 1, health: &health, dropped_iterations: 0 };
         let limits = Limits { on_saturation, ..Limits::default() };
         HealthSummary::build(&[input], &[0], limits, &Grid { shards: 2, on_this_machine: true })
@@ -245,7 +245,14 @@ mod tests {
         assert_eq!((failed.verdict, failed.exit_code), (Verdict::GeneratorSaturated, 97));
         assert_eq!(failed.reasons[0], message);
         assert_eq!(failed.reasons.len(), 2, "the crossed threshold is still said: {:?}", failed.reasons);
-        let marked = gate(&[status(0, ShardOutcome::Completed), marked(1)], &[], &[], None, false, &saturated(OnSaturation::Fail));
+        let marked = gate(
+            &[status(0, ShardOutcome::Completed), marked(1)],
+            &[],
+            &[],
+            None,
+            false,
+            &saturated(OnSaturation::Fail),
+        );
         assert_eq!(marked.exit_code, 110);
         assert_eq!(marked.warnings, [message]);
     }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 use loadgrid_metrics::{decode_shard_result, MetricSet, ShardResult};
-use loadgrid_plan::records::{now_ms, Go, Heartbeat, ShardOutcome, ShardStatus, StopReason};
+use loadgrid_plan::records::{now_ms, Go, Heartbeat, LiveHealth, ShardOutcome, ShardStatus, StopReason};
 use loadgrid_plan::Manifest;
 use loadgrid_store::{layout, Store};
 use loadgrid_thresholds::Threshold;
@@ -70,6 +70,8 @@ pub struct LiveView {
     pub vus: u64,
     /// Until the start timeout stops a grid that is not all ready.
     pub start_timeout_left: Option<Duration>,
+    /// (shard, signal) of every generator finding said so far.
+    pub saturated: Vec<(u32, &'static str)>,
 }
 
 impl LiveView {
@@ -86,8 +88,14 @@ impl LiveView {
         };
         let p95 = self.p95_ms.map_or("-".into(), |v| format!("{v:.1}ms"));
         let errors = self.error_rate.map_or("-".into(), |v| format!("{:.2}%", v * 100.0));
+        let mut saturated: Vec<u32> = self.saturated.iter().map(|(shard, _)| *shard).collect();
+        saturated.dedup();
+        let saturated = match saturated.is_empty() {
+            true => String::new(),
+            false => format!("  SATURATED: {}", crate::gate::shard_ranges(&saturated)),
+        };
         format!(
-            "running {}s (at most {}s)  vus={}  rps={:.0}  p95={p95}  errors={errors}  requests={}  done={}/{}{}",
+            "running {}s (at most {}s)  vus={}  rps={:.0}  p95={p95}  errors={errors}  requests={}  done={}/{}{}{saturated}",
             elapsed.as_secs(),
             total.as_secs(),
             self.vus,
@@ -227,6 +235,7 @@ pub async fn watch_grid(
                 if let Some(numbers) = &from_backend {
                     update_view(&mut view, numbers);
                 }
+                announce_saturation(store, manifest, &keys, &mut view.saturated, &progress).await;
             }
         }
         progress.set_message(view.line(manifest));
@@ -422,6 +431,32 @@ fn overdue(manifest: &Manifest, keys: &[String], start_at_ms: Option<i64>, watch
 async fn read_go(store: &Store, run_id: &str) -> Option<i64> {
     let bytes = store.get(&layout::go(run_id)).await.ok()??;
     serde_json::from_slice::<Go>(&bytes).ok().map(|go| go.start_at_ms)
+}
+
+/// Says, the moment an agent reports it, that a shard's generator
+/// saturated: agents write `shards/<i>/health` only when they find
+/// something, so a healthy grid costs no read.
+async fn announce_saturation(
+    store: &Store,
+    manifest: &Manifest,
+    keys: &[String],
+    said: &mut Vec<(u32, &'static str)>,
+    progress: &ProgressBar,
+) {
+    let grid = crate::orchestrate::health_grid(manifest);
+    for key in keys.iter().filter(|key| key.ends_with("/health")) {
+        let Ok(Some(bytes)) = store.get(key).await else { continue };
+        let Ok(live) = serde_json::from_slice::<LiveHealth>(&bytes) else { continue };
+        for finding in &live.findings {
+            if said.contains(&(live.shard, finding.signal())) {
+                continue;
+            }
+            said.push((live.shard, finding.signal()));
+            said.sort_unstable();
+            let message = loadgrid_health::message(live.shard, finding, &live.allowance, &grid);
+            notice(progress, format!("generator saturated: {message}"));
+        }
+    }
 }
 
 /// Merges every shard's latest live aggregates. Shards that have not

@@ -102,6 +102,10 @@ pub struct ShardHealth {
     pub samples: Vec<Sample>,
     #[serde(default)]
     pub log: LogSignals,
+    /// Processes of the pool the kernel killed for memory during the test
+    /// (the cgroup's `oom_kill` count; 0 where it cannot be read).
+    #[serde(default)]
+    pub oom_kills: u64,
 }
 
 /// When a shard counts as saturated: `[health]` in loadgrid.toml.
@@ -170,6 +174,8 @@ pub enum Finding {
     Cpu { saturated_seconds: u32, seconds: u32, peak_percent: f64 },
     /// Memory reached the limit's share.
     Memory { peak_percent: f64, limit_bytes: u64 },
+    /// The kernel killed a process of the pool (k6, most likely) for memory.
+    OutOfMemory { kills: u64, limit_bytes: u64 },
     /// k6 could not start iterations when the scenario said to.
     DroppedIterations { count: u64 },
     /// k6 warned that it ran out of VUs.
@@ -206,6 +212,12 @@ impl Finding {
                 allowance.pool.label(),
                 mebibytes(*limit_bytes)
             ),
+            Finding::OutOfMemory { kills, limit_bytes } => format!(
+                "ran out of the memory of {} ({}): the kernel killed {kills} process{}",
+                allowance.pool.label(),
+                mebibytes(*limit_bytes),
+                if *kills == 1 { "" } else { "es" }
+            ),
             Finding::DroppedIterations { count } => format!("dropped {count} iterations"),
             Finding::InsufficientVus { warnings } => {
                 format!("logged {warnings} \"Insufficient VUs\" warning{}", plural(*warnings))
@@ -235,6 +247,10 @@ impl Finding {
                     )
                 }
             }
+            Finding::OutOfMemory { .. } => format!(
+                "the shard's test was cut short; give each shard more memory (`--memory`, MiB) or use {} shards",
+                suggested_shards(grid.shards)
+            ),
             Finding::Memory { .. } => format!(
                 "k6 may be killed for memory before the test ends; give each shard more memory (`--memory`, MiB) or use {} shards",
                 suggested_shards(grid.shards)
@@ -253,6 +269,7 @@ impl Finding {
         match self {
             Finding::Cpu { .. } => "cpu",
             Finding::Memory { .. } => "memory",
+            Finding::OutOfMemory { .. } => "out_of_memory",
             Finding::DroppedIterations { .. } => "dropped_iterations",
             Finding::InsufficientVus { .. } => "insufficient_vus",
             Finding::ClientErrors { .. } => "client_errors",
@@ -304,6 +321,9 @@ pub fn judge(health: &ShardHealth, dropped_iterations: u64, limits: &Limits) -> 
     let memory_peak = health.samples.iter().map(|s| s.memory_percent(allowance)).fold(0.0, f64::max);
     if memory_peak >= limits.memory_percent {
         findings.push(Finding::Memory { peak_percent: memory_peak, limit_bytes: allowance.memory_bytes });
+    }
+    if health.oom_kills > 0 {
+        findings.push(Finding::OutOfMemory { kills: health.oom_kills, limit_bytes: allowance.memory_bytes });
     }
     if dropped_iterations > 0 {
         findings.push(Finding::DroppedIterations { count: dropped_iterations });

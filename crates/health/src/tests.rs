@@ -23,7 +23,7 @@ fn health(allowance: Allowance, seconds: usize, busy: usize, busy_cores: f64) ->
             }
         })
         .collect();
-    ShardHealth { allowance, samples, log: LogSignals::default() }
+    ShardHealth { allowance, samples, log: LogSignals::default(), oom_kills: 0 }
 }
 
 const FOUR_SHARDS_ON_ECS: Grid = Grid { shards: 4, on_this_machine: false };
@@ -71,8 +71,9 @@ fn a_host_with_more_shards_than_cores_says_so() {
         "shard 1 ran at 100% CPU of this machine (2 cores) for 9 s of 10 s: its latencies include client-side queueing; \
          run at most 2 shards on this machine's 2 cores, or on ECS (`--backend ecs`)"
     );
-    assert!(message(1, &finding, &host, &Grid { shards: 2, on_this_machine: true })
-        .ends_with("this machine cannot generate this load: run it on ECS (`--backend ecs`; `loadgrid plan` sizes the grid)"));
+    assert!(message(1, &finding, &host, &Grid { shards: 2, on_this_machine: true }).ends_with(
+        "this machine cannot generate this load: run it on ECS (`--backend ecs`; `loadgrid plan` sizes the grid)"
+    ));
 }
 
 #[test]
@@ -86,6 +87,19 @@ fn memory_near_the_limit_is_saturation() {
         message(0, &findings[0], &container, &Grid { shards: 1, on_this_machine: true }),
         "shard 0 used 96% of the memory of its container (256 MiB): k6 may be killed for memory before the test ends; \
          give each shard more memory (`--memory`, MiB) or use 2 shards"
+    );
+}
+
+#[test]
+fn a_kill_for_memory_is_named_as_the_cause() {
+    let container = Allowance { pool: Pool::Container, cpu_cores: 1.0, memory_bytes: 96 * MIB };
+    let health = ShardHealth { oom_kills: 1, ..health(container, 4, 0, 0.0) };
+    let findings = judge(&health, 0, &Limits::default());
+    assert_eq!(findings, [Finding::OutOfMemory { kills: 1, limit_bytes: 96 * MIB }]);
+    assert_eq!(
+        message(1, &findings[0], &container, &Grid { shards: 2, on_this_machine: true }),
+        "shard 1 ran out of the memory of its container (96 MiB): the kernel killed 1 process: the shard's test was \
+         cut short; give each shard more memory (`--memory`, MiB) or use 3 shards"
     );
 }
 
@@ -159,8 +173,7 @@ fn the_summary_says_saturated_names_the_messages_and_measures_start_skew() {
 
 #[test]
 fn long_runs_are_downsampled_keeping_each_buckets_peak() {
-    let mut points: Vec<Point> =
-        (0..8 * 3600).map(|t| Point { t, cpu_percent: 30.0, memory_percent: 10.0 }).collect();
+    let mut points: Vec<Point> = (0..8 * 3600).map(|t| Point { t, cpu_percent: 30.0, memory_percent: 10.0 }).collect();
     points[12_345].cpu_percent = 99.0;
     let drawn = downsample(&points, MAX_POINTS);
     assert!(drawn.len() <= MAX_POINTS, "{}", drawn.len());

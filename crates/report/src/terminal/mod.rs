@@ -19,6 +19,7 @@
 //!
 //!   █ ENDPOINTS (by name)
 //!   █ SHARDS
+//!   █ GENERATOR HEALTH
 //!   █ WARNINGS
 //!
 //!   verdict: THRESHOLDS CROSSED (exit 99) — 1 threshold crossed
@@ -108,6 +109,7 @@ pub fn render_terminal(summary: &RunSummary, style: &Style) -> String {
     metrics::checks(&mut out, summary, style);
     tables::endpoints(&mut out, summary, style);
     tables::shards(&mut out, summary, style);
+    tables::health(&mut out, summary, style);
     warnings(&mut out, summary, style);
     verdict(&mut out, summary, style);
     out

@@ -1,10 +1,11 @@
-//! The ENDPOINTS and SHARDS tables.
+//! The ENDPOINTS, SHARDS and GENERATOR HEALTH tables.
 
 use std::fmt::Write;
 
 use super::{text_width, truncate_end, truncate_middle, Paint, Style};
 use crate::format;
 use crate::model::{EndpointSummary, RunSummary, ShardState, ShardSummary};
+use loadgrid_health::{HealthStatus, ShardHealthSummary};
 
 /// Columns between a table's cells.
 const GAP: &str = "  ";
@@ -83,6 +84,55 @@ fn shard_row(shard: &ShardSummary) -> Vec<Cell> {
         plain(ms(shard.p95_ms)),
         plain(shard.k6_exit_code.map_or("-".to_owned(), |code| code.to_string())),
         plain(note.replace('\n', " ")),
+    ]
+}
+
+/// Each shard's generator: how busy its CPU and memory were against what it
+/// may use, its sockets and network. The findings, with their fixes, are
+/// the run's warnings (or its verdict's reasons).
+pub(super) fn health(out: &mut String, summary: &RunSummary, style: &Style) {
+    let health = &summary.health;
+    if health.status == HealthStatus::Unknown {
+        return;
+    }
+    let status = match health.status {
+        HealthStatus::Healthy => style.paint(health.status.label(), Paint::Green),
+        _ => style.paint(health.status.label(), Paint::Red),
+    };
+    let skew = health.start_skew_ms.map_or(String::new(), |ms| format!("; start skew {ms} ms"));
+    let _ = writeln!(out, "{}", style.heading("GENERATOR HEALTH"));
+    let _ = writeln!(out);
+    let _ = writeln!(out, "    {status}{skew}");
+    let _ = writeln!(out);
+    let headers =
+        ["shard", "cpu peak", "cpu mean", "cpu-bound", "memory peak", "k6 memory", "sockets", "network", "allowance"];
+    let rows = health.shards.iter().map(|shard| health_row(shard, &health.limits)).collect();
+    table(out, style, &headers, rows, Flexible { column: 8, truncate: truncate_end });
+    let _ = writeln!(out);
+}
+
+fn health_row(shard: &ShardHealthSummary, limits: &loadgrid_health::Limits) -> Vec<Cell> {
+    let busy = |value: f64, limit: f64| (value >= limit).then_some(Paint::Red);
+    let percent = |value: f64| format!("{}%", format::decimal(value, 1));
+    let allowance = &shard.allowance;
+    vec![
+        plain(shard.shard.to_string()),
+        (percent(shard.cpu_peak_percent), busy(shard.cpu_peak_percent, limits.cpu_percent)),
+        plain(percent(shard.cpu_mean_percent)),
+        (
+            format!("{} of {} s", shard.cpu_saturated_seconds, shard.seconds),
+            shard.findings.iter().any(|f| f.signal() == "cpu").then_some(Paint::Red),
+        ),
+        (percent(shard.memory_peak_percent), busy(shard.memory_peak_percent, limits.memory_percent)),
+        plain(format::bytes(shard.k6_memory_peak_bytes as f64)),
+        plain(shard.sockets_peak.to_string()),
+        plain(format::bytes((shard.net_rx_bytes + shard.net_tx_bytes) as f64)),
+        plain(format!(
+            "{}: {} CPU, {}",
+            allowance.pool.label(),
+            format::decimal(allowance.cpu_cores, 2),
+            format::bytes(allowance.memory_bytes as f64)
+        )),
     ]
 }
 
