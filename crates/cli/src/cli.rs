@@ -174,7 +174,8 @@ Examples:
 pub struct RunArgs {
     /// The k6 script (or k6 archive) to run, unmodified.
     pub script: PathBuf,
-    /// Number of shards (1 to 5000; 256 on the local backend).
+    /// Number of shards (1 to 5000; 256 on the local backend). Default: on
+    /// this machine (local, docker), one per core, at most one per VU; on ECS, 1.
     #[arg(long, short = 'n', env = "LOADGRID_SHARDS", allow_negative_numbers = true,
           value_parser = clap::value_parser!(u32).range(1..=i64::from(loadgrid_plan::split::MAX_SHARDS)))]
     pub shards: Option<u32>,

@@ -266,7 +266,7 @@ impl Settings {
         Ok(RunRequest {
             script: args.script.clone(),
             test_name: args.name.clone(),
-            shards: args.shards.or(run.shards).unwrap_or(1),
+            shards: args.shards.or(run.shards),
             overrides: Overrides {
                 vus: args.vus.or(run.vus),
                 duration: args.duration.clone().or_else(|| run.duration.clone()),

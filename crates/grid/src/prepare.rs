@@ -45,7 +45,9 @@ const K6_SYSTEM_TAGS: &[&str] = &[
 pub struct RunRequest {
     pub script: PathBuf,
     pub test_name: Option<String>,
-    pub shards: u32,
+    /// `None`: on this machine (local, docker), as many as its cores and
+    /// the script's VUs allow; on ECS, 1.
+    pub shards: Option<u32>,
     pub overrides: Overrides,
     /// From config and flags; the script's own come from `k6 inspect`.
     pub thresholds: Vec<Threshold>,
@@ -72,12 +74,8 @@ pub struct Prepared {
 /// Validates the request and builds the archive. Errors are [`InputError`]s
 /// (exit code 2) unless k6 itself cannot be run.
 pub async fn prepare(request: &RunRequest, k6: &K6) -> anyhow::Result<Prepared> {
-    if !(1..=split::MAX_SHARDS).contains(&request.shards) {
-        return Err(input_error(format!(
-            "`--shards` is {}: a grid has 1 to {} shards",
-            request.shards,
-            split::MAX_SHARDS
-        )));
+    if let Some(shards) = request.shards.filter(|shards| !(1..=split::MAX_SHARDS).contains(shards)) {
+        return Err(input_error(format!("`--shards` is {shards}: a grid has 1 to {} shards", split::MAX_SHARDS)));
     }
     check_script(&request.script)?;
     for threshold in &request.thresholds {
@@ -104,11 +102,25 @@ pub async fn prepare(request: &RunRequest, k6: &K6) -> anyhow::Result<Prepared> 
     }
     thresholds.extend(request.thresholds.iter().cloned());
 
-    let report = split::check(&options, request.shards);
+    let on_this_machine = !request.backend.is_remote();
+    let cores = std::thread::available_parallelism().map_or(1, |cores| cores.get() as u32);
+    let shards = match request.shards {
+        Some(shards) => shards,
+        // A shard per core, but never more shards than VUs to split.
+        None if on_this_machine => cores.min(options.max_vus.clamp(1, u64::from(cores)) as u32),
+        None => 1,
+    };
+    let mut report = split::check(&options, shards);
     if !report.errors.is_empty() {
         return Err(input_error(report.errors.join("\n")));
     }
-    let (segments, segment_sequence) = split::segments(request.shards);
+    if on_this_machine && shards > cores {
+        report.warnings.push(format!(
+            "{shards} shards share this machine's {cores} cores: they compete for the CPU and measure it as latency \
+             (the generator health check says if they did); use `--shards {cores}` or `--backend ecs`"
+        ));
+    }
+    let (segments, segment_sequence) = split::segments(shards);
     let now = OffsetDateTime::now_utc();
     let manifest = Manifest {
         schema: MANIFEST_SCHEMA,
@@ -117,7 +129,7 @@ pub async fn prepare(request: &RunRequest, k6: &K6) -> anyhow::Result<Prepared> 
         script: request.script.display().to_string(),
         created_at: run_id::rfc3339(now),
         backend: request.backend,
-        shards: request.shards,
+        shards,
         segments,
         segment_sequence,
         k6_version: k6.version.clone(),
