@@ -277,6 +277,15 @@ async fn run_shard(
         RunEnd::Stopped(reason) | RunEnd::SetupAborted(reason) => (ShardOutcome::Stopped, Some(reason)),
         RunEnd::Failed(reason) => (ShardOutcome::Failed, Some(reason)),
     };
+    // SIGKILL with the cgroup's OOM count up: the kernel, for memory.
+    let reason = match (&health, exit_code) {
+        (Some(health), SIGKILLED) if health.oom_kills > 0 && outcome == ShardOutcome::Failed => Some(format!(
+            "k6 was killed for memory: the {} of {} ran out",
+            loadgrid_health::mebibytes(health.allowance.memory_bytes),
+            health.allowance.pool.label()
+        )),
+        _ => reason,
+    };
     let status = ShardStatus {
         shard: config.shard,
         outcome,
@@ -394,6 +403,9 @@ fn k6_exit_text(code: i32) -> String {
         _ => format!("k6 exited with code {code}"),
     }
 }
+
+/// How a process killed by SIGKILL exits.
+const SIGKILLED: i32 = 128 + 9;
 
 /// k6's exit codes for `test.abort()` and `exec.test.fail()`.
 const EXIT_ABORTED: i32 = 108;

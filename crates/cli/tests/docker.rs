@@ -153,3 +153,84 @@ fn a_missing_image_is_refused_before_anything_is_stored() {
     );
     assert!(grid.run_ids().is_empty(), "no run was stored");
 }
+
+/// One VU spinning on the CPU lands on shard 0 (k6 gives a lone VU to the
+/// first execution segment); the other shard only sleeps.
+const ONE_BURNING_VU: &str = r#"
+import { sleep } from "k6";
+export const options = {
+  scenarios: {
+    burn: { executor: "constant-vus", vus: 1, duration: "6s", exec: "burn" },
+    calm: { executor: "constant-vus", vus: 2, duration: "6s", exec: "calm" },
+  },
+};
+export function burn() { const end = Date.now() + 50; while (Date.now() < end) {} }
+export function calm() { sleep(0.1); }
+"#;
+
+/// A quarter of a core for a shard that needs a whole one: that shard, and
+/// only it, is named with its container's allowance and the fix, live and
+/// in the verdict (`--on-saturation fail`: exit 97).
+#[test]
+fn a_cpu_starved_container_is_named_and_the_calm_one_is_not() {
+    let grid = Grid::new();
+    let image = runner_image(&grid);
+    let script = grid.script("burn.js", ONE_BURNING_VU);
+    let args = ["run", &script, "--shards", "2", "--backend", "docker", "--image", image, "--cpu", "256"];
+    let outcome = grid.run(&[&args[..], &["--memory", "512", "--on-saturation", "fail", "--json"]].concat());
+    let summary = outcome.exit(97).json();
+    let fix = "its latencies include client-side queueing; use 3 shards (`loadgrid plan` sizes this) or give each \
+               shard more CPU (`--cpu`, 1024 units = 1 vCPU)";
+    outcome.stderr_contains("generator saturated: shard 0 ran at ").stderr_contains(fix);
+    assert_eq!(summary["verdict"], "generator_saturated");
+    let reasons = summary["verdict_reasons"].as_array().unwrap();
+    assert_eq!(reasons.len(), 1, "{reasons:?}");
+    let reason = reasons[0].as_str().unwrap();
+    assert!(
+        reason.starts_with("shard 0 ran at ") && reason.contains("% CPU of its container (0.25 cores) for "),
+        "{reason}"
+    );
+    assert!(reason.ends_with(&format!(": {fix}")), "{reason}");
+    let shards = summary["health"]["shards"].as_array().unwrap();
+    assert_eq!(shards[0]["allowance"]["pool"], "container");
+    assert_eq!(shards[0]["allowance"]["cpu_cores"], 0.25);
+    assert_eq!(shards[0]["findings"][0]["signal"], "cpu");
+    assert_eq!(shards[1]["findings"], serde_json::json!([]), "the calm shard: {}", shards[1]);
+    assert!(shards[1]["cpu_peak_percent"].as_f64().unwrap() < 50.0, "{}", shards[1]);
+}
+
+/// Memory that only grows, about 150 MB/s: the kernel kills k6, and the
+/// verdict says so: the cause, the container's size and the fix. (The live
+/// memory warning comes first when a sample falls in the last tenth before
+/// the kill; the kill is named either way.)
+#[test]
+fn a_memory_starved_container_has_its_kill_named() {
+    let grid = Grid::new();
+    let image = runner_image(&grid);
+    let script = grid.script(
+        "hoard.js",
+        r#"
+import { sleep } from "k6";
+const hoard = [];
+export const options = { scenarios: { grow: { executor: "constant-vus", vus: 1, duration: "40s" } } };
+export default function () { hoard.push(new Array(1200000).fill(Math.random())); sleep(0.1); }
+"#,
+    );
+    let args = ["run", &script, "--shards", "1", "--backend", "docker", "--image", image];
+    let outcome = grid.run(&[&args[..], &["--cpu", "1024", "--memory", "2048", "--json"]].concat());
+    let summary = outcome.exit(1).json();
+    assert_eq!(
+        summary["verdict_reasons"],
+        serde_json::json!(["shard 0: failed: k6 was killed for memory: the 2048 MiB of its container ran out"])
+    );
+    let shard = &summary["health"]["shards"][0];
+    assert!(shard["findings"].as_array().unwrap().iter().any(|f| f["signal"] == "out_of_memory"), "{shard}");
+    assert!(shard["memory_peak_percent"].as_f64().unwrap() > 50.0, "sampled as it grew: {shard}");
+    assert!(
+        summary["warnings"].as_array().unwrap().iter().any(|w| w
+            == "shard 0 ran out of the memory of its container (2048 MiB): the kernel killed 1 process: the shard's \
+                test was cut short; give each shard more memory (`--memory`, MiB) or use 2 shards"),
+        "{}",
+        summary["warnings"]
+    );
+}

@@ -289,7 +289,8 @@ fn cores(cores: f64) -> String {
     format!("{text} {}", if cores == 1.0 { "core" } else { "cores" })
 }
 
-fn mebibytes(bytes: u64) -> String {
+/// `512 MiB`.
+pub fn mebibytes(bytes: u64) -> String {
     format!("{} MiB", bytes / (1024 * 1024))
 }
 
