@@ -54,6 +54,13 @@ pub struct Allowance {
     pub memory_bytes: u64,
 }
 
+impl Allowance {
+    /// `its container: 0.25 cores, 512 MiB`: every output says it so.
+    pub fn describe(&self) -> String {
+        format!("{}: {}, {}", self.pool.label(), cores(self.cpu_cores), mebibytes(self.memory_bytes))
+    }
+}
+
 /// One second of a shard's generator, taken while its test runs.
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Default)]
 pub struct Sample {

@@ -2,8 +2,8 @@
 //!
 //! The markup is built here, not in the template, and goes into the page
 //! unescaped: so nothing a user wrote ever reaches it. Titles and series
-//! labels are fixed strings of this crate, tick labels are formatted
-//! numbers, and all of them are escaped anyway.
+//! labels are fixed strings of this crate (or `shard N`, from a number),
+//! tick labels are formatted numbers, and all of them are escaped anyway.
 
 use std::fmt::Write;
 
@@ -22,7 +22,7 @@ const X_TICKS: i64 = 6;
 
 /// One line: a value (or a gap) per timeline second.
 pub(crate) struct Series {
-    pub label: &'static str,
+    pub label: String,
     /// A CSS colour, fixed by this crate.
     pub color: &'static str,
     pub values: Vec<Option<f64>>,
@@ -83,7 +83,7 @@ pub(crate) fn render(chart: &Chart) -> String {
     axes(&mut svg);
     let mut legend_x = RIGHT;
     for series in chart.series.iter().rev() {
-        let label = escape(series.label);
+        let label = escape(&series.label);
         let width = 18.0 + 7.0 * series.label.chars().count() as f64;
         legend_x -= width;
         let _ = write!(
@@ -99,7 +99,7 @@ pub(crate) fn render(chart: &Chart) -> String {
             let _ = write!(
                 svg,
                 r#"<path class="series" data-series="{}" stroke="{}" d="{d}"/>"#,
-                escape(series.label),
+                escape(&series.label),
                 series.color
             );
         }
@@ -241,7 +241,7 @@ mod tests {
             id: "chart-test",
             title: "Requests <per> second",
             times,
-            series: vec![Series { label: "rps", color: "#1f77b4", values }],
+            series: vec![Series { label: "rps".into(), color: "#1f77b4", values }],
             format_y: |v| loadgrid_report::format::number(v),
             min_y_max: 1.0,
         }

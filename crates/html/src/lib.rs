@@ -112,7 +112,13 @@ pub fn run_report(summary: &RunSummary, extras: &ReportExtras) -> Result<String,
         // The SVG is built from numbers and fixed labels only (see `charts`).
         .map(|chart| context! { title => chart.title, svg => Value::from_safe_string(chart.svg) })
         .collect();
-    let html = env.get_template(RUN_TEMPLATE)?.render(context! { page => Value::from(Serde(&page)), charts })?;
+    let health_charts: Vec<Value> = view::health_charts(&summary.health)
+        .into_iter()
+        .map(|chart| context! { title => chart.title, svg => Value::from_safe_string(chart.svg) })
+        .collect();
+    let html = env
+        .get_template(RUN_TEMPLATE)?
+        .render(context! { page => Value::from(Serde(&page)), charts, health_charts })?;
     Ok(html)
 }
 

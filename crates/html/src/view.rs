@@ -1,6 +1,7 @@
 //! What the template shows: the summary turned into display strings, so
 //! that the template only lays them out (and escapes them).
 
+use loadgrid_health::{HealthStatus, HealthSummary, OnSaturation, Point, ShardHealthSummary};
 use loadgrid_report::format;
 use loadgrid_report::{GroupSummary, RunSummary, ShardState, ThresholdOutcome, ThresholdSummary};
 use serde::Serialize;
@@ -29,6 +30,32 @@ pub(crate) struct Page {
     pub baseline: Option<Vec<BaselineRow>>,
     pub cost: Option<String>,
     pub generated_by: String,
+    /// `None` when the run measured no generator health.
+    pub health: Option<HealthView>,
+}
+
+/// Whether the generators kept up, for the report's health section.
+#[derive(Serialize)]
+pub(crate) struct HealthView {
+    pub status: &'static str,
+    pub tone: &'static str,
+    pub start_skew: String,
+    pub limits: String,
+    pub rows: Vec<HealthRow>,
+}
+
+#[derive(Serialize)]
+pub(crate) struct HealthRow {
+    pub shard: u32,
+    pub tone: &'static str,
+    pub cpu_peak: String,
+    pub cpu_mean: String,
+    pub cpu_bound: String,
+    pub memory_peak: String,
+    pub k6_memory: String,
+    pub sockets: String,
+    pub network: String,
+    pub allowance: String,
 }
 
 /// A label, its value, and an optional note under it.
@@ -148,7 +175,105 @@ pub(crate) fn page(summary: &RunSummary, extras: &ReportExtras) -> Page {
         }),
         cost: extras.cost_usd.filter(|c| c.is_finite()).map(usd),
         generated_by: extras.generated_by.clone(),
+        health: health_view(&summary.health),
     }
+}
+
+fn health_view(health: &HealthSummary) -> Option<HealthView> {
+    if health.status == HealthStatus::Unknown {
+        return None;
+    }
+    let percent = |value: f64| format!("{}%", format::decimal(value, 1));
+    let limits = &health.limits;
+    Some(HealthView {
+        status: health.status.label(),
+        tone: if health.status == HealthStatus::Healthy { "good" } else { "bad" },
+        start_skew: health.start_skew_ms.map_or("-".to_owned(), |ms| format!("{ms} ms")),
+        limits: format!(
+            "saturated at {}% CPU for more than {}% of the test, {}% memory, any dropped iteration or client-side error; on saturation: {}",
+            limits.cpu_percent,
+            limits.cpu_time_percent,
+            limits.memory_percent,
+            match limits.on_saturation {
+                OnSaturation::Warn => "warn",
+                OnSaturation::Fail => "fail (exit 97)",
+            }
+        ),
+        rows: health
+            .shards
+            .iter()
+            .map(|shard| HealthRow {
+                shard: shard.shard,
+                tone: if shard.findings.is_empty() { "good" } else { "bad" },
+                cpu_peak: percent(shard.cpu_peak_percent),
+                cpu_mean: percent(shard.cpu_mean_percent),
+                cpu_bound: format!("{} of {} s", shard.cpu_saturated_seconds, shard.seconds),
+                memory_peak: percent(shard.memory_peak_percent),
+                k6_memory: format::bytes(shard.k6_memory_peak_bytes as f64),
+                sockets: shard.sockets_peak.to_string(),
+                network: format::bytes((shard.net_rx_bytes + shard.net_tx_bytes) as f64),
+                allowance: shard.allowance.describe(),
+            })
+            .collect(),
+    })
+}
+
+/// Charts draw at most this many shards: the busiest, by peak.
+const MAX_HEALTH_SERIES: usize = 8;
+const SHARD_COLORS: [&str; MAX_HEALTH_SERIES] =
+    ["#2563eb", "#dc2626", "#16a34a", "#d97706", "#7c3aed", "#0891b2", "#db2777", "#4b5563"];
+
+/// Each shard's generator CPU and memory over the test (the busiest
+/// [`MAX_HEALTH_SERIES`] shards when there are more).
+pub(crate) fn health_charts(health: &HealthSummary) -> Vec<ChartView> {
+    if health.status == HealthStatus::Unknown {
+        return Vec::new();
+    }
+    let mut shards: Vec<&ShardHealthSummary> = health.shards.iter().collect();
+    shards.sort_by(|a, b| {
+        b.cpu_peak_percent.max(b.memory_peak_percent).total_cmp(&a.cpu_peak_percent.max(a.memory_peak_percent))
+    });
+    shards.truncate(MAX_HEALTH_SERIES);
+    shards.sort_by_key(|shard| shard.shard);
+    let mut times: Vec<i64> = shards.iter().flat_map(|shard| shard.series.iter().map(|p| p.t)).collect();
+    times.sort_unstable();
+    times.dedup();
+    let column = |shard: &ShardHealthSummary, value: fn(&Point) -> f64| -> Vec<Option<f64>> {
+        times.iter().map(|t| shard.series.iter().find(|p| p.t == *t).map(value)).collect()
+    };
+    let lines = |value: fn(&Point) -> f64| -> Vec<Series> {
+        shards
+            .iter()
+            .zip(SHARD_COLORS)
+            .map(|(shard, color)| Series {
+                label: format!("shard {}", shard.shard),
+                color,
+                values: column(shard, value),
+            })
+            .collect()
+    };
+    let percent = |v: f64| format!("{}%", format::decimal(v, 0));
+    [
+        Chart {
+            id: "chart-generator-cpu",
+            title: "Generator CPU (% of each shard's allowance)",
+            times: &times,
+            series: lines(|p| p.cpu_percent),
+            format_y: percent,
+            min_y_max: 100.0,
+        },
+        Chart {
+            id: "chart-generator-memory",
+            title: "Generator memory (% of each shard's limit)",
+            times: &times,
+            series: lines(|p| p.memory_percent),
+            format_y: percent,
+            min_y_max: 100.0,
+        },
+    ]
+    .iter()
+    .map(|chart| ChartView { title: chart.title, svg: charts::render(chart) })
+    .collect()
 }
 
 impl Fact {
@@ -319,7 +444,7 @@ pub(crate) fn usd(cost: f64) -> String {
 pub(crate) fn charts(summary: &RunSummary) -> Vec<ChartView> {
     let times: Vec<i64> = summary.timeline.iter().map(|p| p.t).collect();
     let column = |f: fn(&loadgrid_report::TimelinePoint) -> Option<f64>| summary.timeline.iter().map(f).collect();
-    let series = |label, color, values| Series { label, color, values };
+    let series = |label: &str, color, values| Series { label: label.to_owned(), color, values };
     let charts = [
         Chart {
             id: "chart-rps",
@@ -412,5 +537,52 @@ mod tests {
     fn dollars_keep_cents_or_four_places() {
         assert_eq!(usd(12.345), "$12.35");
         assert_eq!(usd(0.01234), "$0.0123");
+    }
+}
+
+#[cfg(test)]
+mod health_tests {
+    use super::*;
+    use loadgrid_health::{Allowance, Grid, Limits, Pool, Sample, ShardHealth, ShardInput};
+
+    /// Ten shards, shard i peaking at 10·i % CPU.
+    fn ten_shards() -> HealthSummary {
+        let allowance = Allowance { pool: Pool::Task, cpu_cores: 1.0, memory_bytes: 1 << 30 };
+        let healths: Vec<ShardHealth> = (0..10)
+            .map(|i| ShardHealth {
+                allowance,
+                samples: (0..5)
+                    .map(|s| Sample { at_ms: 1000 * s, pool_cpu: 0.1 * i as f64, ..Sample::default() })
+                    .collect(),
+                log: Default::default(),
+                oom_kills: 0,
+            })
+            .collect();
+        let inputs: Vec<ShardInput> = healths
+            .iter()
+            .enumerate()
+            .map(|(i, health)| ShardInput { shard: i as u32, health, dropped_iterations: 0 })
+            .collect();
+        HealthSummary::build(&inputs, &[], Limits::default(), &Grid { shards: 10, on_this_machine: false })
+    }
+
+    #[test]
+    fn health_charts_draw_the_busiest_shards_by_number() {
+        let charts = health_charts(&ten_shards());
+        assert_eq!(charts.len(), 2);
+        let cpu = &charts[0].svg;
+        assert_eq!(cpu.matches("data-series=").count(), MAX_HEALTH_SERIES);
+        assert!(!cpu.contains(r#"data-series="shard 0""#) && !cpu.contains(r#"data-series="shard 1""#), "{cpu}");
+        assert!(cpu.contains(r#"data-series="shard 9""#), "{cpu}");
+        assert!(health_charts(&HealthSummary::default()).is_empty());
+    }
+
+    #[test]
+    fn the_health_table_says_each_shards_allowance_once_and_alike() {
+        let view = health_view(&ten_shards()).unwrap();
+        assert_eq!(view.rows.len(), 10);
+        assert_eq!(view.rows[9].allowance, "its task: 1 core, 1024 MiB");
+        assert_eq!((view.rows[9].tone, view.rows[0].tone), ("bad", "good"));
+        assert!(health_view(&HealthSummary::default()).is_none());
     }
 }

@@ -96,9 +96,41 @@ pub fn summary(test_name: &str) -> RunSummary {
              "backend_note": "ecs: EssentialContainerExited, exit 107 & <more>"},
         ],
         "timeline": timeline,
+        "health": health(),
         "warnings": ["`vus` 100 is not a multiple of 3 shards: <i>uneven</i>", "see https://example.com/docs"],
     });
     serde_json::from_value(value).expect("the fixture is a valid summary")
+}
+
+/// Two shards' generators over the minute: shard 1 pegged from second 20.
+fn health() -> serde_json::Value {
+    let shard = |shard: u32, busy: bool| {
+        let series: Vec<_> = (0..SECONDS)
+            .map(|i| {
+                let cpu = if busy && i >= 20 { 99.0 } else { 30.0 + (i % 5) as f64 };
+                json!({"t": START_S + i, "cpu_percent": cpu, "memory_percent": 20.0 + i as f64 / 10.0})
+            })
+            .collect();
+        let findings = if busy {
+            json!([{"signal": "cpu", "saturated_seconds": 40, "seconds": 60, "peak_percent": 99.0}])
+        } else {
+            json!([])
+        };
+        json!({
+            "shard": shard, "allowance": {"pool": "task", "cpu_cores": 1.0, "memory_bytes": 2_147_483_648u64},
+            "seconds": SECONDS, "cpu_peak_percent": if busy { 99.0 } else { 34.0 }, "cpu_mean_percent": 50.0,
+            "cpu_saturated_seconds": if busy { 40 } else { 0 }, "memory_peak_percent": 26.0,
+            "k6_memory_peak_bytes": 90_000_000u64, "sockets_peak": 50, "net_rx_bytes": 5_000_000u64,
+            "net_tx_bytes": 400_000u64, "findings": findings, "series": series,
+        })
+    };
+    json!({
+        "status": "saturated",
+        "limits": {"cpu_percent": 90.0, "cpu_time_percent": 10.0, "memory_percent": 90.0, "on_saturation": "warn"},
+        "start_skew_ms": 4,
+        "messages": ["shard 1 ran at 99% CPU of its task (1 core) for 40 s of 60 s: <b>queueing</b>"],
+        "shards": [shard(0, false), shard(1, true)],
+    })
 }
 
 pub fn extras() -> ReportExtras {
@@ -173,6 +205,7 @@ pub fn history(test_name: &str, runs: usize) -> Vec<HistoryRecord> {
                 thresholds: Vec::new(),
                 root_group: Default::default(),
                 regression: None,
+                health: Default::default(),
                 git: Some(GitContext { sha: Some(format!("{i:02}c0ffee1234567890")), ..Default::default() }),
                 cost_usd: Some(0.0123 * (i + 1) as f64),
             }

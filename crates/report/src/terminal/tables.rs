@@ -114,7 +114,6 @@ pub(super) fn health(out: &mut String, summary: &RunSummary, style: &Style) {
 fn health_row(shard: &ShardHealthSummary, limits: &loadgrid_health::Limits) -> Vec<Cell> {
     let busy = |value: f64, limit: f64| (value >= limit).then_some(Paint::Red);
     let percent = |value: f64| format!("{}%", format::decimal(value, 1));
-    let allowance = &shard.allowance;
     vec![
         plain(shard.shard.to_string()),
         (percent(shard.cpu_peak_percent), busy(shard.cpu_peak_percent, limits.cpu_percent)),
@@ -127,12 +126,7 @@ fn health_row(shard: &ShardHealthSummary, limits: &loadgrid_health::Limits) -> V
         plain(format::bytes(shard.k6_memory_peak_bytes as f64)),
         plain(shard.sockets_peak.to_string()),
         plain(format::bytes((shard.net_rx_bytes + shard.net_tx_bytes) as f64)),
-        plain(format!(
-            "{}: {} CPU, {}",
-            allowance.pool.label(),
-            format::decimal(allowance.cpu_cores, 2),
-            format::bytes(allowance.memory_bytes as f64)
-        )),
+        plain(shard.allowance.describe()),
     ]
 }
 
