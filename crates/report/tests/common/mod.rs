@@ -208,6 +208,7 @@ impl Run {
             partial: true,
             stop: Some(&self.stop),
             warnings: vec!["vus (8) split unevenly".to_owned()],
+            health: Default::default(),
         })
     }
 }
