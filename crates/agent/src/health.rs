@@ -81,7 +81,13 @@ impl Sampler {
             clock_ticks: sysconf(nix::unistd::SysconfVar::CLK_TCK).unwrap_or(100) as f64,
             page_size: sysconf(nix::unistd::SysconfVar::PAGE_SIZE).unwrap_or(4096) as u64,
             previous: None,
-            health: ShardHealth { allowance, samples: Vec::new(), log: LogSignals::default(), oom_kills: 0 },
+            health: ShardHealth {
+                allowance,
+                samples: Vec::new(),
+                log: LogSignals::default(),
+                oom_kills: 0,
+                clock_offset: None,
+            },
             oom_kills_before: cgroup.and_then(oom_kills).unwrap_or(0),
         }
     }

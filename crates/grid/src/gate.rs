@@ -181,6 +181,7 @@ pub fn gate(
     reasons.extend(marked_failed);
     reasons.extend(crossed);
     warnings.extend(saturated);
+    warnings.extend(health.clock_warnings.iter().cloned());
     Gate { verdict, exit_code: verdict.exit_code(), reasons, partial, warnings }
 }
 
@@ -224,7 +225,7 @@ mod tests {
     fn saturated(on_saturation: OnSaturation) -> HealthSummary {
         let allowance = Allowance { pool: Pool::Container, cpu_cores: 0.2, memory_bytes: 1 << 30 };
         let samples = (0..10).map(|i| Sample { at_ms: i * 1000, pool_cpu: 0.2, ..Sample::default() }).collect();
-        let health = ShardHealth { allowance, samples, log: Default::default(), oom_kills: 0 };
+        let health = ShardHealth { allowance, samples, log: Default::default(), oom_kills: 0, clock_offset: None };
         let input = loadgrid_health::ShardInput { shard: 1, health: &health, dropped_iterations: 0 };
         let limits = Limits { on_saturation, ..Limits::default() };
         HealthSummary::build(&[input], &[0], limits, &Grid { shards: 2, on_this_machine: true })

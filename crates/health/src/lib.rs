@@ -14,9 +14,11 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod clock;
 mod log;
 mod summary;
 
+pub use clock::ClockOffset;
 pub use log::LogSignals;
 pub use summary::{downsample, HealthStatus, HealthSummary, Point, ShardHealthSummary, ShardInput, MAX_POINTS};
 
@@ -113,6 +115,9 @@ pub struct ShardHealth {
     /// (the cgroup's `oom_kill` count; 0 where it cannot be read).
     #[serde(default)]
     pub oom_kills: u64,
+    /// The agent's clock against the store's (shared stores only).
+    #[serde(default)]
+    pub clock_offset: Option<ClockOffset>,
 }
 
 /// When a shard counts as saturated: `[health]` in loadgrid.toml.

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{judge, message, Allowance, Finding, Grid, Limits, OnSaturation, ShardHealth};
+use crate::{judge, message, Allowance, ClockOffset, Finding, Grid, Limits, OnSaturation, ShardHealth};
 
 /// Charts draw at most this many points per shard: long runs keep each
 /// bucket's peak.
@@ -22,6 +22,9 @@ pub struct HealthSummary {
     pub start_skew_ms: Option<i64>,
     /// One line per finding: shard, signal, what it means and the fix.
     pub messages: Vec<String>,
+    /// One line per shard whose clock is more than 50 ms off the store's.
+    #[serde(default)]
+    pub clock_warnings: Vec<String>,
     /// The shards that reported their health, by shard index.
     pub shards: Vec<ShardHealthSummary>,
 }
@@ -33,6 +36,7 @@ impl Default for HealthSummary {
             limits: Limits::default(),
             start_skew_ms: None,
             messages: Vec::new(),
+            clock_warnings: Vec::new(),
             shards: Vec::new(),
         }
     }
@@ -75,6 +79,9 @@ pub struct ShardHealthSummary {
     pub net_rx_bytes: u64,
     pub net_tx_bytes: u64,
     pub findings: Vec<Finding>,
+    /// The agent's clock against the store's (shared stores only).
+    #[serde(default)]
+    pub clock_offset: Option<ClockOffset>,
     /// Per-second CPU and memory, at most [`MAX_POINTS`] (empty in history records).
     #[serde(default)]
     pub series: Vec<Point>,
@@ -118,7 +125,12 @@ impl HealthSummary {
             (Some(first), Some(last)) => Some(last - first),
             _ => None,
         };
-        HealthSummary { status, limits, start_skew_ms, messages, shards: summaries }
+        let clock_warnings = summaries
+            .iter()
+            .filter_map(|shard| Some((shard.shard, shard.clock_offset.filter(ClockOffset::is_off)?)))
+            .map(|(shard, clock)| clock_warning(shard, &clock))
+            .collect();
+        HealthSummary { status, limits, start_skew_ms, messages, clock_warnings, shards: summaries }
     }
 
     /// Whether the run's verdict must say so.
@@ -158,9 +170,25 @@ impl ShardHealthSummary {
             net_rx_bytes: samples.iter().map(|s| s.net_rx_bytes).sum(),
             net_tx_bytes: samples.iter().map(|s| s.net_tx_bytes).sum(),
             findings: judge(health, input.dropped_iterations, limits),
+            clock_offset: health.clock_offset,
             series: downsample(&points, MAX_POINTS),
         }
     }
+}
+
+/// `shard 3's clock is 120 ms behind the store's (±8 ms): …`.
+fn clock_warning(shard: u32, clock: &ClockOffset) -> String {
+    let (side, effect) = match clock.offset_ms > 0 {
+        true => ("behind", "late"),
+        false => ("ahead of", "early"),
+    };
+    format!(
+        "shard {shard}'s clock is {} ms {side} the store's (±{} ms): shards start together by their own clocks, so \
+         this one started about that much {effect}; sync its clock (chrony or NTP; ECS tasks use the Amazon Time Sync \
+         Service)",
+        clock.offset_ms.abs(),
+        clock.uncertainty_ms
+    )
 }
 
 fn tenth(value: f64) -> f64 {

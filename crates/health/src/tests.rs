@@ -23,7 +23,7 @@ fn health(allowance: Allowance, seconds: usize, busy: usize, busy_cores: f64) ->
             }
         })
         .collect();
-    ShardHealth { allowance, samples, log: LogSignals::default(), oom_kills: 0 }
+    ShardHealth { allowance, samples, log: LogSignals::default(), oom_kills: 0, clock_offset: None }
 }
 
 const FOUR_SHARDS_ON_ECS: Grid = Grid { shards: 4, on_this_machine: false };
@@ -169,6 +169,28 @@ fn the_summary_says_saturated_names_the_messages_and_measures_start_skew() {
     let calm_only = HealthSummary::build(&inputs[..1], &[1000], fail, &Grid { shards: 1, on_this_machine: false });
     assert_eq!((calm_only.status, calm_only.fails_the_run()), (HealthStatus::Healthy, false));
     assert_eq!(HealthSummary::build(&[], &[], fail, &FOUR_SHARDS_ON_ECS).status, HealthStatus::Unknown);
+}
+
+#[test]
+fn a_clock_surely_off_by_more_than_50_ms_is_a_warning_not_a_finding() {
+    let mut late = health(task(1.0), 10, 0, 0.0);
+    late.clock_offset = Some(ClockOffset { offset_ms: 120, uncertainty_ms: 8 });
+    let mut close = health(task(1.0), 10, 0, 0.0);
+    close.clock_offset = Some(ClockOffset { offset_ms: -30, uncertainty_ms: 4 });
+    let inputs = [
+        ShardInput { shard: 0, health: &close, dropped_iterations: 0 },
+        ShardInput { shard: 3, health: &late, dropped_iterations: 0 },
+    ];
+    let summary = HealthSummary::build(&inputs, &[0, 0], Limits::default(), &FOUR_SHARDS_ON_ECS);
+    assert_eq!(summary.status, HealthStatus::Healthy);
+    assert_eq!(
+        summary.clock_warnings,
+        [
+            "shard 3's clock is 120 ms behind the store's (±8 ms): shards start together by their own clocks, so this \
+          one started about that much late; sync its clock (chrony or NTP; ECS tasks use the Amazon Time Sync Service)"
+        ]
+    );
+    assert_eq!(summary.shards[0].clock_offset, Some(ClockOffset { offset_ms: -30, uncertainty_ms: 4 }));
 }
 
 #[test]

@@ -556,6 +556,7 @@ mod health_tests {
                     .collect(),
                 log: Default::default(),
                 oom_kills: 0,
+                clock_offset: None,
             })
             .collect();
         let inputs: Vec<ShardInput> = healths

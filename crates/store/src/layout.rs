@@ -49,6 +49,10 @@ pub fn shard_live(run_id: &str, shard: u32) -> String {
 pub fn shard_health(run_id: &str, shard: u32) -> String {
     format!("{RUNS}/{run_id}/shards/{shard}/health")
 }
+/// The object an agent writes to read the store's clock.
+pub fn shard_clock(run_id: &str, shard: u32) -> String {
+    format!("{RUNS}/{run_id}/shards/{shard}/clock")
+}
 /// Which backend task runs the shard, claimed by the agent (a conditional
 /// write: one task per shard). Backends that launch several shards per call
 /// hand each task a range and let the agents claim.

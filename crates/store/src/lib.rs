@@ -149,6 +149,16 @@ impl Store {
         }
     }
 
+    /// When the store took the last write of `key`, by the store's clock
+    /// (milliseconds since the Unix epoch; whole seconds on S3).
+    pub async fn written_at_ms(&self, key: &str) -> Result<Option<i64>> {
+        match self.inner.head(&Path::from(key)).await {
+            Ok(meta) => Ok(Some(meta.last_modified.timestamp_millis())),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(self.io_error("check", key)(e)),
+        }
+    }
+
     pub async fn delete(&self, key: &str) -> Result<()> {
         match self.inner.delete(&Path::from(key)).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
