@@ -43,8 +43,6 @@ use crate::k6_process::{K6Process, K6RunArgs};
 const INIT_TIMEOUT: Duration = Duration::from_secs(180);
 const STATUS_POLL: Duration = Duration::from_millis(200);
 const HEALTH_SAMPLE_INTERVAL: Duration = Duration::from_secs(1);
-/// How long a clock reading still running at the end may take.
-const CLOCK_WAIT: Duration = Duration::from_secs(2);
 const DROPPED_ITERATIONS: &str = "dropped_iterations";
 
 /// Where secret values come from (Secrets Manager on AWS).
@@ -191,10 +189,12 @@ async fn run_shard(
     let secret_env = read_secrets(config, manifest).await?;
     // On a shared store, how far this agent's clock is from the store's,
     // measured while k6 starts; a local store has this machine's clock.
-    let clock = store
-        .local_root()
-        .is_none()
-        .then(|| tokio::spawn(clock::measure(store.clone(), layout::shard_clock(run_id, config.shard))));
+    let clock = store.local_root().is_none().then(|| {
+        let probes = clock::Probes::default();
+        let task =
+            tokio::spawn(clock::measure(store.clone(), layout::shard_clock(run_id, config.shard), probes.clone()));
+        (probes, task)
+    });
     let ingest = Ingest::new(IngestConfig {
         shard: config.shard,
         selectors: manifest.selectors.clone(),
@@ -249,10 +249,10 @@ async fn run_shard(
     };
     let stderr_tail = k6.stderr_tail();
     let (aborted, marked_failed) = (k6.aborted(), k6.marked_failed());
-    let clock_offset = match clock {
-        Some(task) => tokio::time::timeout(CLOCK_WAIT, task).await.ok().and_then(Result::ok).flatten(),
-        None => None,
-    };
+    let clock_offset = clock.and_then(|(probes, task)| {
+        task.abort();
+        probes.offset()
+    });
     // Log lines read after the test (k6's last words) count too.
     let health = health.map(|health| ShardHealth { log: k6.log_signals(), clock_offset, ..health });
     let ingest_thread = k6.ingest_thread;

@@ -129,6 +129,20 @@ fn the_real_runner_image_runs_an_ecs_grid() {
         assert_eq!(shard["outcome"], "completed", "{shard}");
     }
     assert_eq!(ecs.fargate.as_ref().unwrap().started.lock().unwrap().len(), 2, "two tasks ran the image");
+    // Each shard judged against its task's size, its clock read against
+    // the store's (the same machine's clock here: no warning).
+    let health = &summary["health"];
+    assert_eq!(health["status"], "healthy", "{health}");
+    assert_eq!(health["clock_warnings"], serde_json::json!([]));
+    for shard in health["shards"].as_array().unwrap() {
+        assert_eq!(shard["allowance"]["pool"], "task", "{shard}");
+        assert_eq!(shard["allowance"]["cpu_cores"], 1.0, "the task definition's 1024 CPU units: {shard}");
+        let clock = &shard["clock_offset"];
+        let (offset, uncertainty) = (clock["offset_ms"].as_i64().unwrap(), clock["uncertainty_ms"].as_i64().unwrap());
+        // A test this short leaves time for a few probes only: the reading
+        // is unsure, and agrees with no offset at all.
+        assert!(uncertainty < 1000 && offset.abs() <= uncertainty + 20, "{clock}");
+    }
     assert!(
         ecs.world.log_lines().iter().any(|line| line.contains("loadgrid agent: shard 1 resumed")),
         "the containers' output reached the tasks' log streams"

@@ -28,6 +28,9 @@ use hyper_util::rt::TokioIo;
 pub const REGION: &str = "us-east-1";
 pub const CLUSTER: &str = "loadgrid";
 pub const TASK_FAMILY: &str = "loadgrid-runner";
+/// The task definition's size: CPU units and MiB.
+const TASK_CPU: &str = "1024";
+const TASK_MEMORY: &str = "2048";
 pub const CONTAINER: &str = "loadgrid";
 pub const LOG_GROUP: &str = "/loadgrid/runner";
 pub const LOG_PREFIX: &str = "runner";
@@ -525,8 +528,8 @@ async fn set_up(moto: &str, config: &aws_config::SdkConfig) -> (String, String) 
         .family(TASK_FAMILY)
         .requires_compatibilities(Compatibility::Fargate)
         .network_mode(NetworkMode::Awsvpc)
-        .cpu("1024")
-        .memory("2048")
+        .cpu(TASK_CPU)
+        .memory(TASK_MEMORY)
         .container_definitions(
             ContainerDefinition::builder()
                 .name(CONTAINER)
@@ -719,7 +722,17 @@ async fn run_fargate(
                     continue;
                 }
                 let task_id = arn.rsplit('/').next().unwrap().to_owned();
-                metadata.register(&task_id, &arn);
+                // The task's size, as Fargate's metadata endpoint gives it: vCPUs and MiB.
+                // A RunTask override wins over the task definition's size.
+                let size = |over: Option<&str>, own: Option<&str>, default: &str| {
+                    over.or(own).unwrap_or(default).parse::<f64>().unwrap()
+                };
+                let overrides = task.overrides();
+                let limits = serde_json::json!({
+                    "CPU": size(overrides.and_then(|o| o.cpu()), task.cpu(), TASK_CPU) / 1024.0,
+                    "Memory": size(overrides.and_then(|o| o.memory()), task.memory(), TASK_MEMORY) as u64,
+                });
+                metadata.register(&task_id, serde_json::json!({"TaskARN": arn, "Limits": limits}));
                 let env: Vec<(String, String)> = task
                     .overrides()
                     .map(|o| o.container_overrides())
@@ -830,17 +843,18 @@ async fn forward_logs(
     }
 }
 
-/// The ECS task metadata endpoint (v4): `GET /<task-id>/task` → `{"TaskARN": ...}`.
+/// The ECS task metadata endpoint (v4): `GET /<task-id>/task` →
+/// `{"TaskARN": ..., "Limits": {"CPU": vCPUs, "Memory": MiB}}`.
 struct MetadataServer {
     url: String,
-    tasks: Arc<Mutex<HashMap<String, String>>>,
+    tasks: Arc<Mutex<HashMap<String, serde_json::Value>>>,
 }
 
 impl MetadataServer {
     async fn start() -> MetadataServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
-        let tasks: Arc<Mutex<HashMap<String, String>>> = Arc::default();
+        let tasks: Arc<Mutex<HashMap<String, serde_json::Value>>> = Arc::default();
         let shared = Arc::clone(&tasks);
         tokio::spawn(async move {
             loop {
@@ -849,12 +863,10 @@ impl MetadataServer {
                 tokio::spawn(async move {
                     let service = service_fn(move |request: Request<Incoming>| {
                         let id = request.uri().path().trim_start_matches('/').trim_end_matches("/task").to_owned();
-                        let arn = tasks.lock().unwrap().get(&id).cloned();
+                        let task = tasks.lock().unwrap().get(&id).cloned();
                         async move {
-                            let response = match arn {
-                                Some(arn) => Response::new(Full::new(Bytes::from(
-                                    serde_json::json!({"TaskARN": arn}).to_string(),
-                                ))),
+                            let response = match task {
+                                Some(task) => Response::new(Full::new(Bytes::from(task.to_string()))),
                                 None => Response::builder().status(404).body(Full::new(Bytes::new())).unwrap(),
                             };
                             Ok::<_, hyper::Error>(response)
@@ -869,8 +881,8 @@ impl MetadataServer {
         MetadataServer { url, tasks }
     }
 
-    fn register(&self, task_id: &str, arn: &str) {
-        self.tasks.lock().unwrap().insert(task_id.to_owned(), arn.to_owned());
+    fn register(&self, task_id: &str, task: serde_json::Value) {
+        self.tasks.lock().unwrap().insert(task_id.to_owned(), task);
     }
 }
 
