@@ -70,8 +70,8 @@ fn shards_beyond_the_cores_burning_cpu_are_named_and_fail_when_asked() {
     let outcome = grid.run(&["run", &script, "--shards", &shards, "--vus", &vus, "--duration", "5s", "--json"]);
     let summary = outcome.exit(97).json();
     outcome.stderr_contains(&format!(
-        "warning: {shards} shards share this machine's {cores} cores: they compete for the CPU and measure it as \
-         latency (the generator health check says if they did); use `--shards {cores}` or `--backend ecs`"
+        "warning: {shards} shards share this machine's {cores} cores: busy shards compete for the CPU and measure it \
+         as latency (the generator health check says if they did); use `--shards {cores}` or `--backend ecs`"
     ));
     outcome.stderr_contains("generator saturated: shard ");
 

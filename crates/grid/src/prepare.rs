@@ -71,6 +71,24 @@ pub struct Prepared {
     _work: tempfile::TempDir,
 }
 
+/// The cores this process may run on.
+fn machine_cores() -> u32 {
+    std::thread::available_parallelism().map_or(1, |cores| cores.get() as u32)
+}
+
+/// Said at launch when a grid on this machine has more shards than cores:
+/// busy shards would measure the machine (the health check says whether
+/// they did; a light test is fine, so this is not one of the run's warnings).
+pub fn shards_beyond_cores(manifest: &Manifest) -> Option<String> {
+    let (shards, cores) = (manifest.shards, machine_cores());
+    (!manifest.backend.is_remote() && shards > cores).then(|| {
+        format!(
+            "{shards} shards share this machine's {cores} cores: busy shards compete for the CPU and measure it as \
+             latency (the generator health check says if they did); use `--shards {cores}` or `--backend ecs`"
+        )
+    })
+}
+
 /// Validates the request and builds the archive. Errors are [`InputError`]s
 /// (exit code 2) unless k6 itself cannot be run.
 pub async fn prepare(request: &RunRequest, k6: &K6) -> anyhow::Result<Prepared> {
@@ -102,23 +120,18 @@ pub async fn prepare(request: &RunRequest, k6: &K6) -> anyhow::Result<Prepared> 
     }
     thresholds.extend(request.thresholds.iter().cloned());
 
-    let on_this_machine = !request.backend.is_remote();
-    let cores = std::thread::available_parallelism().map_or(1, |cores| cores.get() as u32);
     let shards = match request.shards {
         Some(shards) => shards,
         // A shard per core, but never more shards than VUs to split.
-        None if on_this_machine => cores.min(options.max_vus.clamp(1, u64::from(cores)) as u32),
+        None if !request.backend.is_remote() => {
+            let cores = machine_cores();
+            cores.min(options.max_vus.clamp(1, u64::from(cores)) as u32)
+        }
         None => 1,
     };
-    let mut report = split::check(&options, shards);
+    let report = split::check(&options, shards);
     if !report.errors.is_empty() {
         return Err(input_error(report.errors.join("\n")));
-    }
-    if on_this_machine && shards > cores {
-        report.warnings.push(format!(
-            "{shards} shards share this machine's {cores} cores: they compete for the CPU and measure it as latency \
-             (the generator health check says if they did); use `--shards {cores}` or `--backend ecs`"
-        ));
     }
     let (segments, segment_sequence) = split::segments(shards);
     let now = OffsetDateTime::now_utc();

@@ -78,7 +78,7 @@ pub fn announce(manifest: &loadgrid_plan::Manifest) {
         if manifest.shards == 1 { "" } else { "s" },
         manifest.k6_version
     );
-    for warning in &manifest.warnings {
+    for warning in manifest.warnings.iter().cloned().chain(loadgrid_grid::prepare::shards_beyond_cores(manifest)) {
         eprintln!("warning: {warning}");
     }
 }
