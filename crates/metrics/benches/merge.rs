@@ -1,5 +1,7 @@
 //! Decoding and merging 100 shard results of a 10-minute run, as the CLI
-//! does after a grid run; and the encoded size of a shard result per hour.
+//! does after a grid run; the encoded size of a shard result per hour; and
+//! what an agent's live object (published every second) costs to build and
+//! encode and weighs, 10 and 60 minutes into a test.
 //!
 //! Run: `cargo bench -p loadgrid-metrics --bench merge`
 //!
@@ -144,7 +146,7 @@ fn synthetic_csv(shard: u32, seconds: u32, rps: u32, seed: u64) -> Vec<u8> {
     csv.out
 }
 
-fn shard_result(shard: u32, seconds: u32, seed: u64) -> ShardResult {
+fn shard_ingest(shard: u32, seconds: u32, seed: u64) -> Ingest {
     let config = IngestConfig {
         shard,
         format: OutputFormat::Csv,
@@ -153,6 +155,11 @@ fn shard_result(shard: u32, seconds: u32, seed: u64) -> ShardResult {
     };
     let mut ingest = Ingest::new(config);
     ingest.feed(&synthetic_csv(shard, seconds, SHARD_RPS, seed));
+    ingest
+}
+
+fn shard_result(shard: u32, seconds: u32, seed: u64) -> ShardResult {
+    let mut ingest = shard_ingest(shard, seconds, seed);
     ingest.finish_input();
     let result = ingest.into_result();
     assert_eq!(result.rejected_lines, 0);
@@ -199,6 +206,20 @@ fn bench_merge(c: &mut Criterion) {
     let mut group = c.benchmark_group("merge");
     group.sample_size(10);
     group.bench_function("decode_and_merge_100_shards_10_minutes", |b| b.iter(|| decode_and_merge(&encoded)));
+    group.finish();
+
+    let mut group = c.benchmark_group("live");
+    group.sample_size(10);
+    for minutes in [10, 60] {
+        let ingest = shard_ingest(0, minutes * 60, 7);
+        eprintln!(
+            "live object {minutes} minutes in, at {SHARD_RPS} requests/s: {} bytes encoded",
+            encode_shard_result(&ingest.live_result()).len()
+        );
+        group.bench_function(format!("build_and_encode_at_{minutes}_minutes"), |b| {
+            b.iter(|| encode_shard_result(&ingest.live_result()))
+        });
+    }
     group.finish();
 }
 

@@ -290,13 +290,13 @@ impl Ingest {
         self.timeline.set_window(window);
     }
 
-    /// A copy of everything so far (used for live grid-wide threshold
-    /// evaluation).
+    /// A copy of everything so far but the per-second latency histograms:
+    /// what the live view and live grid-wide thresholds read.
     pub fn live_result(&self) -> ShardResult {
         let entries =
             self.metrics.iter().filter(|slot| slot.samples > 0).map(|slot| (slot.name.clone(), slot.to_entry()));
         let overflow_samples = self.overflow_samples();
-        self.result_with(entries.collect(), self.timeline.clone().into_timeline(), overflow_samples)
+        self.result_with(entries.collect(), self.timeline.live_timeline(), overflow_samples)
     }
 
     /// The final result.

@@ -129,21 +129,45 @@ impl TimelineBuilder {
         let first_second = self.first_second;
         let mut seconds = self.outliers;
         seconds.extend(self.seconds.into_iter().enumerate().map(|(i, second)| (first_second + i as i64, second)));
-        let mut latest: BTreeMap<(i64, bool), (i64, u64)> = BTreeMap::new();
-        for gauge in self.gauges.iter().filter(|g| self.window.contains(g.time_us)) {
-            let slot = latest.entry((gauge.time_us.div_euclid(1_000_000), gauge.is_max)).or_insert((i64::MIN, 0));
-            if gauge.time_us >= slot.0 {
-                *slot = (gauge.time_us, gauge.value);
-            }
-        }
-        for ((unix_second, is_max), (_, value)) in latest {
-            let second: &mut Second = seconds.entry(unix_second).or_default();
-            if is_max {
-                second.vus_max = value;
-            } else {
-                second.vus = value;
-            }
-        }
-        Timeline { seconds, ..Timeline::default() }
+        with_gauges(seconds, &self.gauges, self.window)
     }
+
+    /// The timeline without each second's latency histogram: what the live
+    /// view and live thresholds read (requests, errors, iterations, VUs a
+    /// second), at a few bytes a second instead of a histogram's few KiB,
+    /// so that publishing it every second does not cost more as the test
+    /// goes on.
+    pub(super) fn live_timeline(&self) -> Timeline {
+        let counts = |second: &Second| Second {
+            requests: second.requests,
+            failed_requests: second.failed_requests,
+            iterations: second.iterations,
+            vus: second.vus,
+            vus_max: second.vus_max,
+            latency: None,
+        };
+        let dense = self.seconds.iter().enumerate().map(|(i, second)| (self.first_second + i as i64, counts(second)));
+        let seconds = self.outliers.iter().map(|(t, second)| (*t, counts(second))).chain(dense).collect();
+        with_gauges(seconds, &self.gauges, self.window)
+    }
+}
+
+/// `seconds` with the last VU gauges sampled in each inside the test's window.
+fn with_gauges(mut seconds: BTreeMap<i64, Second>, gauges: &[GaugeSample], window: TestWindow) -> Timeline {
+    let mut latest: BTreeMap<(i64, bool), (i64, u64)> = BTreeMap::new();
+    for gauge in gauges.iter().filter(|g| window.contains(g.time_us)) {
+        let slot = latest.entry((gauge.time_us.div_euclid(1_000_000), gauge.is_max)).or_insert((i64::MIN, 0));
+        if gauge.time_us >= slot.0 {
+            *slot = (gauge.time_us, gauge.value);
+        }
+    }
+    for ((unix_second, is_max), (_, value)) in latest {
+        let second: &mut Second = seconds.entry(unix_second).or_default();
+        if is_max {
+            second.vus_max = value;
+        } else {
+            second.vus = value;
+        }
+    }
+    Timeline { seconds, ..Timeline::default() }
 }
