@@ -56,8 +56,12 @@ pub struct Sampler {
 }
 
 impl Sampler {
-    /// `task`: the ECS task's size, when running as a task.
-    pub fn new(pid: i32, task: Option<Allowance>) -> Sampler {
+    /// `task`: the ECS task's size, when running as a task. `None` without
+    /// Linux's `/proc` (a local run on macOS): no numbers beat made-up ones.
+    pub fn new(pid: i32, task: Option<Allowance>) -> Option<Sampler> {
+        if !Path::new("/proc/self/stat").exists() {
+            return None;
+        }
         let cgroup = detect_cgroup();
         let cpus = allowed_cpus();
         let host_memory = meminfo_bytes("MemTotal:").unwrap_or(0);
@@ -74,7 +78,7 @@ impl Sampler {
         };
         let cgroup = cgroup.filter(|_| allowance.pool != Pool::Host);
         let sysconf = |var| nix::unistd::sysconf(var).ok().flatten().filter(|v| *v > 0);
-        Sampler {
+        Some(Sampler {
             pid,
             cgroup: cgroup.filter(|c| cgroup_cpu_seconds(*c).is_some()),
             cpus,
@@ -89,7 +93,7 @@ impl Sampler {
                 clock_offset: None,
             },
             oom_kills_before: cgroup.and_then(oom_kills).unwrap_or(0),
-        }
+        })
     }
 
     /// The samples so far, with what k6's log has said so far.
@@ -234,11 +238,21 @@ fn field(text: &str, name: &str) -> Option<u64> {
     })
 }
 
+#[cfg(any(target_os = "linux", target_os = "android"))]
 fn allowed_cpus() -> Vec<usize> {
     match nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0)) {
         Ok(set) => (0..nix::sched::CpuSet::count()).filter(|cpu| set.is_set(*cpu).unwrap_or(false)).collect(),
-        Err(_) => (0..std::thread::available_parallelism().map_or(1, usize::from)).collect(),
+        Err(_) => all_cpus(),
     }
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn allowed_cpus() -> Vec<usize> {
+    all_cpus()
+}
+
+fn all_cpus() -> Vec<usize> {
+    (0..std::thread::available_parallelism().map_or(1, usize::from)).collect()
 }
 
 /// utime + stime of `/proc/<pid>/stat` (fields 14 and 15; the command
@@ -331,7 +345,7 @@ mod tests {
     #[test]
     fn a_sampler_on_this_machine_measures_a_busy_process() {
         // This test process spins for a while between two samples.
-        let mut sampler = Sampler::new(std::process::id() as i32, None);
+        let mut sampler = Sampler::new(std::process::id() as i32, None).expect("Linux has /proc");
         sampler.sample();
         let spin_until = Instant::now() + std::time::Duration::from_millis(300);
         let mut n = 0u64;

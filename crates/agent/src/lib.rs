@@ -539,7 +539,7 @@ impl Shard<'_> {
             resumed_at_ms: Some(resumed_at_ms),
             start_at_ms: Some(start_at_ms),
             test_end: Some(test_end),
-            health: Some(health),
+            health,
         })
     }
 
@@ -570,7 +570,7 @@ impl Shard<'_> {
         ingest: &Arc<Mutex<Ingest>>,
         resumed: Instant,
         resumed_at_ms: i64,
-    ) -> (RunEnd, TestEnd, ShardHealth) {
+    ) -> (RunEnd, TestEnd, Option<ShardHealth>) {
         let store = &self.config.store;
         let run_id = &self.config.run_id;
         let timing = &self.manifest.timing;
@@ -586,7 +586,9 @@ impl Shard<'_> {
         let mut running_seen_at_ms = resumed_at_ms;
         let mut sampler =
             health::Sampler::new(self.k6.pid().map_or(0, nix::unistd::Pid::as_raw), self.config.task_allowance);
-        sampler.sample();
+        if let Some(sampler) = sampler.as_mut() {
+            sampler.sample();
+        }
         let mut next_sample = Instant::now() + HEALTH_SAMPLE_INTERVAL;
         let mut signals_published: Vec<&'static str> = Vec::new();
         loop {
@@ -608,11 +610,11 @@ impl Shard<'_> {
                 }
             }
             let now = Instant::now();
-            if now >= next_sample {
+            if let Some(sampler) = sampler.as_mut().filter(|_| now >= next_sample) {
                 next_sample = now + HEALTH_SAMPLE_INTERVAL;
                 sampler.sample();
                 let dropped = ingest.lock().expect("ingest lock").counter_total(DROPPED_ITERATIONS);
-                self.publish_new_findings(&mut sampler, dropped, &mut signals_published).await;
+                self.publish_new_findings(sampler, dropped, &mut signals_published).await;
             }
             if now >= next_live {
                 next_live = now + live_interval;
@@ -654,7 +656,7 @@ impl Shard<'_> {
             }
         }
         let test_end = TestEnd { running_seen_at_ms, ended_seen_at_ms: now_ms() };
-        let health = sampler.into_health(self.k6.log_signals());
+        let health = sampler.map(|sampler| sampler.into_health(self.k6.log_signals()));
         let end = match (failed_from_outside, stop_reason) {
             (Some(why), _) => RunEnd::Failed(why),
             (None, Some(reason)) => RunEnd::Stopped(reason),
