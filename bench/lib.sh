@@ -108,3 +108,20 @@ for _ in $(seq 100); do
 done
 [[ -n "$ADDR" ]] || { echo "target did not start" >&2; exit 1; }
 URL="http://$ADDR/"
+
+# --- one shard against the target -------------------------------------------
+# one_shard_setup: sets LOADGRID (the release build unless given; built if
+# missing) and writes $WORK/get.js: $VUS constant VUs of `GET $URL` for
+# $DURATION seconds.
+one_shard_setup() {
+  LOADGRID="${LOADGRID:-$CARGO_TARGET_DIR/release/loadgrid}"
+  if [[ ! -x "$LOADGRID" ]]; then
+    echo "# building loadgrid (release)"
+    cargo build --quiet --release -p loadgrid
+  fi
+  cat >"$WORK/get.js" <<JS
+import http from "k6/http";
+export const options = { scenarios: { s: { executor: "constant-vus", vus: $VUS, duration: "${DURATION}s" } } };
+export default function () { http.get("$URL"); }
+JS
+}

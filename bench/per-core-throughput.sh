@@ -34,17 +34,7 @@ done
 # shellcheck source=bench/lib.sh
 source "$(dirname "$0")/lib.sh"
 
-LOADGRID="${LOADGRID:-$CARGO_TARGET_DIR/release/loadgrid}"
-if [[ ! -x "$LOADGRID" ]]; then
-  echo "# building loadgrid (release)"
-  cargo build --quiet --release -p loadgrid
-fi
-
-cat >"$WORK/get.js" <<JS
-import http from "k6/http";
-export const options = { scenarios: { s: { executor: "constant-vus", vus: $VUS, duration: "${DURATION}s" } } };
-export default function () { http.get("$URL"); }
-JS
+one_shard_setup
 
 k6_rate() {
   taskset -c 0 timeout "$LIMIT" "$K6" run --quiet --no-usage-report \

@@ -17,7 +17,10 @@ use tokio::process::{Child, Command};
 /// it costs k6 less CPU (see BENCHMARKS.md) and carries metric types.
 const METRICS_FD: i32 = 3;
 const STDERR_TAIL_LINES: usize = 20;
-const PIPE_READ_CHUNK: usize = 256 * 1024;
+const PIPE_READ_CHUNK: usize = 1024 * 1024;
+/// See [`enlarge_pipe`].
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const PIPE_CAPACITY: i32 = 1024 * 1024;
 /// How long the log lines k6 wrote before it exited may take to be read.
 const LOG_DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
@@ -101,6 +104,7 @@ impl K6Process {
     /// `--no-summary` also keeps k6 from holding every trend sample.
     pub fn spawn(args: K6RunArgs<'_>, ingest: Arc<Mutex<Ingest>>) -> std::io::Result<K6Process> {
         let (reader, writer) = std::io::pipe()?;
+        enlarge_pipe(&writer);
         let mut command = Command::new(args.k6);
         command
             .arg("run")
@@ -199,6 +203,19 @@ impl K6Process {
         self.log.lock().expect("k6 log lock").aborted.clone()
     }
 }
+
+/// k6 flushes its JSON output in bursts of many KiB; through Linux's default
+/// 64 KiB pipe each burst is many sleeps and wake-ups of k6 and the reader,
+/// which share a core on a small task. A larger pipe takes a burst at once
+/// (1 MiB is what an unprivileged process may ask for by default; if the
+/// kernel refuses, the default stays).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn enlarge_pipe(writer: &std::io::PipeWriter) {
+    let _ = nix::fcntl::fcntl(writer, nix::fcntl::FcntlArg::F_SETPIPE_SZ(PIPE_CAPACITY));
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn enlarge_pipe(_writer: &std::io::PipeWriter) {}
 
 fn exit_code(status: std::process::ExitStatus) -> i32 {
     use std::os::unix::process::ExitStatusExt;
