@@ -143,7 +143,9 @@ impl Sampler {
             sockets: sockets(&format!("{proc}/fd")),
             net_rx_bytes: now.net_rx.saturating_sub(previous.net_rx),
             net_tx_bytes: now.net_tx.saturating_sub(previous.net_tx),
+            seconds: 1,
         });
+        self.health.bound();
     }
 }
 

@@ -63,8 +63,9 @@ impl Allowance {
     }
 }
 
-/// One second of a shard's generator, taken while its test runs.
-#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Default)]
+/// One second of a shard's generator, taken while its test runs (or, in
+/// a long test, the peaks of a few seconds: see [`ShardHealth::bound`]).
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq)]
 pub struct Sample {
     /// Unix milliseconds when it was taken.
     pub at_ms: i64,
@@ -82,9 +83,47 @@ pub struct Sample {
     /// Network bytes received and sent since the previous sample.
     pub net_rx_bytes: u64,
     pub net_tx_bytes: u64,
+    /// The seconds this sample stands for.
+    #[serde(default = "one")]
+    pub seconds: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+impl Default for Sample {
+    fn default() -> Sample {
+        Sample {
+            at_ms: 0,
+            k6_cpu: 0.0,
+            pool_cpu: 0.0,
+            k6_memory_bytes: 0,
+            pool_memory_bytes: 0,
+            sockets: 0,
+            net_rx_bytes: 0,
+            net_tx_bytes: 0,
+            seconds: 1,
+        }
+    }
 }
 
 impl Sample {
+    /// Two neighbours as one: their peaks and their sums.
+    fn fold(self, next: Sample) -> Sample {
+        Sample {
+            at_ms: self.at_ms,
+            k6_cpu: self.k6_cpu.max(next.k6_cpu),
+            pool_cpu: self.pool_cpu.max(next.pool_cpu),
+            k6_memory_bytes: self.k6_memory_bytes.max(next.k6_memory_bytes),
+            pool_memory_bytes: self.pool_memory_bytes.max(next.pool_memory_bytes),
+            sockets: self.sockets.max(next.sockets),
+            net_rx_bytes: self.net_rx_bytes + next.net_rx_bytes,
+            net_tx_bytes: self.net_tx_bytes + next.net_tx_bytes,
+            seconds: self.seconds + next.seconds,
+        }
+    }
+
     /// The pool's CPU use as a percentage of the allowance.
     pub fn cpu_percent(&self, allowance: &Allowance) -> f64 {
         percent(self.pool_cpu.max(self.k6_cpu), allowance.cpu_cores)
@@ -118,6 +157,36 @@ pub struct ShardHealth {
     /// The agent's clock against the store's (shared stores only).
     #[serde(default)]
     pub clock_offset: Option<ClockOffset>,
+}
+
+/// A shard keeps at most this many samples: every second of the first 20
+/// minutes, then neighbours fold into one, so that a long test's status
+/// stays about 200 KB.
+pub const MAX_SAMPLES: usize = 1200;
+
+impl ShardHealth {
+    /// Folds neighbouring samples pairwise (their peaks, the sum of their
+    /// seconds and bytes) while there are more than [`MAX_SAMPLES`]. A
+    /// folded pair counts as CPU-bound for both its seconds when either
+    /// was: the judgement errs towards saying so.
+    pub fn bound(&mut self) {
+        while self.samples.len() > MAX_SAMPLES {
+            self.samples = self
+                .samples
+                .chunks(2)
+                .map(|pair| match pair {
+                    [first, second] => first.fold(*second),
+                    [only] => *only,
+                    _ => unreachable!("chunks of two"),
+                })
+                .collect();
+        }
+    }
+
+    /// The seconds the samples stand for.
+    pub fn seconds(&self) -> u32 {
+        self.samples.iter().map(|sample| sample.seconds).sum()
+    }
 }
 
 /// When a shard counts as saturated: `[health]` in loadgrid.toml.
@@ -322,9 +391,13 @@ const MIN_SATURATED_SECONDS: u32 = 2;
 pub fn judge(health: &ShardHealth, dropped_iterations: u64, limits: &Limits) -> Vec<Finding> {
     let allowance = &health.allowance;
     let mut findings = Vec::new();
-    let seconds = health.samples.len() as u32;
-    let saturated_seconds =
-        health.samples.iter().filter(|sample| sample.cpu_percent(allowance) >= limits.cpu_percent).count() as u32;
+    let seconds = health.seconds();
+    let saturated_seconds: u32 = health
+        .samples
+        .iter()
+        .filter(|sample| sample.cpu_percent(allowance) >= limits.cpu_percent)
+        .map(|sample| sample.seconds)
+        .sum();
     if saturated_seconds >= MIN_SATURATED_SECONDS
         && f64::from(saturated_seconds) > f64::from(seconds) * limits.cpu_time_percent / 100.0
     {

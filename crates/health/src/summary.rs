@@ -157,13 +157,21 @@ impl ShardHealthSummary {
         ShardHealthSummary {
             shard: input.shard,
             allowance: *allowance,
-            seconds: samples.len() as u32,
+            seconds: health.seconds(),
             cpu_peak_percent: tenth(cpu.iter().copied().fold(0.0, f64::max).min(100.0)),
-            cpu_mean_percent: tenth(match cpu.len() {
+            cpu_mean_percent: tenth(match health.seconds() {
                 0 => 0.0,
-                n => cpu.iter().map(|c| c.min(100.0)).sum::<f64>() / n as f64,
+                n => {
+                    samples.iter().zip(&cpu).map(|(s, c)| c.min(100.0) * f64::from(s.seconds)).sum::<f64>()
+                        / f64::from(n)
+                }
             }),
-            cpu_saturated_seconds: cpu.iter().filter(|c| **c >= limits.cpu_percent).count() as u32,
+            cpu_saturated_seconds: samples
+                .iter()
+                .zip(&cpu)
+                .filter(|(_, c)| **c >= limits.cpu_percent)
+                .map(|(s, _)| s.seconds)
+                .sum(),
             memory_peak_percent: tenth(samples.iter().map(|s| s.memory_percent(allowance)).fold(0.0, f64::max)),
             k6_memory_peak_bytes: samples.iter().map(|s| s.k6_memory_bytes).max().unwrap_or(0),
             sockets_peak: samples.iter().map(|s| s.sockets).max().unwrap_or(0),

@@ -20,6 +20,7 @@ fn health(allowance: Allowance, seconds: usize, busy: usize, busy_cores: f64) ->
                 sockets: 20,
                 net_rx_bytes: 1000,
                 net_tx_bytes: 100,
+                seconds: 1,
             }
         })
         .collect();
@@ -191,6 +192,34 @@ fn a_clock_surely_off_by_more_than_50_ms_is_a_warning_not_a_finding() {
         ]
     );
     assert_eq!(summary.shards[0].clock_offset, Some(ClockOffset { offset_ms: -30, uncertainty_ms: 4 }));
+}
+
+/// Eight hours of samples: a status of at most [`MAX_SAMPLES`] samples
+/// that still counts every second and keeps the peaks.
+#[test]
+fn a_long_test_keeps_bounded_samples_with_every_second_and_peak() {
+    let mut long = health(task(4.0), 8 * 3600, 3600, 3.92);
+    long.samples[20_000].pool_memory_bytes = long.allowance.memory_bytes;
+    long.bound();
+    assert!(long.samples.len() <= MAX_SAMPLES, "{}", long.samples.len());
+    assert_eq!(long.seconds(), 8 * 3600);
+    let findings = judge(&long, 0, &Limits::default());
+    // The busy hour ends inside a folded bucket, which counts as busy whole:
+    // the count errs by less than one bucket, towards saying so.
+    let bucket = long.samples[0].seconds;
+    match findings.as_slice() {
+        [Finding::Cpu { saturated_seconds, seconds: 28_800, peak_percent }, Finding::Memory { peak_percent: memory, .. }] =>
+        {
+            assert!(
+                (3600..3600 + bucket).contains(saturated_seconds),
+                "{saturated_seconds} with buckets of {bucket} s"
+            );
+            assert_eq!((*peak_percent, *memory), (98.0, 100.0));
+        }
+        other => panic!("{other:?}"),
+    }
+    let bytes = serde_json::to_vec(&long).unwrap().len();
+    assert!(bytes < 250_000, "{bytes} bytes");
 }
 
 #[test]
