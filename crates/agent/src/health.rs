@@ -76,11 +76,12 @@ impl Sampler {
             },
             None => Allowance { pool: Pool::Host, cpu_cores: cpus.len().max(1) as f64, memory_bytes: host_memory },
         };
-        let cgroup = cgroup.filter(|_| allowance.pool != Pool::Host);
+        // A shared machine's pool is the machine, not the agent's cgroup.
+        let cgroup = cgroup.filter(|c| allowance.pool != Pool::Host && cgroup_cpu_seconds(*c).is_some());
         let sysconf = |var| nix::unistd::sysconf(var).ok().flatten().filter(|v| *v > 0);
         Some(Sampler {
             pid,
-            cgroup: cgroup.filter(|c| cgroup_cpu_seconds(*c).is_some()),
+            cgroup,
             cpus,
             clock_ticks: sysconf(nix::unistd::SysconfVar::CLK_TCK).unwrap_or(100) as f64,
             page_size: sysconf(nix::unistd::SysconfVar::PAGE_SIZE).unwrap_or(4096) as u64,
@@ -102,9 +103,11 @@ impl Sampler {
         &self.health
     }
 
-    pub fn into_health(self, log: LogSignals) -> ShardHealth {
+    /// The samples, with the OOM kills since the first one; the caller adds
+    /// k6's last log signals once k6 has exited.
+    pub fn into_health(self) -> ShardHealth {
         let oom_kills = self.cgroup.and_then(oom_kills).map_or(0, |kills| kills.saturating_sub(self.oom_kills_before));
-        ShardHealth { log, oom_kills, ..self.health }
+        ShardHealth { oom_kills, ..self.health }
     }
 
     /// Takes a sample: the first call only sets the baseline.
@@ -355,7 +358,7 @@ mod tests {
             n = n.wrapping_add(1);
         }
         sampler.sample();
-        let health = sampler.into_health(LogSignals::default());
+        let health = sampler.into_health();
         let sample = health.samples[0];
         assert!(n > 0);
         assert!(sample.k6_cpu > 0.2, "{sample:?}");

@@ -656,7 +656,7 @@ impl Shard<'_> {
             }
         }
         let test_end = TestEnd { running_seen_at_ms, ended_seen_at_ms: now_ms() };
-        let health = sampler.map(|sampler| sampler.into_health(self.k6.log_signals()));
+        let health = sampler.map(health::Sampler::into_health);
         let end = match (failed_from_outside, stop_reason) {
             (Some(why), _) => RunEnd::Failed(why),
             (None, Some(reason)) => RunEnd::Stopped(reason),

@@ -217,10 +217,6 @@ mod tests {
         Some(status)
     }
 
-    fn calm() -> HealthSummary {
-        HealthSummary::build(&[], &[], Limits::default(), &Grid { shards: 1, on_this_machine: true })
-    }
-
     /// Shard 1 pegged at its CPU limit for the whole test.
     fn saturated(on_saturation: OnSaturation) -> HealthSummary {
         let allowance = Allowance { pool: Pool::Container, cpu_cores: 0.2, memory_bytes: 1 << 30 };
@@ -269,16 +265,24 @@ mod tests {
 
     #[test]
     fn a_failed_or_missing_shard_never_passes() {
-        let gate_failed =
-            gate(&[status(0, ShardOutcome::Completed), status(1, ShardOutcome::Failed)], &[], &[], None, true, &calm());
+        let gate_failed = gate(
+            &[status(0, ShardOutcome::Completed), status(1, ShardOutcome::Failed)],
+            &[],
+            &[],
+            None,
+            true,
+            &HealthSummary::default(),
+        );
         assert_eq!((gate_failed.verdict, gate_failed.exit_code), (Verdict::Failed, 1));
-        let missing = gate(&[status(0, ShardOutcome::Completed), None], &[], &[], None, false, &calm());
+        let missing =
+            gate(&[status(0, ShardOutcome::Completed), None], &[], &[], None, false, &HealthSummary::default());
         assert_eq!(missing.exit_code, 1);
         assert_eq!(
             missing.reasons,
             ["shard 1: never reported", "pass --allow-partial to judge the shards that did report"]
         );
-        let allowed = gate(&[status(0, ShardOutcome::Completed), None], &[], &[], None, true, &calm());
+        let allowed =
+            gate(&[status(0, ShardOutcome::Completed), None], &[], &[], None, true, &HealthSummary::default());
         assert_eq!(allowed.exit_code, 0);
         assert!(allowed.partial);
     }
@@ -286,11 +290,13 @@ mod tests {
     #[test]
     fn interruption_fails_and_abort_on_fail_crosses() {
         let interrupted = Stop { reason: StopReason::Interrupted, detail: "SIGINT".into(), at_ms: now_ms() };
-        let result = gate(&[status(0, ShardOutcome::Stopped)], &[], &[], Some(&interrupted), false, &calm());
+        let result =
+            gate(&[status(0, ShardOutcome::Stopped)], &[], &[], Some(&interrupted), false, &HealthSummary::default());
         assert_eq!(result.exit_code, 1);
         assert!(result.partial);
         let aborted = Stop { reason: StopReason::AbortOnFail, detail: "p(95)<1 crossed".into(), at_ms: now_ms() };
-        let result = gate(&[status(0, ShardOutcome::Stopped)], &[], &[], Some(&aborted), false, &calm());
+        let result =
+            gate(&[status(0, ShardOutcome::Stopped)], &[], &[], Some(&aborted), false, &HealthSummary::default());
         assert_eq!((result.verdict, result.exit_code), (Verdict::ThresholdsCrossed, 99));
     }
 
@@ -300,18 +306,18 @@ mod tests {
     #[test]
     fn test_fail_and_test_abort_rank_as_in_k6() {
         let shards = [status(0, ShardOutcome::Completed), marked(1)];
-        let marked_only = gate(&shards, &[], &[], None, false, &calm());
+        let marked_only = gate(&shards, &[], &[], None, false, &HealthSummary::default());
         assert_eq!((marked_only.verdict, marked_only.exit_code), (Verdict::MarkedFailed, 110));
         assert_eq!(marked_only.reasons, ["shard 1: test marked as failed: bad thing"]);
-        let with_crossed = gate(&shards, &[], &[crossed()], None, false, &calm());
+        let with_crossed = gate(&shards, &[], &[crossed()], None, false, &HealthSummary::default());
         assert_eq!(with_crossed.exit_code, 110);
         assert_eq!(with_crossed.reasons.len(), 2, "{:?}", with_crossed.reasons);
         let abort = Stop { reason: StopReason::TestAbort, detail: "shard 0 called test.abort(): no".into(), at_ms: 0 };
-        let aborted = gate(&shards, &[], &[crossed()], Some(&abort), false, &calm());
+        let aborted = gate(&shards, &[], &[crossed()], Some(&abort), false, &HealthSummary::default());
         assert_eq!((aborted.verdict, aborted.exit_code), (Verdict::Aborted, 108));
         assert_eq!(aborted.reasons[0], "shard 0 called test.abort(): no");
         let abort_on_fail = Stop { reason: StopReason::AbortOnFail, detail: "crossed".into(), at_ms: 0 };
-        assert_eq!(gate(&shards, &[], &[], Some(&abort_on_fail), false, &calm()).exit_code, 99);
+        assert_eq!(gate(&shards, &[], &[], Some(&abort_on_fail), false, &HealthSummary::default()).exit_code, 99);
     }
 
     /// 25 shards with one cause read as one line, not 25.
@@ -322,7 +328,7 @@ mod tests {
         statuses.push(None);
         let notes: Vec<Option<String>> =
             (0..27).map(|s| (s == 26).then(|| "its ECS task was never launched".to_owned())).collect();
-        let result = gate(&statuses, &notes, &[], None, false, &calm());
+        let result = gate(&statuses, &notes, &[], None, false, &HealthSummary::default());
         assert_eq!(
             result.reasons,
             [

@@ -295,7 +295,7 @@ fn health_summary(collected: &Collected) -> HealthSummary {
         collected.results[shard]
             .as_ref()
             .and_then(|result| result.metrics.metric("dropped_iterations"))
-            .map_or(0, |entry| entry.total().sum().max(0.0).round() as u64)
+            .map_or(0, loadgrid_metrics::MetricEntry::counter_sum)
     };
     let inputs: Vec<loadgrid_health::ShardInput> = collected
         .statuses

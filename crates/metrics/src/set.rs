@@ -115,6 +115,12 @@ impl MetricEntry {
         total
     }
 
+    /// A counter's sum over all tag sets, as a whole count (`http_reqs`,
+    /// `dropped_iterations`).
+    pub fn counter_sum(&self) -> u64 {
+        self.total().sum().max(0.0).round() as u64
+    }
+
     /// The sub-metric `filter` selects, and whether it is exact. It is exact
     /// when a selector for that filter was kept, or when no tag set overflowed
     /// the cardinality cap. `None` when the metric was kept without tags and

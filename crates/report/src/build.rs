@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use loadgrid_health::HealthSummary;
-use loadgrid_metrics::{GroupTree, MetricSet, ShardResult, Timeline, GROUP_SEPARATOR};
+use loadgrid_metrics::{GroupTree, MetricEntry, MetricSet, ShardResult, Timeline, GROUP_SEPARATOR};
 use loadgrid_plan::records::{ShardStatus, Stop};
 use loadgrid_plan::Manifest;
 use loadgrid_thresholds::{Evaluation, Outcome};
@@ -233,7 +233,7 @@ fn shard_summaries(input: &SummaryInput) -> Vec<ShardSummary> {
 fn shard_summary(input: &ShardInput) -> ShardSummary {
     let metrics = input.result.map(|r| &r.metrics);
     let total = |name: &str| metrics.and_then(|m| m.metric(name)).map(|e| e.total());
-    let counter = |name: &str| total(name).map_or(0, |a| a.sum().max(0.0).round() as u64);
+    let counter = |name: &str| metrics.and_then(|m| m.metric(name)).map_or(0, MetricEntry::counter_sum);
     let (outcome, reason) = match input.status {
         Some(status) => (ShardState::from(status.outcome), status.reason.clone()),
         None if input.result.is_some() => {

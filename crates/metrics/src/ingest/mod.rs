@@ -347,7 +347,7 @@ impl Ingest {
         self.metrics
             .iter()
             .filter(|slot| slot.name == name && slot.samples > 0)
-            .map(|slot| slot.to_entry().total().sum().max(0.0).round() as u64)
+            .map(|slot| slot.to_entry().counter_sum())
             .sum()
     }
 
