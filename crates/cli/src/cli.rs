@@ -138,6 +138,12 @@ Example:
         after_help = "Example:\n  loadgrid run tests/checkout.js --backend ecs --shards 10 --detach\n  loadgrid attach 20261122-020512-7f3a9c1e"
     )]
     Attach(AttachArgs),
+    /// A run's live dashboard in the browser, from any machine that reads its store; a run that
+    /// has ended shows its report.
+    #[command(after_help = "Examples:
+  loadgrid dashboard 20261122-020512-7f3a9c1e
+  ssh -L 5665:127.0.0.1:5665 ci-runner   # then, on the runner: loadgrid run test.js --dashboard")]
+    Dashboard(DashboardArgs),
     /// Running grids on the ECS cluster, with their tasks, age and cost so far.
     Ps(PsArgs),
     /// Stop every task of a run (or of every run) on the ECS cluster.
@@ -240,6 +246,12 @@ pub struct RunArgs {
     /// Print the run id and return once the shards are launched; they finish on their own.
     #[arg(long)]
     pub detach: bool,
+    /// Serve a live page of the whole grid while the run goes, at ADDR (default 127.0.0.1:5665,
+    /// k6's port); it becomes the run's report when the run ends. Another address than loopback
+    /// needs a token: $LOADGRID_DASHBOARD_TOKEN, or one made up and printed with the URL.
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, require_equals = true,
+          default_missing_value = "127.0.0.1:5665", value_parser = dashboard_addr)]
+    pub dashboard: Option<std::net::SocketAddr>,
     /// Agents stop their shard when this process's heartbeat is older than this (default 15s local, 60s ecs).
     #[arg(long, value_name = "DURATION")]
     pub heartbeat_timeout: Option<String>,
@@ -260,6 +272,12 @@ pub struct RunArgs {
 #[derive(Debug, Args)]
 pub struct AttachArgs {
     pub run_id: String,
+    /// Serve a live page of the whole grid while the run goes, at ADDR (default 127.0.0.1:5665,
+    /// k6's port); it becomes the run's report when the run ends. Another address than loopback
+    /// needs a token: $LOADGRID_DASHBOARD_TOKEN, or one made up and printed with the URL.
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, require_equals = true,
+          default_missing_value = "127.0.0.1:5665", value_parser = dashboard_addr)]
+    pub dashboard: Option<std::net::SocketAddr>,
     /// Judge regressions against `last-pass` or a run id.
     #[arg(long, value_name = "last-pass|RUN_ID")]
     pub baseline: Option<String>,
@@ -419,6 +437,22 @@ pub struct DemoArgs {
     pub duration: String,
     #[arg(long)]
     pub json: bool,
+    /// Serve a live page of the whole grid while the run goes, at ADDR (default 127.0.0.1:5665,
+    /// k6's port); it becomes the run's report when the run ends. Another address than loopback
+    /// needs a token: $LOADGRID_DASHBOARD_TOKEN, or one made up and printed with the URL.
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, require_equals = true,
+          default_missing_value = "127.0.0.1:5665", value_parser = dashboard_addr)]
+    pub dashboard: Option<std::net::SocketAddr>,
+}
+
+#[derive(Debug, Args)]
+pub struct DashboardArgs {
+    /// The run: one going (started here or anywhere that writes to the same store) or one that has ended.
+    pub run_id: String,
+    /// Where to serve the page. Another address than loopback needs a token:
+    /// $LOADGRID_DASHBOARD_TOKEN, or one made up and printed with the URL.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:5665", value_parser = dashboard_addr)]
+    pub addr: std::net::SocketAddr,
 }
 
 #[derive(Debug, Args)]
@@ -559,6 +593,10 @@ fn parse_shard_range(text: &str) -> Result<std::ops::Range<u32>, String> {
 
 fn parse_notify_target(text: &str) -> Result<loadgrid_notify::Target, String> {
     text.parse()
+}
+
+fn dashboard_addr(text: &str) -> Result<std::net::SocketAddr, String> {
+    loadgrid_dashboard::parse_addr(text).map_err(|error| error.to_string())
 }
 
 /// A count of 1 or more. Negative numbers are read as numbers (so that the

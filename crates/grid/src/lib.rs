@@ -19,6 +19,7 @@ pub mod collect;
 pub mod gate;
 pub mod handle_summary;
 pub mod history;
+pub mod live;
 pub mod orchestrate;
 pub mod prepare;
 pub mod run_id;

@@ -16,20 +16,28 @@ use crate::backend::LaunchedShards;
 use crate::collect::{collect, Collected};
 use crate::gate::gate;
 use crate::handle_summary::{handle_summary, Handled, SummaryHandling};
+use crate::live::LiveFeed;
 use crate::prepare::{prepare, thresholds_of, RunRequest};
 use crate::watch::{record_end_notes, watch_grid, ProgressMode};
 
 pub struct RunOptions {
-    pub progress: ProgressMode,
-    /// Counts SIGINT/SIGTERM received.
-    pub signals: watch::Receiver<u32>,
     /// Called once the run is stored, before launch.
     pub on_planned: Box<dyn FnOnce(&Manifest) + Send>,
     /// Return once the shards are launched; they finish on their own.
     pub detach: bool,
+    pub watch: WatchOptions,
+}
+
+/// How a run is watched and judged once launched.
+pub struct WatchOptions {
+    pub progress: ProgressMode,
+    /// Counts SIGINT/SIGTERM received.
+    pub signals: watch::Receiver<u32>,
     /// Run the script's `handleSummary()` once the grid is merged; `None`
     /// where no k6 is at hand.
     pub summary: Option<SummaryHandling>,
+    /// Where live frames go while the grid runs, for a dashboard.
+    pub live: Option<LiveFeed>,
 }
 
 /// Where a run's shards are started.
@@ -106,16 +114,7 @@ pub async fn run_grid(
     if options.detach {
         return Ok(RunOutcome::Detached(manifest.clone()));
     }
-    let judgement = watch_and_judge(
-        store,
-        manifest,
-        &prepared.thresholds,
-        shards.as_mut(),
-        options.signals,
-        options.progress,
-        options.summary.as_ref(),
-    )
-    .await?;
+    let judgement = watch_and_judge(store, manifest, &prepared.thresholds, shards.as_mut(), options.watch).await?;
     Ok(RunOutcome::Judged(judgement))
 }
 
@@ -131,16 +130,7 @@ pub async fn attach(
     let thresholds = thresholds_of(&manifest)?;
     (options.on_planned)(&manifest);
     let mut shards = backend.reattach(&manifest, store).await?;
-    watch_and_judge(
-        store,
-        &manifest,
-        &thresholds,
-        shards.as_mut(),
-        options.signals,
-        options.progress,
-        options.summary.as_ref(),
-    )
-    .await
+    watch_and_judge(store, &manifest, &thresholds, shards.as_mut(), options.watch).await
 }
 
 async fn watch_and_judge(
@@ -148,11 +138,10 @@ async fn watch_and_judge(
     manifest: &Manifest,
     thresholds: &[Threshold],
     shards: &mut dyn LaunchedShards,
-    signals: watch::Receiver<u32>,
-    progress: ProgressMode,
-    summary_handling: Option<&SummaryHandling>,
+    options: WatchOptions,
 ) -> anyhow::Result<Judgement> {
-    let watched = watch_grid(store, manifest, thresholds, shards, signals, progress).await;
+    let watched =
+        watch_grid(store, manifest, thresholds, shards, options.signals, options.progress, options.live.as_ref()).await;
     if let Err(error) = watched {
         if error.downcast_ref::<crate::watch::InterruptedTwice>().is_none() {
             shards.finish().await;
@@ -163,7 +152,7 @@ async fn watch_and_judge(
     record_end_notes(store, &manifest.run_id, shards).await?;
     let (summary, collected) = judge(store, &manifest.run_id, thresholds).await?;
     store.put(&layout::summary(&manifest.run_id), serde_json::to_vec_pretty(&summary)?).await?;
-    let handled = match summary_handling {
+    let handled = match &options.summary {
         Some(handling) => handle_summary(store, &collected, &summary, handling).await,
         None => Handled::NotDefined,
     };

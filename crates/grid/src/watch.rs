@@ -6,10 +6,11 @@
 //! into a graceful stop: the first asks every shard to stop and save, a
 //! second kills.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
-use loadgrid_metrics::{decode_shard_result, MetricSet, ShardResult};
+use loadgrid_metrics::MetricSet;
 use loadgrid_plan::records::{now_ms, Go, Heartbeat, LiveHealth, ShardOutcome, ShardStatus, StopReason};
 use loadgrid_plan::Manifest;
 use loadgrid_store::{layout, Store};
@@ -17,6 +18,7 @@ use loadgrid_thresholds::Threshold;
 use tokio::sync::watch;
 
 use crate::backend::{LaunchedShards, LiveNumbers};
+use crate::live::{read_live, recent_rps, LiveFeed, LiveObserver, LiveRead, Tick};
 
 /// The watch loop's clock on a local store; object stores use the run's
 /// (slower) poll interval, since every tick lists the run's shard objects.
@@ -117,6 +119,7 @@ pub async fn watch_grid(
     shards: &mut dyn LaunchedShards,
     mut signals: watch::Receiver<u32>,
     mode: ProgressMode,
+    feed: Option<&LiveFeed>,
 ) -> anyhow::Result<()> {
     let run_id = &manifest.run_id;
     let progress = progress_bar(mode);
@@ -136,6 +139,8 @@ pub async fn watch_grid(
     let watch_started = Instant::now();
     let start_deadline = watch_started + Duration::from_millis(manifest.timing.start_timeout_ms);
     let mut start_timed_out = false;
+    let mut observer = LiveObserver::default();
+    let mut findings: BTreeMap<u32, Vec<String>> = BTreeMap::new();
     loop {
         shards.poll().await;
         let now = Instant::now();
@@ -223,19 +228,29 @@ pub async fn watch_grid(
             next_live = now + live_interval;
             if let Some(elapsed) = view.elapsed {
                 let from_backend = shards.live().await;
+                announce_saturation(store, manifest, &keys, &mut view.saturated, &mut findings, &progress).await;
                 // The store's live objects hold every metric: needed for
-                // abortOnFail, and the live view when the backend has nothing cheaper.
-                if from_backend.is_none() || !abort_thresholds.is_empty() {
-                    let merged = merge_live(store, manifest).await;
+                // abortOnFail and the dashboard, and the live view when the
+                // backend has nothing cheaper.
+                if from_backend.is_none() || !abort_thresholds.is_empty() || feed.is_some() {
+                    let live = read_live(store, manifest).await;
                     if from_backend.is_none() {
-                        update_view(&mut view, &live_numbers(&merged));
+                        update_view(&mut view, &live_numbers(&live.merged));
                     }
-                    check_abort_on_fail(store, run_id, &abort_thresholds, &merged, elapsed, &progress).await;
+                    check_abort_on_fail(store, run_id, &abort_thresholds, &live.merged, elapsed, &progress).await;
+                    if let Some(feed) = feed {
+                        let tick =
+                            Tick { keys: &keys, start_at_ms, backend: shards.shard_states(), findings: &findings };
+                        observer.publish(feed, store, manifest, thresholds, tick, &live).await;
+                    }
                 }
                 if let Some(numbers) = &from_backend {
                     update_view(&mut view, numbers);
                 }
-                announce_saturation(store, manifest, &keys, &mut view.saturated, &progress).await;
+            } else if let Some(feed) = feed {
+                let live = LiveRead { shards: Vec::new(), merged: MetricSet::default() };
+                let tick = Tick { keys: &keys, start_at_ms, backend: shards.shard_states(), findings: &findings };
+                observer.publish(feed, store, manifest, thresholds, tick, &live).await;
             }
         }
         progress.set_message(view.line(manifest));
@@ -276,6 +291,9 @@ pub async fn watch_grid(
         }
     }
     progress.finish_and_clear();
+    if let Some(feed) = feed {
+        crate::live::judging(feed);
+    }
     Ok(())
 }
 
@@ -428,7 +446,7 @@ fn overdue(manifest: &Manifest, keys: &[String], start_at_ms: Option<i64>, watch
     (now_ms() > due_ms + RESULTS_DUE_SLACK.as_millis() as i64 && !missing.is_empty()).then_some(missing)
 }
 
-async fn read_go(store: &Store, run_id: &str) -> Option<i64> {
+pub(crate) async fn read_go(store: &Store, run_id: &str) -> Option<i64> {
     let bytes = store.get(&layout::go(run_id)).await.ok()??;
     serde_json::from_slice::<Go>(&bytes).ok().map(|go| go.start_at_ms)
 }
@@ -436,11 +454,12 @@ async fn read_go(store: &Store, run_id: &str) -> Option<i64> {
 /// Says, the moment an agent reports it, that a shard's generator
 /// saturated: agents write `shards/<i>/health` only when they find
 /// something, so a healthy grid costs no read.
-async fn announce_saturation(
+pub(crate) async fn announce_saturation(
     store: &Store,
     manifest: &Manifest,
     keys: &[String],
     said: &mut Vec<(u32, &'static str)>,
+    findings: &mut BTreeMap<u32, Vec<String>>,
     progress: &ProgressBar,
 ) {
     let grid = crate::orchestrate::health_grid(manifest);
@@ -455,21 +474,9 @@ async fn announce_saturation(
             said.sort_unstable();
             let message = loadgrid_health::message(live.shard, finding, &live.allowance, &grid);
             notice(progress, format!("generator saturated: {message}"));
+            findings.entry(live.shard).or_default().push(message);
         }
     }
-}
-
-/// Merges every shard's latest live aggregates. Shards that have not
-/// published yet, or whose file is mid-replacement, are skipped this time.
-async fn merge_live(store: &Store, manifest: &Manifest) -> MetricSet {
-    let keys: Vec<String> = (0..manifest.shards).map(|shard| layout::shard_live(&manifest.run_id, shard)).collect();
-    let reads = futures::future::join_all(keys.iter().map(|key| store.get(key))).await;
-    let results: Vec<ShardResult> = reads
-        .into_iter()
-        .filter_map(|read| read.ok().flatten())
-        .filter_map(|bytes| decode_shard_result(&bytes).ok())
-        .collect();
-    MetricSet::merge_shards(results.iter().map(|result| &result.metrics))
 }
 
 fn live_numbers(merged: &MetricSet) -> LiveNumbers {
@@ -483,11 +490,9 @@ fn live_numbers(merged: &MetricSet) -> LiveNumbers {
     if let Some(entry) = merged.metric("http_req_failed") {
         numbers.error_rate = entry.total().rate();
     }
-    // The newest second is still filling up on some shards: show the ones before it.
-    let complete: Vec<_> = merged.timeline.iter().rev().skip(1).take(2).collect();
-    if !complete.is_empty() {
-        numbers.rps = complete.iter().map(|(_, s)| s.requests as f64).sum::<f64>() / complete.len() as f64;
-        numbers.vus = complete[0].1.vus;
+    if let Some(rps) = recent_rps(&merged.timeline) {
+        numbers.rps = rps;
+        numbers.vus = merged.timeline.iter().rev().nth(1).map_or(0, |(_, second)| second.vus);
     }
     numbers
 }

@@ -20,6 +20,12 @@ pub(crate) const BOTTOM: f64 = HEIGHT - 28.0;
 /// At most this many intervals between time ticks.
 const X_TICKS: i64 = 6;
 
+/// A line of more seconds than this is drawn from buckets of neighbouring
+/// seconds, each as its lowest and its highest value in time order: at
+/// most twice this many points, whatever the run's length (an 8-hour run
+/// would otherwise draw 28,800 points a line), and no peak or dip is lost.
+pub(crate) const MAX_BUCKETS: usize = 600;
+
 /// One line: a value (or a gap) per timeline second.
 pub(crate) struct Series {
     pub label: String,
@@ -94,7 +100,8 @@ pub(crate) fn render(chart: &Chart) -> String {
         );
     }
     for series in &chart.series {
-        let d = path_data(chart.times, &series.values, x, y);
+        let (times, values) = downsample(chart.times, &series.values);
+        let d = path_data(&times, &values, x, y);
         if !d.is_empty() {
             let _ = write!(
                 svg,
@@ -106,6 +113,34 @@ pub(crate) fn render(chart: &Chart) -> String {
     }
     svg.push_str("</svg>");
     svg
+}
+
+/// The line's points, at most [`MAX_BUCKETS`] × 2 of them: every second
+/// when there are few enough, otherwise each bucket's minimum and maximum
+/// (a bucket without a value stays a gap).
+pub(crate) fn downsample(times: &[i64], values: &[Option<f64>]) -> (Vec<i64>, Vec<Option<f64>>) {
+    if times.len() <= 2 * MAX_BUCKETS {
+        return (times.to_vec(), values.to_vec());
+    }
+    let per_bucket = times.len().div_ceil(MAX_BUCKETS);
+    let mut points: Vec<(i64, Option<f64>)> = Vec::with_capacity(2 * MAX_BUCKETS);
+    for (bucket_times, bucket_values) in times.chunks(per_bucket).zip(values.chunks(per_bucket)) {
+        let finite =
+            || bucket_values.iter().enumerate().filter_map(|(i, v)| v.filter(|v| v.is_finite()).map(|v| (i, v)));
+        let lowest = finite().min_by(|a, b| a.1.total_cmp(&b.1));
+        let highest = finite().max_by(|a, b| a.1.total_cmp(&b.1));
+        match (lowest, highest) {
+            (Some(low), Some(high)) => {
+                let (first, second) = if low.0 <= high.0 { (low, high) } else { (high, low) };
+                points.push((bucket_times[first.0], Some(first.1)));
+                if second.0 != first.0 {
+                    points.push((bucket_times[second.0], Some(second.1)));
+                }
+            }
+            _ => points.push((bucket_times[0], None)),
+        }
+    }
+    points.into_iter().unzip()
 }
 
 /// `M x,y L x,y …`, starting a new subpath after each gap; a point alone
@@ -340,6 +375,40 @@ mod tests {
         for label in [">0s<", ">10s<", ">50s<"] {
             assert!(svg.contains(label), "{label}: {svg}");
         }
+    }
+
+    #[test]
+    fn an_eight_hour_line_keeps_its_peaks_in_a_bounded_point_count() {
+        let seconds = 8 * 3600;
+        let times: Vec<i64> = (0..seconds).collect();
+        // A calm 10 ms with one 5 s spike and one 1 ms dip, each a single second.
+        let values: Vec<Option<f64>> = (0..seconds)
+            .map(|t| match t {
+                10_001 => Some(5000.0),
+                20_002 => Some(1.0),
+                _ => Some(10.0 + (t % 7) as f64),
+            })
+            .collect();
+        let svg = render(&chart(&times, values));
+        let line = &points(&svg)[0];
+        assert!(line.len() <= 2 * MAX_BUCKETS, "{} points", line.len());
+        assert!(line.len() >= MAX_BUCKETS, "{} points", line.len());
+        let top = line.iter().map(|p| p.1).fold(f64::INFINITY, f64::min);
+        assert_eq!(top, TOP, "the 5 s spike is the top of the chart");
+        let dip = BOTTOM - 1.0 / 5000.0 * (BOTTOM - TOP);
+        let lowest = line.iter().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max);
+        assert!((lowest - dip).abs() < 0.06, "the 1 ms dip is drawn: {lowest} vs {dip}");
+        assert!(line.windows(2).all(|w| w[0].0 <= w[1].0), "points stay in time order");
+        assert!(svg.len() < 40_000, "an 8-hour chart of {} bytes", svg.len());
+    }
+
+    #[test]
+    fn downsampling_keeps_empty_buckets_as_gaps() {
+        let times: Vec<i64> = (0..3000).collect();
+        let values: Vec<Option<f64>> = (0..3000).map(|t| (!(1000..1100).contains(&t)).then_some(1.0)).collect();
+        let (_, sampled) = downsample(&times, &values);
+        assert!(sampled.iter().any(Option::is_none), "the 100 s without requests stay a gap");
+        assert!(sampled.len() <= 2 * MAX_BUCKETS);
     }
 
     #[test]

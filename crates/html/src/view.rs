@@ -7,7 +7,8 @@ use loadgrid_report::{GroupSummary, RunSummary, ShardState, ThresholdOutcome, Th
 use serde::Serialize;
 
 use crate::charts::{self, Chart, Series};
-use crate::{ReportExtras, RuleOutcome};
+use crate::{LiveStatus, ReportExtras, RuleOutcome};
+use loadgrid_plan::records::ShardPhase;
 
 #[derive(Serialize)]
 pub(crate) struct Page {
@@ -32,6 +33,72 @@ pub(crate) struct Page {
     pub generated_by: String,
     /// `None` when the run measured no generator health.
     pub health: Option<HealthView>,
+    /// A live dashboard's view of a run still going; `None` in a report.
+    pub live: Option<LivePage>,
+}
+
+/// What a live dashboard shows of a run still going.
+#[derive(Serialize)]
+pub(crate) struct LivePage {
+    /// A CSS class from a fixed set: [`LivePhase`]'s spellings.
+    pub phase: &'static str,
+    pub phase_label: &'static str,
+    /// `34s of 1m 0s · 26s left`, or how long the grid has been starting.
+    pub progress: String,
+    pub cost: Option<String>,
+    /// Some threshold is crossed already.
+    pub crossed: bool,
+    pub shards: Vec<LiveShardRow>,
+}
+
+#[derive(Serialize)]
+pub(crate) struct LiveShardRow {
+    pub shard: u32,
+    pub phase: &'static str,
+    pub tone: &'static str,
+    pub backend: String,
+    pub requests: String,
+    pub rps: String,
+    pub findings: Vec<String>,
+}
+
+pub(crate) fn live_page(summary: &RunSummary, live: &LiveStatus) -> LivePage {
+    // Whole seconds: an update a second, and a clock that reads as one.
+    let duration = |ms: u64| format::duration_ms((ms / 1000 * 1000) as f64);
+    let progress = match live.elapsed_ms {
+        Some(elapsed) => format!(
+            "{} of at most {} · {} left",
+            duration(elapsed),
+            duration(live.planned_ms),
+            duration(live.planned_ms.saturating_sub(elapsed))
+        ),
+        None => format!("planned for {}", duration(live.planned_ms)),
+    };
+    LivePage {
+        phase: live.phase.as_str(),
+        phase_label: live.phase.label(),
+        progress,
+        cost: live.cost_usd.filter(|c| c.is_finite()).map(usd),
+        crossed: summary.thresholds.iter().any(|t| !t.outcome.ok()),
+        shards: live
+            .shards
+            .iter()
+            .map(|shard| LiveShardRow {
+                shard: shard.shard,
+                phase: shard.phase.label(),
+                tone: match shard.phase {
+                    ShardPhase::Failed => "bad",
+                    ShardPhase::Stopped => "warn",
+                    ShardPhase::Completed | ShardPhase::Running => "good",
+                    ShardPhase::Starting | ShardPhase::Ready | ShardPhase::Uploading => "neutral",
+                },
+                backend: shard.backend.clone().unwrap_or_default(),
+                requests: shard.requests.map_or("-".to_owned(), |r| format::number(r as f64)),
+                rps: shard.rps.map_or("-".to_owned(), |r| format!("{}/s", format::decimal(r, 1))),
+                findings: shard.findings.clone(),
+            })
+            .collect(),
+    }
 }
 
 /// Whether the generators kept up, for the report's health section.
@@ -61,13 +128,16 @@ pub(crate) struct HealthRow {
 /// A label, its value, and an optional note under it.
 #[derive(Serialize)]
 pub(crate) struct Fact {
+    /// The label as an element id: `p95-latency`.
+    pub id: String,
     pub label: String,
     pub value: String,
     pub note: Option<String>,
 }
 
 fn fact(label: &str, value: String) -> Fact {
-    Fact { label: label.to_owned(), value, note: None }
+    let id = label.to_ascii_lowercase().split_whitespace().collect::<Vec<_>>().join("-");
+    Fact { id, label: label.to_owned(), value, note: None }
 }
 
 #[derive(Serialize)]
@@ -176,6 +246,7 @@ pub(crate) fn page(summary: &RunSummary, extras: &ReportExtras) -> Page {
         cost: extras.cost_usd.filter(|c| c.is_finite()).map(usd),
         generated_by: extras.generated_by.clone(),
         health: health_view(&summary.health),
+        live: None,
     }
 }
 
@@ -331,7 +402,16 @@ fn headline(summary: &RunSummary) -> Vec<Fact> {
         ),
         fact("VUs max", or_dash(vus_max, format::number)),
         fact("iterations", or_dash(stat(summary, "iterations", "count"), format::number)),
+        data_fact("data sent", summary, "data_sent"),
+        data_fact("data received", summary, "data_received"),
     ]
+}
+
+/// A byte counter's total, with its rate as the note.
+fn data_fact(label: &str, summary: &RunSummary, metric: &str) -> Fact {
+    let total = stat(summary, metric, "count").map_or("-".to_owned(), format::bytes);
+    let rate = stat(summary, metric, "rate").map(|r| format!("{}/s", format::bytes(r)));
+    fact(label, total).with_note(rate.unwrap_or_default())
 }
 
 fn threshold_row(threshold: &ThresholdSummary, summary: &RunSummary) -> ThresholdRow {

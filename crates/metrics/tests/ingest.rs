@@ -6,7 +6,7 @@ mod common;
 use std::collections::BTreeMap;
 
 use loadgrid_metrics::ingest::{Ingest, IngestConfig, OutputFormat};
-use loadgrid_metrics::{MetricKind, Second, ShardResult, TagSet, ValueKind, VALUE_SCALE};
+use loadgrid_metrics::{MetricKind, Second, ShardResult, TagSet, ValueKind, LIVE_LATENCY_SECONDS, VALUE_SCALE};
 use proptest::prelude::*;
 
 use common::{ingest_with, series_counts, tags};
@@ -357,11 +357,11 @@ fn snapshot_reports_totals_and_the_recent_window() {
     assert_eq!(ingest.snapshot(60).rps, 10.0);
 }
 
-/// The live object is the final result without each second's latency
-/// histogram (nothing live reads it, and it would make the object grow by
-/// a histogram every second).
+/// The live object is the final result with the latency histograms of
+/// its last `LIVE_LATENCY_SECONDS` seconds only (the dashboard's per-second
+/// latency reads them; older ones would make the object grow every second).
 #[test]
-fn live_result_is_what_into_result_would_be_but_per_second_latency() {
+fn live_result_is_what_into_result_would_be_with_only_the_recent_latency() {
     let mut ingest = Ingest::new(csv_config());
     ingest.feed(FIXTURE.as_bytes());
     let live = ingest.live_result();
@@ -377,7 +377,11 @@ fn live_result_is_what_into_result_would_be_but_per_second_latency() {
         result.metrics.timeline.iter().map(|(t, second)| (t, Second { latency: None, ..second.clone() })).collect()
     };
     assert_eq!(without_latency(&live), without_latency(&last));
-    assert!(live.metrics.timeline.iter().all(|(_, second)| second.latency.is_none()));
+    let newest = last.metrics.timeline.iter().next_back().unwrap().0;
+    for ((t, live_second), (_, last_second)) in live.metrics.timeline.iter().zip(last.metrics.timeline.iter()) {
+        let expected = if newest - t < LIVE_LATENCY_SECONDS as i64 { last_second.latency.clone() } else { None };
+        assert_eq!(live_second.latency, expected, "second {t}");
+    }
 }
 
 /// A small, independent reading of Go-style CSV for checking the fixture.

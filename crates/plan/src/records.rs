@@ -61,6 +61,48 @@ pub enum ShardOutcome {
     Failed,
 }
 
+/// Where a shard is in its run, as the store shows it: what a live view
+/// says of each shard until its status says how it ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ShardPhase {
+    /// Launched; its agent has not said it is ready.
+    Starting,
+    /// Ready and waiting at the barrier for the grid's start.
+    Ready,
+    Running,
+    /// Its result is stored, its status not yet.
+    Uploading,
+    Completed,
+    Stopped,
+    Failed,
+}
+
+impl ShardPhase {
+    /// The one spelling every output uses, as in the JSON.
+    pub fn label(self) -> &'static str {
+        match self {
+            ShardPhase::Starting => "starting",
+            ShardPhase::Ready => "ready",
+            ShardPhase::Running => "running",
+            ShardPhase::Uploading => "uploading",
+            ShardPhase::Completed => "completed",
+            ShardPhase::Stopped => "stopped",
+            ShardPhase::Failed => "failed",
+        }
+    }
+}
+
+impl From<ShardOutcome> for ShardPhase {
+    fn from(outcome: ShardOutcome) -> ShardPhase {
+        match outcome {
+            ShardOutcome::Completed => ShardPhase::Completed,
+            ShardOutcome::Stopped => ShardPhase::Stopped,
+            ShardOutcome::Failed => ShardPhase::Failed,
+        }
+    }
+}
+
 /// `shards/<i>/status`: the source of truth for how a shard ended.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ShardStatus {

@@ -280,6 +280,13 @@ impl LaunchedShards for EcsShards {
         counts
     }
 
+    fn shard_states(&self) -> BTreeMap<u32, String> {
+        self.claims
+            .iter()
+            .filter_map(|(shard, arn)| Some((*shard, format!("task {}", self.tasks.get(arn)?.last_status))))
+            .collect()
+    }
+
     fn lost_before_start(&self) -> Option<String> {
         // Claims are read after each DescribeTasks, so a stopped task that
         // had claimed a shard is known by now.

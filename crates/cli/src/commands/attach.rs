@@ -1,7 +1,7 @@
 //! `loadgrid attach <run-id>`: watch a run started elsewhere (detached, or
 //! whose terminal or CI job died), then merge and gate it as if never left.
 
-use loadgrid_grid::orchestrate::{attach, local_backend, Backend, RunOptions};
+use loadgrid_grid::orchestrate::{attach, local_backend, Backend, RunOptions, WatchOptions};
 
 use loadgrid_plan::BackendKind;
 
@@ -30,28 +30,38 @@ pub async fn run(settings: &Settings, args: &AttachArgs) -> anyhow::Result<i32> 
             None
         }
     };
+    let (serving, live) = super::dashboard::open(settings, args.dashboard).await?.map(|o| (o.serving, o.feed)).unzip();
     let judgement = attach(
         &store,
         &args.run_id,
         backend.as_ref(),
         RunOptions {
-            progress: output::progress_mode(args.quiet),
-            signals: super::signal_counter()?,
             on_planned: Box::new(|manifest| {
                 eprintln!("attached to run {} (`{}`)", manifest.run_id, manifest.test_name)
             }),
             detach: false,
-            summary: summary_handling,
+            watch: WatchOptions {
+                progress: output::progress_mode(args.quiet),
+                signals: super::signal_counter()?,
+                summary: summary_handling,
+                live,
+            },
         },
     )
     .await?;
     let summary = &judgement.summary;
     let cost = super::history::estimate_cost(settings, &store, summary).await;
     let (code, record) = super::history::record(&store, summary, &regression, cost).await?;
+    if let Some(serving) = &serving {
+        super::dashboard::show_report(serving, summary, Some(&record));
+    }
     output::print_stored_run(&summary.run_id, || {
         output::print_judgement(&judgement, args.json)?;
         super::history::print_regression(&record, &regression, args.json)
     })?;
     super::publish::publish(settings, &store, summary, &record, &args.publish, args.json).await;
+    if let Some(serving) = serving {
+        serving.close().await;
+    }
     Ok(code)
 }

@@ -181,11 +181,18 @@ pub fn print_regression(record: &HistoryRecord, settings: &RegressionSettings, j
 /// the task size of `[ecs]`/`[infra]` (default 1 vCPU / 2 GB) and
 /// `[ecs] spot` (an estimate: Fargate would also bill the tasks' start-up).
 /// Log ingestion is included. Prints it.
+/// The task size and capacity a run is priced at when ECS billed nothing
+/// (a local or docker run, or one still going): CPU units, MiB, Spot.
+pub fn task_size(settings: &crate::settings::Settings) -> (u32, u32, bool) {
+    let config = &settings.config;
+    let cpu = config.ecs.cpu.or(config.infra.task_cpu).unwrap_or(1024);
+    let memory = config.ecs.memory.or(config.infra.task_memory).unwrap_or(2048);
+    (cpu, memory, config.ecs.spot.unwrap_or(false))
+}
+
 pub async fn estimate_cost(settings: &crate::settings::Settings, store: &Store, summary: &RunSummary) -> Option<f64> {
     let prices = settings.prices().ok()?;
-    let config = &settings.config;
-    let default_cpu = config.ecs.cpu.or(config.infra.task_cpu).unwrap_or(1024);
-    let default_memory = config.ecs.memory.or(config.infra.task_memory).unwrap_or(2048);
+    let (default_cpu, default_memory, spot) = task_size(settings);
     let billing = loadgrid_aws::ecs::read_billing(store, &summary.run_id).await.filter(|b| !b.tasks.is_empty());
     let (cost, basis, cpu, memory) = match &billing {
         Some(billing) => {
@@ -208,7 +215,6 @@ pub async fn estimate_cost(settings: &crate::settings::Settings, store: &Store, 
             if seconds.is_empty() {
                 return None;
             }
-            let spot = config.ecs.spot.unwrap_or(false);
             let cost = loadgrid_cost::billing::run_cost(&prices, &seconds, default_cpu, default_memory, spot);
             let basis = format!(
                 "as on Fargate: {} shard(s) ran {:.0} s in all{}",

@@ -3,6 +3,7 @@
 pub mod agent;
 pub mod attach;
 pub mod cost;
+pub mod dashboard;
 pub mod demo;
 pub mod history;
 pub mod image;
@@ -49,6 +50,7 @@ async fn run_command(command: Command, settings: &Settings) -> anyhow::Result<i3
         Command::Plan(args) => cost::plan(settings, &args).await,
         Command::Compare(args) => history::compare(settings, &args).await,
         Command::Attach(args) => attach::run(settings, &args).await,
+        Command::Dashboard(args) => dashboard::run(settings, &args).await,
         Command::Ps(args) => ps::run(settings, &args).await,
         Command::Stop(args) => ps::stop(settings, &args).await,
         Command::Logs(args) => logs::run(settings, &args).await,

@@ -110,7 +110,7 @@ fn report_path(run_id: &str) -> String {
 
 /// What the run report shows beyond the summary: the baseline judgement
 /// and the cost, from the run's history record.
-fn extras(record: Option<&HistoryRecord>) -> ReportExtras {
+pub(crate) fn extras(record: Option<&HistoryRecord>) -> ReportExtras {
     let baseline = record.and_then(|r| r.regression.as_ref()).map(|report| {
         report
             .results
@@ -148,7 +148,7 @@ async fn latest_run(store: &Store) -> anyhow::Result<String> {
 
 /// The run's `summary.json`, or, when the run never wrote one (it was
 /// interrupted, or is still going), a summary merged from its shards now.
-async fn stored_summary(store: &Store, run_id: &str) -> anyhow::Result<RunSummary> {
+pub(crate) async fn stored_summary(store: &Store, run_id: &str) -> anyhow::Result<RunSummary> {
     // Checks the run id (it becomes a store key) and that the run exists.
     loadgrid_grid::collect::read_manifest(store, run_id).await?;
     let merged_again = || async {

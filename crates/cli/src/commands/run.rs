@@ -1,6 +1,6 @@
 use crate::output::outln;
 use loadgrid_grid::input_error;
-use loadgrid_grid::orchestrate::{local_backend, run_grid, Backend, RunOptions, RunOutcome};
+use loadgrid_grid::orchestrate::{local_backend, run_grid, Backend, RunOptions, RunOutcome, WatchOptions};
 
 use loadgrid_plan::BackendKind;
 
@@ -27,6 +27,13 @@ pub async fn run_with(settings: &Settings, args: &RunArgs, k6: &loadgrid_k6::K6)
             request.backend
         )));
     }
+    if args.detach && args.dashboard.is_some() {
+        return Err(input_error(
+            "--dashboard serves the page of a run watched from here; with --detach, `loadgrid dashboard <run-id>` \
+             serves it from any machine that reads the store",
+        ));
+    }
+    let (serving, live) = super::dashboard::open(settings, args.dashboard).await?.map(|o| (o.serving, o.feed)).unzip();
     let backend: Box<dyn Backend> = match request.backend {
         BackendKind::Ecs => Box::new(super::ecs_backend(settings, &args.ecs, Some(args), &store).await?),
         BackendKind::Docker => Box::new(super::docker_backend(settings, args, k6, &store)?),
@@ -38,11 +45,14 @@ pub async fn run_with(settings: &Settings, args: &RunArgs, k6: &loadgrid_k6::K6)
         &store,
         backend.as_ref(),
         RunOptions {
-            progress: output::progress_mode(args.quiet),
-            signals: super::signal_counter()?,
             on_planned: Box::new(announce),
             detach: args.detach,
-            summary: Some(output::summary_handling(k6.clone(), args.json)?),
+            watch: WatchOptions {
+                progress: output::progress_mode(args.quiet),
+                signals: super::signal_counter()?,
+                summary: Some(output::summary_handling(k6.clone(), args.json)?),
+                live,
+            },
         },
     )
     .await?;
@@ -53,11 +63,17 @@ pub async fn run_with(settings: &Settings, args: &RunArgs, k6: &loadgrid_k6::K6)
             let summary = &judgement.summary;
             let cost = super::history::estimate_cost(settings, &store, summary).await;
             let (code, record) = super::history::record(&store, summary, &regression, cost).await?;
+            if let Some(serving) = &serving {
+                super::dashboard::show_report(serving, summary, Some(&record));
+            }
             output::print_stored_run(&summary.run_id, || {
                 output::print_judgement(&judgement, args.json)?;
                 super::history::print_regression(&record, &regression, args.json)
             })?;
             super::publish::publish(settings, &store, summary, &record, &args.publish, args.json).await;
+            if let Some(serving) = serving {
+                serving.close().await;
+            }
             Ok(code)
         }
         RunOutcome::Detached(manifest) => {

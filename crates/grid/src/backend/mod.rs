@@ -43,6 +43,12 @@ pub trait LaunchedShards: Send {
     fn states(&self) -> BTreeMap<String, usize> {
         BTreeMap::new()
     }
+    /// Each shard's backend-side state (`task RUNNING`), for the
+    /// dashboard's shard table, where the backend knows which shard is
+    /// which. Empty when the store says it all.
+    fn shard_states(&self) -> BTreeMap<u32, String> {
+        BTreeMap::new()
+    }
     /// Why some shard can no longer run at all, when the backend knows it
     /// before the store does (e.g. an ECS task stopped before it took a
     /// shard): the grid then stops instead of waiting at the barrier.

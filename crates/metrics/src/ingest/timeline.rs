@@ -132,22 +132,29 @@ impl TimelineBuilder {
         with_gauges(seconds, &self.gauges, self.window)
     }
 
-    /// The timeline without each second's latency histogram: what the live
-    /// view and live thresholds read (requests, errors, iterations, VUs a
-    /// second), at a few bytes a second instead of a histogram's few KiB,
-    /// so that publishing it every second does not cost more as the test
-    /// goes on.
+    /// The timeline with the latency histograms of its last
+    /// [`LIVE_LATENCY_SECONDS`](crate::LIVE_LATENCY_SECONDS) seconds only:
+    /// what the live view, live thresholds and the dashboard read. Every
+    /// second keeps its counts (a few bytes), but only the newest keep
+    /// their histogram (a few KiB each), so that publishing it every second
+    /// does not cost more as the test goes on; the orchestrator keeps each
+    /// second's percentiles as they pass ([`LiveLatency`](crate::LiveLatency)).
     pub(super) fn live_timeline(&self) -> Timeline {
-        let counts = |second: &Second| Second {
+        let counts = |second: &Second, latency: bool| Second {
             requests: second.requests,
             failed_requests: second.failed_requests,
             iterations: second.iterations,
             vus: second.vus,
             vus_max: second.vus_max,
-            latency: None,
+            latency: if latency { second.latency.clone() } else { None },
         };
-        let dense = self.seconds.iter().enumerate().map(|(i, second)| (self.first_second + i as i64, counts(second)));
-        let seconds = self.outliers.iter().map(|(t, second)| (*t, counts(second))).chain(dense).collect();
+        let recent_from = self.seconds.len().saturating_sub(crate::LIVE_LATENCY_SECONDS);
+        let dense = self
+            .seconds
+            .iter()
+            .enumerate()
+            .map(|(i, second)| (self.first_second + i as i64, counts(second, i >= recent_from)));
+        let seconds = self.outliers.iter().map(|(t, second)| (*t, counts(second, false))).chain(dense).collect();
         with_gauges(seconds, &self.gauges, self.window)
     }
 }
