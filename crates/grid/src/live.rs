@@ -172,6 +172,11 @@ impl LiveObserver {
         // The builder's warnings judge a finished run (shards without a
         // result, thresholds without data): the final report says them.
         summary.warnings.clear();
+        if stop.is_none() {
+            // The newest second is still filling up on some shards: drawn,
+            // it would dip at the end of every chart.
+            summary.timeline.pop();
+        }
         for point in &mut summary.timeline {
             if let Some(latency) = self.latency.at(point.t) {
                 (point.p50_ms, point.p95_ms, point.p99_ms) =

@@ -222,9 +222,17 @@ pub fn dashboard_css() -> Result<String, Error> {
 }
 
 fn live_context(summary: &RunSummary, live: &LiveStatus) -> Value {
-    let mut page = view::page(summary, &ReportExtras::default());
-    // The run has not ended: the summary's end is only the latest update.
+    let extras = ReportExtras {
+        generated_by: format!("loadgrid {} · live", env!("CARGO_PKG_VERSION")),
+        ..ReportExtras::default()
+    };
+    let mut page = view::page(summary, &extras);
+    // The run has not ended: the summary's end is only the latest update,
+    // and its shards have no outcome yet, only a phase.
     page.facts.retain(|fact| fact.id != "ended");
+    if let Some(shards) = page.facts.iter_mut().find(|fact| fact.id == "shards") {
+        shards.note = Some(view::phase_counts(live));
+    }
     page.live = Some(view::live_page(summary, live));
     context! { page => Value::from(Serde(&page)), charts => chart_values(summary), health_charts => Vec::<Value>::new() }
 }

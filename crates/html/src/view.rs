@@ -62,10 +62,22 @@ pub(crate) struct LiveShardRow {
     pub findings: Vec<String>,
 }
 
+/// `2 running, 2 uploading`: how many shards are in each phase, in shard order.
+pub(crate) fn phase_counts(live: &LiveStatus) -> String {
+    let mut counts: Vec<(ShardPhase, usize)> = Vec::new();
+    for shard in &live.shards {
+        match counts.iter_mut().find(|(phase, _)| *phase == shard.phase) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((shard.phase, 1)),
+        }
+    }
+    counts.iter().map(|(phase, n)| format!("{n} {}", phase.label())).collect::<Vec<_>>().join(", ")
+}
+
 pub(crate) fn live_page(summary: &RunSummary, live: &LiveStatus) -> LivePage {
     // Whole seconds: an update a second, and a clock that reads as one.
     let duration = |ms: u64| format::duration_ms((ms / 1000 * 1000) as f64);
-    let progress = match live.elapsed_ms {
+    let progress = match live.elapsed_ms.map(|ms| ms / 1000 * 1000) {
         Some(elapsed) => format!(
             "{} of at most {} · {} left",
             duration(elapsed),

@@ -24,14 +24,21 @@
 
   events.addEventListener('report', (event) => {
     events.close();
-    const report = new DOMParser().parseFromString(event.data, 'text/html');
+    // Only the report's title and <main> are parsed: its inline <style> is
+    // the page's stylesheet already, and parsing it would break the policy.
+    const text = event.data;
+    const title = text.match(/<title>[^<]*<\/title>/);
+    const start = text.indexOf('<main>');
+    const end = text.lastIndexOf('</main>');
+    const fragment = (title ? title[0] : '') + (start >= 0 && end > start ? text.slice(start, end + 7) : '');
+    const report = new DOMParser().parseFromString(`<!DOCTYPE html><body>${fragment}`, 'text/html');
     const content = report.querySelector('main');
     if (content) {
       main.replaceChildren(...Array.from(content.childNodes, (node) => document.importNode(node, true)));
     }
     main.dataset.final = 'true';
     document.title = report.title || document.title;
-    download.href = URL.createObjectURL(new Blob([event.data], { type: 'text/html' }));
+    download.href = URL.createObjectURL(new Blob([text], { type: 'text/html' }));
     download.hidden = false;
     show('ended', 'the run has ended: this is its report');
   });

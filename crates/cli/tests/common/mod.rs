@@ -11,6 +11,7 @@
 #![allow(dead_code)]
 
 pub mod aws;
+pub mod browser;
 pub mod docker;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,259 @@
+//! The live dashboard in a real browser (Debian's Chromium, headless, over
+//! the DevTools protocol) during real local grid runs: real k6, real
+//! agents, the built-in target, all on loopback. Screenshots go to
+//! `target/test-artifacts`.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::browser::{artifacts, Browser, Page};
+use common::{value, Grid};
+
+const PAGE_WIDTH: u32 = 1280;
+const PAGE_HEIGHT: u32 = 2000;
+
+/// A run started with a dashboard, its stderr read as it comes.
+struct Watched {
+    child: Child,
+    url: String,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Watched {
+    fn start(grid: &Grid, args: &[&str]) -> Watched {
+        watched(grid.spawn(args))
+    }
+
+    fn running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+
+    /// Waits for the run to end; its exit code.
+    fn exit_code(&mut self) -> i32 {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code().unwrap_or(-1);
+            }
+            assert!(Instant::now() < deadline, "the run did not end:\n{}", self.stderr.lock().unwrap());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn stdout(&mut self) -> String {
+        let mut stdout = String::new();
+        self.child.stdout.take().unwrap().read_to_string(&mut stdout).unwrap();
+        stdout
+    }
+}
+
+impl Drop for Watched {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A number as the page prints it (`1234`, `12.5`), or `None` for `-`.
+fn number(page: &mut Page, selector: &str) -> Option<f64> {
+    let text = page.eval(&format!("document.querySelector('{selector}')?.textContent ?? ''"));
+    text.as_str().unwrap().trim().parse().ok()
+}
+
+/// The points of every line of chart `id`.
+fn chart_points(page: &mut Page, id: &str) -> u64 {
+    page.eval(&format!(
+        "Array.from(document.querySelectorAll('#{id} path.series'))
+           .map(p => (p.getAttribute('d').match(/[ML]/g) || []).length).reduce((a, b) => a + b, 0)"
+    ))
+    .as_u64()
+    .unwrap()
+}
+
+fn text(page: &mut Page, selector: &str) -> String {
+    page.eval(&format!("document.querySelector('{selector}')?.textContent ?? ''")).as_str().unwrap().to_owned()
+}
+
+const UPDATES: &str = "Number(document.getElementById('dashboard')?.dataset.updates || 0)";
+const FINAL: &str = "document.getElementById('dashboard')?.dataset.final === 'true'";
+
+#[test]
+fn a_four_shard_run_grows_on_the_page_and_ends_as_its_report() {
+    let grid = Grid::new();
+    let script = grid.script(
+        "live.js",
+        r#"
+import http from 'k6/http';
+import { check, group } from 'k6';
+export const options = {
+  scenarios: { browse: { executor: 'constant-vus', vus: 8, duration: '14s' } },
+  thresholds: { http_req_duration: ['p(95)<2000'] },
+};
+export default function () {
+  group('home', () => {
+    const res = http.get(`${__ENV.BASE_URL}/delay/20ms`, { tags: { name: 'home' } });
+    check(res, { 'status is 200': (r) => r.status === 200 });
+  });
+}
+"#,
+    );
+    let base = format!("BASE_URL={}", grid.target_url);
+    let mut run = Watched::start(
+        &grid,
+        &["run", &script, "--shards", "4", "-e", &base, "--dashboard=127.0.0.1:0", "--json", "--name", "live"],
+    );
+    assert!(run.url.starts_with("http://127.0.0.1:") && run.url.ends_with('/'), "{}", run.url);
+    let origin = run.url.trim_end_matches('/').to_owned();
+    let mut browser = Browser::start();
+    let mut page = browser.open(&run.url, PAGE_WIDTH, PAGE_HEIGHT);
+
+    // Two readings a few seconds apart, both while the run goes.
+    page.wait_for(
+        &format!("{UPDATES} >= 1 && Number(document.querySelector('#headline-requests .value')?.textContent) > 0"),
+        Duration::from_secs(60),
+    );
+    let first = (number(&mut page, "#headline-requests .value").unwrap(), chart_points(&mut page, "chart-rps"));
+    std::thread::sleep(Duration::from_secs(3));
+    let second = (number(&mut page, "#headline-requests .value").unwrap(), chart_points(&mut page, "chart-rps"));
+    assert!(run.running(), "both readings are taken while the run goes");
+    assert!(second.0 > first.0, "the request count grows: {first:?} then {second:?}");
+    assert!(second.1 > first.1, "the RPS chart gains points: {first:?} then {second:?}");
+    assert_eq!(text(&mut page, "#verdict"), "running");
+    assert!(chart_points(&mut page, "chart-latency") > 0, "p50/p95/p99 are drawn live");
+    let phases =
+        page.eval("Array.from(document.querySelectorAll('#shards tbody tr')).map(r => r.cells[1].textContent)");
+    assert_eq!(phases, serde_json::json!(["running", "running", "running", "running"]));
+    assert_eq!(text(&mut page, "#endpoints tbody tr td"), "home", "the per-endpoint table is live");
+    let live_png = page.screenshot(&artifacts().join("dashboard-live.png"));
+    assert!(live_png.len() > 60_000, "a live screenshot of {} bytes looks empty", live_png.len());
+
+    assert_eq!(run.exit_code(), 0, "{}", run.stderr.lock().unwrap());
+    let stdout = run.stdout();
+    let summary: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    page.wait_for(FINAL, Duration::from_secs(30));
+    assert_eq!(text(&mut page, "#verdict"), "passed", "the page is the report now");
+    for (card, metric) in [("requests", "http_reqs"), ("iterations", "iterations")] {
+        let on_page = number(&mut page, &format!("#headline-{card} .value")).unwrap();
+        assert_eq!(on_page, value(&summary, metric, "count"), "the page's {card} are summary.json's");
+    }
+    assert_eq!(
+        page.eval("document.getElementById('download').hidden === false && document.getElementById('download').href.startsWith('blob:')"),
+        serde_json::json!(true),
+        "the report is offered for download"
+    );
+    page.screenshot(&artifacts().join("dashboard-final.png"));
+
+    let console = browser.console();
+    assert!(console.is_empty(), "the page logged to the console (a CSP violation?): {console:#?}");
+    let requests = browser.page_requests();
+    let foreign: Vec<&String> = requests.iter().filter(|url| !url.starts_with(&origin)).collect();
+    assert!(foreign.is_empty(), "the page requested {foreign:?}");
+    assert!(requests.iter().any(|url| url == &format!("{origin}/events")), "the net log sees the page: {requests:?}");
+}
+
+#[test]
+fn a_threshold_crossed_mid_run_turns_red_before_the_run_ends() {
+    let grid = Grid::new();
+    let script = grid.script(
+        "crossing.js",
+        r#"
+import http from 'k6/http';
+export const options = {
+  scenarios: { steady: { executor: 'constant-arrival-rate', rate: 40, timeUnit: '1s', duration: '16s', preAllocatedVUs: 4 } },
+  thresholds: { http_reqs: ['count<120'], http_req_failed: ['rate<0.5'] },
+};
+export default function () { http.get(`${__ENV.BASE_URL}/`); }
+"#,
+    );
+    let base = format!("BASE_URL={}", grid.target_url);
+    // Any address but loopback: the page is reached with the token printed.
+    let mut command = grid.command(&["run", &script, "--shards", "2", "-e", &base, "--dashboard=0.0.0.0:0", "--json"]);
+    command.env("LOADGRID_DASHBOARD_TOKEN", "crossing-token-0123456789");
+    let mut run = watched(command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap());
+    let port = run.url.trim_start_matches("http://0.0.0.0:").split('/').next().unwrap().to_owned();
+    assert_eq!(run.url, format!("http://0.0.0.0:{port}/?token=crossing-token-0123456789"));
+    assert_eq!(status_of(&port, "/"), "HTTP/1.1 403 Forbidden", "without its token the page is refused");
+    let mut browser = Browser::start();
+    let mut page =
+        browser.open(&format!("http://127.0.0.1:{port}/?token=crossing-token-0123456789"), PAGE_WIDTH, PAGE_HEIGHT);
+
+    // 40 requests a second pass 120 in about 3 s of a 16 s test.
+    page.wait_for("document.querySelector('#thresholds .outcome.bad') !== null", Duration::from_secs(60));
+    assert!(run.running(), "the threshold is red while the run goes");
+    assert_eq!(text(&mut page, "#verdict"), "running");
+    let crossed = page.eval(
+        "Array.from(document.querySelectorAll('#thresholds tbody tr')).map(r => [r.cells[0].textContent, r.cells[3].textContent]).sort()",
+    );
+    assert_eq!(crossed, serde_json::json!([["http_req_failed", "passed"], ["http_reqs", "crossed"]]));
+    assert!(
+        text(&mut page, "#verdict-reasons").starts_with("Crossed so far"),
+        "{}",
+        text(&mut page, "#verdict-reasons")
+    );
+    page.screenshot(&artifacts().join("dashboard-threshold-crossed.png"));
+
+    assert_eq!(run.exit_code(), 99, "{}", run.stderr.lock().unwrap());
+    page.wait_for(FINAL, Duration::from_secs(30));
+    assert_eq!(text(&mut page, "#verdict"), "thresholds crossed");
+    drop(page);
+    let console = browser.console();
+    assert!(console.is_empty(), "the page logged to the console (a CSP violation?): {console:#?}");
+}
+
+#[test]
+fn a_taken_port_or_a_bad_address_stops_the_run_before_it_exists() {
+    let grid = Grid::new();
+    let script = grid.script("t.js", "export default function () {}\n");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    grid.run(&["run", &script, &format!("--dashboard=127.0.0.1:{port}")]).exit(2).stderr_contains(&format!(
+        "the dashboard cannot listen on 127.0.0.1:{port}: Address already in use (os error 98); pass another \
+         address, e.g. `--dashboard 127.0.0.1:{}`, or `--dashboard :0` for any free port",
+        port + 1
+    ));
+    grid.run(&["run", &script, "--dashboard=my-laptop"]).exit(2).stderr_contains(
+        "`--dashboard my-laptop` is not an address: give IP:PORT (127.0.0.1:5665), :PORT for this machine only, or \
+         :0 for any free port",
+    );
+    let mut bad_token = grid.command(&["run", &script, "--dashboard=0.0.0.0:0"]);
+    bad_token.env("LOADGRID_DASHBOARD_TOKEN", "short");
+    common::Outcome::from(bad_token.output().unwrap()).exit(2).stderr_contains(
+        "LOADGRID_DASHBOARD_TOKEN must be at least 16 letters, digits, `-` or `_`; e.g. `export \
+         LOADGRID_DASHBOARD_TOKEN=$(openssl rand -hex 16)`",
+    );
+    assert!(grid.run_ids().is_empty(), "no run was stored: {:?}", grid.run_ids());
+}
+
+/// Reads `child`'s stderr as it comes, until it prints the dashboard's URL.
+fn watched(mut child: Child) -> Watched {
+    let stderr = Arc::new(Mutex::new(String::new()));
+    let (sender, receiver) = std::sync::mpsc::channel();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let collected = stderr.clone();
+    std::thread::spawn(move || {
+        while let Some(Ok(line)) = lines.next() {
+            if let Some(url) = line.strip_prefix("dashboard: ") {
+                let _ = sender.send(url.split_whitespace().next().unwrap_or_default().to_owned());
+            }
+            collected.lock().unwrap().push_str(&(line + "\n"));
+        }
+    });
+    let url = receiver
+        .recv_timeout(Duration::from_secs(60))
+        .unwrap_or_else(|_| panic!("no dashboard URL printed:\n{}", stderr.lock().unwrap()));
+    Watched { child, url, stderr }
+}
+
+/// The status line of a plain GET on loopback.
+fn status_of(port: &str, path: &str) -> String {
+    let mut stream = TcpStream::connect(format!("127.0.0.1:{port}")).unwrap();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n").unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    answer.lines().next().unwrap_or_default().to_owned()
+}
