@@ -5,59 +5,16 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::process::Stdio;
+use std::time::Duration;
 
-use common::browser::{artifacts, Browser, Page};
+use common::browser::{artifacts, watched, Browser, Page};
 use common::{value, Grid};
 
 const PAGE_WIDTH: u32 = 1280;
 const PAGE_HEIGHT: u32 = 2000;
-
-/// A run started with a dashboard, its stderr read as it comes.
-struct Watched {
-    child: Child,
-    url: String,
-    stderr: Arc<Mutex<String>>,
-}
-
-impl Watched {
-    fn start(grid: &Grid, args: &[&str]) -> Watched {
-        watched(grid.spawn(args))
-    }
-
-    fn running(&mut self) -> bool {
-        self.child.try_wait().unwrap().is_none()
-    }
-
-    /// Waits for the run to end; its exit code.
-    fn exit_code(&mut self) -> i32 {
-        let deadline = Instant::now() + Duration::from_secs(120);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status.code().unwrap_or(-1);
-            }
-            assert!(Instant::now() < deadline, "the run did not end:\n{}", self.stderr.lock().unwrap());
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    fn stdout(&mut self) -> String {
-        let mut stdout = String::new();
-        self.child.stdout.take().unwrap().read_to_string(&mut stdout).unwrap();
-        stdout
-    }
-}
-
-impl Drop for Watched {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// A number as the page prints it (`1234`, `12.5`), or `None` for `-`.
 fn number(page: &mut Page, selector: &str) -> Option<f64> {
@@ -103,10 +60,18 @@ export default function () {
 "#,
     );
     let base = format!("BASE_URL={}", grid.target_url);
-    let mut run = Watched::start(
-        &grid,
-        &["run", &script, "--shards", "4", "-e", &base, "--dashboard=127.0.0.1:0", "--json", "--name", "live"],
-    );
+    let mut run = watched(grid.spawn(&[
+        "run",
+        &script,
+        "--shards",
+        "4",
+        "-e",
+        &base,
+        "--dashboard=127.0.0.1:0",
+        "--json",
+        "--name",
+        "live",
+    ]));
     assert!(run.url.starts_with("http://127.0.0.1:") && run.url.ends_with('/'), "{}", run.url);
     let origin = run.url.trim_end_matches('/').to_owned();
     let mut browser = Browser::start();
@@ -227,26 +192,6 @@ fn a_taken_port_or_a_bad_address_stops_the_run_before_it_exists() {
          LOADGRID_DASHBOARD_TOKEN=$(openssl rand -hex 16)`",
     );
     assert!(grid.run_ids().is_empty(), "no run was stored: {:?}", grid.run_ids());
-}
-
-/// Reads `child`'s stderr as it comes, until it prints the dashboard's URL.
-fn watched(mut child: Child) -> Watched {
-    let stderr = Arc::new(Mutex::new(String::new()));
-    let (sender, receiver) = std::sync::mpsc::channel();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let collected = stderr.clone();
-    std::thread::spawn(move || {
-        while let Some(Ok(line)) = lines.next() {
-            if let Some(url) = line.strip_prefix("dashboard: ") {
-                let _ = sender.send(url.split_whitespace().next().unwrap_or_default().to_owned());
-            }
-            collected.lock().unwrap().push_str(&(line + "\n"));
-        }
-    });
-    let url = receiver
-        .recv_timeout(Duration::from_secs(60))
-        .unwrap_or_else(|_| panic!("no dashboard URL printed:\n{}", stderr.lock().unwrap()));
-    Watched { child, url, stderr }
 }
 
 /// The status line of a plain GET on loopback.

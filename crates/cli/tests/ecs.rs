@@ -455,6 +455,61 @@ fn killed_orchestrator_agents_stop_at_the_heartbeat_timeout_and_attach_merges() 
     assert_eq!(ecs.running_tasks(), 0);
 }
 
+/// The dashboard of an ECS grid: from the machine that runs it, with each
+/// task's ECS state beside its shard's, and from another that only reads
+/// the store (`loadgrid dashboard <run-id>`); both end as the report.
+#[test]
+fn the_dashboard_shows_an_ecs_grid_from_its_orchestrator_and_from_any_store_reader() {
+    use common::browser::{artifacts, watched, Browser};
+    let ecs = EcsGrid::new("");
+    let script = ecs.grid.script("long.js", LONG_SCRIPT);
+    let base = ecs.base_url();
+    let mut run =
+        watched(ecs.spawn(&["run", &script, "--shards", "2", "-e", &base, "--json", "--dashboard=127.0.0.1:0"]));
+    let run_id = ecs.wait_for_object("/go", Duration::from_secs(120));
+    let viewer_command = ecs
+        .command(&["dashboard", &run_id, "--addr", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut viewer = watched(viewer_command);
+    let mut browser = Browser::start();
+
+    let mut page = browser.open(&run.url, 1280, 2000);
+    let tasks = "Array.from(document.querySelectorAll('#shards tbody tr')).map(r => `${r.cells[1].textContent} ${r.cells[2].textContent}`).join('|')";
+    page.wait_for(&format!("{tasks} === 'running task RUNNING|running task RUNNING'"), Duration::from_secs(90));
+    page.wait_for(
+        "Number(document.querySelector('#headline-requests .value')?.textContent) > 0",
+        Duration::from_secs(30),
+    );
+    assert!(run.running());
+    page.screenshot(&artifacts().join("dashboard-ecs.png"));
+    drop(page);
+    let mut elsewhere = browser.open(&viewer.url, 1280, 2000);
+    let phases = "Array.from(document.querySelectorAll('#shards tbody tr')).map(r => r.cells[1].textContent).join('|')";
+    elsewhere.wait_for(&format!("{phases} === 'running|running'"), Duration::from_secs(60));
+    elsewhere.wait_for(
+        "Number(document.querySelector('#headline-requests .value')?.textContent) > 0",
+        Duration::from_secs(30),
+    );
+    assert!(run.running(), "a reader of the store sees the run live");
+
+    assert_eq!(run.exit_code(), 0, "{}", run.stderr.lock().unwrap());
+    let summary: serde_json::Value = serde_json::from_str(&run.stdout()).unwrap();
+    elsewhere.wait_for("document.getElementById('dashboard')?.dataset.final === 'true'", Duration::from_secs(60));
+    let requests = elsewhere.eval("document.querySelector('#headline-requests .value').textContent");
+    assert_eq!(requests.as_str().unwrap().parse::<f64>().unwrap(), value(&summary, "http_reqs", "count"));
+    assert_eq!(elsewhere.eval("document.getElementById('verdict').textContent"), "passed");
+    drop(elsewhere);
+    assert!(viewer.running(), "the reader serves the report until interrupted");
+    interrupt(&viewer.child);
+    assert_eq!(viewer.exit_code(), 0, "{}", viewer.stderr.lock().unwrap());
+    assert!(viewer.stderr.lock().unwrap().contains(&format!("run {run_id} has ended: the page shows its report")));
+    let console = browser.console();
+    assert!(console.is_empty(), "{console:#?}");
+}
+
 #[test]
 fn detach_then_attach_gives_the_attached_summary() {
     let ecs = EcsGrid::new("");

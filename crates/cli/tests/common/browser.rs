@@ -9,9 +9,11 @@
 //! *attempted*, so it shows in the net log.
 
 use std::fs;
+use std::io::{BufRead, BufReader, Read};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
@@ -190,6 +192,64 @@ impl Page<'_> {
         fs::write(path, &png).unwrap();
         png
     }
+}
+
+/// A `loadgrid` that serves a dashboard, its stderr read as it comes.
+pub struct Watched {
+    pub child: Child,
+    pub url: String,
+    pub stderr: Arc<Mutex<String>>,
+}
+
+impl Watched {
+    pub fn running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+
+    /// Waits for the run to end; its exit code.
+    pub fn exit_code(&mut self) -> i32 {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code().unwrap_or(-1);
+            }
+            assert!(Instant::now() < deadline, "the run did not end:\n{}", self.stderr.lock().unwrap());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    pub fn stdout(&mut self) -> String {
+        let mut stdout = String::new();
+        self.child.stdout.take().unwrap().read_to_string(&mut stdout).unwrap();
+        stdout
+    }
+}
+
+impl Drop for Watched {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Reads `child`'s stderr as it comes, until it prints the dashboard's URL.
+pub fn watched(mut child: Child) -> Watched {
+    let stderr = Arc::new(Mutex::new(String::new()));
+    let (sender, receiver) = std::sync::mpsc::channel();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let collected = stderr.clone();
+    std::thread::spawn(move || {
+        while let Some(Ok(line)) = lines.next() {
+            if let Some(url) = line.strip_prefix("dashboard: ") {
+                let _ = sender.send(url.split_whitespace().next().unwrap_or_default().to_owned());
+            }
+            collected.lock().unwrap().push_str(&(line + "\n"));
+        }
+    });
+    let url = receiver
+        .recv_timeout(Duration::from_secs(60))
+        .unwrap_or_else(|_| panic!("no dashboard URL printed:\n{}", stderr.lock().unwrap()));
+    Watched { child, url, stderr }
 }
 
 /// `target/test-artifacts`, where screenshots stay for people to look at.
