@@ -26,7 +26,8 @@ pub(crate) struct Page {
     pub headline: Vec<Fact>,
     pub thresholds: Vec<ThresholdRow>,
     pub checks: Vec<CheckRow>,
-    pub endpoints: Vec<EndpointRow>,
+    /// Requests by endpoint (`name`), then by scenario.
+    pub request_tables: Vec<RequestTable>,
     pub shards: Vec<ShardRow>,
     pub baseline: Option<Vec<BaselineRow>>,
     pub cost: Option<String>,
@@ -176,6 +177,16 @@ pub(crate) struct CheckRow {
     pub tone: &'static str,
 }
 
+/// Requests broken down by one tag.
+#[derive(Serialize)]
+pub(crate) struct RequestTable {
+    /// The section's id: `endpoints`, `scenarios`.
+    pub id: &'static str,
+    pub title: &'static str,
+    pub tag: &'static str,
+    pub rows: Vec<EndpointRow>,
+}
+
 #[derive(Serialize)]
 pub(crate) struct EndpointRow {
     pub name: String,
@@ -237,7 +248,20 @@ pub(crate) fn page(summary: &RunSummary, extras: &ReportExtras) -> Page {
         headline: headline(summary),
         thresholds: summary.thresholds.iter().map(|t| threshold_row(t, summary)).collect(),
         checks: check_rows(&summary.root_group),
-        endpoints: summary.endpoints.iter().map(endpoint_row).collect(),
+        request_tables: vec![
+            RequestTable {
+                id: "endpoints",
+                title: "Endpoints",
+                tag: "name",
+                rows: summary.endpoints.iter().map(endpoint_row).collect(),
+            },
+            RequestTable {
+                id: "scenarios",
+                title: "Scenarios",
+                tag: "scenario",
+                rows: summary.scenarios.iter().map(endpoint_row).collect(),
+            },
+        ],
         shards: summary.shards.iter().map(shard_row).collect(),
         baseline: extras.baseline.as_ref().map(|rows| {
             rows.iter()
@@ -532,7 +556,7 @@ pub(crate) fn usd(cost: f64) -> String {
     }
 }
 
-/// The four charts over the run's seconds.
+/// The charts over the run's seconds.
 pub(crate) fn charts(summary: &RunSummary) -> Vec<ChartView> {
     let times: Vec<i64> = summary.timeline.iter().map(|p| p.t).collect();
     let column = |f: fn(&loadgrid_report::TimelinePoint) -> Option<f64>| summary.timeline.iter().map(f).collect();
@@ -573,6 +597,25 @@ pub(crate) fn charts(summary: &RunSummary) -> Vec<ChartView> {
             series: vec![series("VUs", "#7c3aed", column(|p| Some(p.vus as f64)))],
             format_y: |v| format::decimal(v, 1),
             min_y_max: 1.0,
+        },
+        Chart {
+            id: "chart-iterations",
+            title: "Iterations per second",
+            times: &times,
+            series: vec![series("iterations/s", "#0891b2", column(|p| Some(p.iterations as f64)))],
+            format_y: |v| format!("{}/s", format::decimal(v, 1)),
+            min_y_max: 1.0,
+        },
+        Chart {
+            id: "chart-data",
+            title: "Data per second",
+            times: &times,
+            series: vec![
+                series("sent", "#9333ea", column(|p| Some(p.data_sent as f64))),
+                series("received", "#0d9488", column(|p| Some(p.data_received as f64))),
+            ],
+            format_y: |v| format!("{}/s", format::bytes(v)),
+            min_y_max: 1024.0,
         },
     ];
     charts.iter().map(|chart| ChartView { title: chart.title, svg: charts::render(chart) }).collect()

@@ -149,9 +149,16 @@ fn the_browser_draws_the_charts_runs_no_script_and_requests_nothing() {
     let run = chromium(&page, &["--dump-dom".into()]);
     let dom = &run.stdout;
 
-    for id in
-        ["chart-rps", "chart-latency", "chart-errors", "chart-vus", "chart-generator-cpu", "chart-generator-memory"]
-    {
+    for id in [
+        "chart-rps",
+        "chart-latency",
+        "chart-errors",
+        "chart-vus",
+        "chart-iterations",
+        "chart-data",
+        "chart-generator-cpu",
+        "chart-generator-memory",
+    ] {
         let start = dom.find(&format!(r#"<svg id="{id}""#)).unwrap_or_else(|| panic!("no <svg> `{id}` in the DOM"));
         let svg = &dom[start..start + dom[start..].find("</svg>").unwrap()];
         let lines: Vec<&str> = svg

@@ -108,7 +108,9 @@ fn empty_and_single_second_timelines_say_no_data() {
 #[test]
 fn sections_show_the_summary() {
     let html = render("checkout", &extras());
-    for section in ["run", "headline", "charts", "thresholds", "checks", "endpoints", "shards", "baseline", "cost"] {
+    for section in
+        ["run", "headline", "charts", "thresholds", "checks", "endpoints", "scenarios", "shards", "baseline", "cost"]
+    {
         assert!(html.contains(&format!(r#"id="{section}""#)), "section `{section}`");
     }
     for text in [
@@ -136,6 +138,9 @@ fn sections_show_the_summary() {
         "+9.7%",
         "$0.4213",
         "loadgrid 0.1.0",
+        // Scenarios, as endpoints are: by their tag.
+        "<th>scenario</th>",
+        "<td class=\"text\">browse</td><td class=\"num\">21000</td><td class=\"num\">258 (1.22%)</td>",
     ] {
         assert!(html.contains(text), "missing `{text}`");
     }

@@ -26,7 +26,8 @@ const MAGIC: &[u8; 4] = b"LGSR";
 /// The version this build writes. Bump it on any change to the wire structs.
 /// 2: histograms in `Histogram`'s own encoding instead of HDR V2.
 /// 3: the group and check tree.
-pub const FORMAT_VERSION: u16 = 3;
+/// 4: each second's `data_sent` and `data_received` bytes.
+pub const FORMAT_VERSION: u16 = 4;
 const HEADER_LEN: usize = 4 + 2 + 4;
 
 #[derive(Debug, thiserror::Error)]
@@ -93,6 +94,8 @@ struct WireSecond<'a> {
     requests: u64,
     failed_requests: u64,
     iterations: u64,
+    data_sent: u64,
+    data_received: u64,
     vus: u64,
     vus_max: u64,
     #[serde(borrow)]
@@ -167,6 +170,8 @@ pub fn encode_shard_result(result: &ShardResult) -> Vec<u8> {
                 requests: second.requests,
                 failed_requests: second.failed_requests,
                 iterations: second.iterations,
+                data_sent: second.data_sent,
+                data_received: second.data_received,
                 vus: second.vus,
                 vus_max: second.vus_max,
                 latency: second.latency.as_ref().map(encode_histogram),
@@ -222,6 +227,8 @@ pub fn decode_shard_result(bytes: &[u8]) -> Result<ShardResult, DecodeError> {
             requests: wire_second.requests,
             failed_requests: wire_second.failed_requests,
             iterations: wire_second.iterations,
+            data_sent: wire_second.data_sent,
+            data_received: wire_second.data_received,
             vus: wire_second.vus,
             vus_max: wire_second.vus_max,
             latency,

@@ -9,6 +9,9 @@ pub struct Second {
     /// Requests counted as failed by `http_req_failed`.
     pub failed_requests: u64,
     pub iterations: u64,
+    /// Bytes k6 counted in `data_sent` and `data_received` this second.
+    pub data_sent: u64,
+    pub data_received: u64,
     /// Active VUs: per shard, the last value sampled in this second (0 when
     /// none was); over a grid, the sum at the same instant
     /// ([`Timeline::grid_vus`]).
@@ -27,6 +30,8 @@ impl Second {
         self.requests += other.requests;
         self.failed_requests += other.failed_requests;
         self.iterations += other.iterations;
+        self.data_sent += other.data_sent;
+        self.data_received += other.data_received;
         self.vus += other.vus;
         self.vus_max += other.vus_max;
         match (self.latency.as_mut(), other.latency.as_ref()) {

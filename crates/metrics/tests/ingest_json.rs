@@ -422,3 +422,24 @@ fn vu_gauges_outside_the_test_window_are_ignored() {
         result.metrics.timeline.iter().filter(|(_, s)| s.vus_max > 0).map(|(t, s)| (t, s.vus, s.vus_max)).collect();
     assert_eq!(vus, [(second + 1, 4, 4)]);
 }
+
+/// The dashboard's data chart: each second's bytes, which add up to k6's
+/// own `data_sent` and `data_received` totals.
+#[test]
+fn each_seconds_bytes_add_up_to_the_data_totals() {
+    let result = ingest(FIXTURE);
+    let timeline = &result.metrics.timeline;
+    for (metric, per_second) in [
+        ("data_sent", timeline.iter().map(|(_, s)| s.data_sent).sum::<u64>()),
+        ("data_received", timeline.iter().map(|(_, s)| s.data_received).sum::<u64>()),
+    ] {
+        let total = result.metrics.metric(metric).unwrap_or_else(|| panic!("the fixture has {metric}")).counter_sum();
+        assert!(total > 0, "{metric}");
+        assert_eq!(per_second, total, "{metric}");
+    }
+    let mut two_seconds = point("data_sent", "2026-11-22T03:21:28.1Z", "100", "{}");
+    two_seconds.push('\n');
+    two_seconds.push_str(&point("data_sent", "2026-11-22T03:21:29.9Z", "250", "{}"));
+    let seconds: Vec<u64> = ingest(&two_seconds).metrics.timeline.iter().map(|(_, s)| s.data_sent).collect();
+    assert_eq!(seconds, [100, 250]);
+}

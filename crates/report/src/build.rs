@@ -14,7 +14,7 @@ use crate::model::{
     CheckSummary, GroupSummary, RunSummary, ShardState, ShardSummary, StopSummary, ThresholdOutcome, ThresholdSummary,
     TimelinePoint, Verdict,
 };
-use crate::values::{endpoint_summaries, finite, metric_summaries};
+use crate::values::{endpoint_summaries, finite, metric_summaries, Breakdown};
 use crate::SUMMARY_SCHEMA_VERSION;
 
 /// One planned shard: how it ended (`status`) and what it measured
@@ -71,6 +71,7 @@ pub struct SummaryInput<'a> {
 ///   ran them.
 /// - **Endpoints**: `http_req_duration` and `http_req_failed` broken down by
 ///   the `name` tag, busiest first, at most [`MAX_ENDPOINT_ROWS`](crate::MAX_ENDPOINT_ROWS).
+/// - **Scenarios**: the same, by the `scenario` tag.
 /// - **Shards**: one row per planned shard, numbers from the shard's own
 ///   result.
 pub fn build_summary(input: &SummaryInput) -> RunSummary {
@@ -79,7 +80,8 @@ pub fn build_summary(input: &SummaryInput) -> RunSummary {
     let duration = time.duration_seconds;
     let mut warnings = input.warnings.clone();
     let metrics = metric_summaries(input.merged, input.evaluations, duration);
-    let endpoints = endpoint_summaries(input.merged, duration, &mut warnings);
+    let endpoints = endpoint_summaries(input.merged, Breakdown::Endpoints, duration, &mut warnings);
+    let scenarios = endpoint_summaries(input.merged, Breakdown::Scenarios, duration, &mut warnings);
     let shards = shard_summaries(input);
     warnings.extend(derived_warnings(input, &shards));
     RunSummary {
@@ -103,6 +105,7 @@ pub fn build_summary(input: &SummaryInput) -> RunSummary {
         thresholds: input.evaluations.iter().map(threshold_summary).collect(),
         root_group: root_group(&input.merged.groups),
         endpoints,
+        scenarios,
         shards,
         timeline: timeline_points(&input.merged.timeline),
         health: input.health.clone(),
@@ -268,6 +271,8 @@ fn timeline_points(timeline: &Timeline) -> Vec<TimelinePoint> {
             failed: second.failed_requests,
             iterations: second.iterations,
             vus: second.vus,
+            data_sent: second.data_sent,
+            data_received: second.data_received,
             p50_ms: percentile(second, 50.0),
             p95_ms: percentile(second, 95.0),
             p99_ms: percentile(second, 99.0),

@@ -23,6 +23,9 @@ use crate::format;
 
 /// The version of the `summary.json` shape written by this crate.
 ///
+/// 4: `scenarios` (requests by the `scenario` tag, as `endpoints` are by
+/// `name`) and each timeline second's `data_sent` and `data_received`.
+///
 /// 3: `health` (generator health: per-shard CPU, memory, sockets, network,
 /// findings and the start skew) and the verdict `generator_saturated`
 /// (exit 97).
@@ -32,7 +35,7 @@ use crate::format;
 /// `no_data` outcome is gone: such thresholds are judged on zeros, as k6
 /// does); shards can be `missing`; `root_group` holds the group and check
 /// tree; `duration_seconds` is the test's time as k6 counts it.
-pub const SUMMARY_SCHEMA_VERSION: u32 = 3;
+pub const SUMMARY_SCHEMA_VERSION: u32 = 4;
 
 /// One run, summarised: `runs/<run-id>/summary.json`.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
@@ -80,6 +83,10 @@ pub struct RunSummary {
     pub root_group: GroupSummary,
     /// Requests by their `name` tag, busiest first.
     pub endpoints: Vec<EndpointSummary>,
+    /// Requests by their `scenario` tag, busiest first. (Empty when read
+    /// from an earlier summary.)
+    #[serde(default)]
+    pub scenarios: Vec<EndpointSummary>,
     /// One row per planned shard, by shard index.
     pub shards: Vec<ShardSummary>,
     /// Grid-wide per-second series.
@@ -420,6 +427,12 @@ pub struct TimelinePoint {
     pub iterations: u64,
     /// Active VUs, summed over shards.
     pub vus: u64,
+    /// Bytes sent and received in this second. (0 when read from an
+    /// earlier summary.)
+    #[serde(default)]
+    pub data_sent: u64,
+    #[serde(default)]
+    pub data_received: u64,
     pub p50_ms: Option<f64>,
     pub p95_ms: Option<f64>,
     pub p99_ms: Option<f64>,

@@ -13,7 +13,29 @@ use crate::model::{EndpointSummary, MetricSummary};
 pub const MAX_ENDPOINT_ROWS: usize = 50;
 
 /// The tag the endpoint table groups by.
-const ENDPOINT_TAG: &str = "name";
+/// Which tag requests are broken down by.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Breakdown {
+    /// By `name`: k6 names a request by its URL unless the script does.
+    Endpoints,
+    Scenarios,
+}
+
+impl Breakdown {
+    fn tag(self) -> &'static str {
+        match self {
+            Breakdown::Endpoints => "name",
+            Breakdown::Scenarios => "scenario",
+        }
+    }
+
+    fn rows(self) -> &'static str {
+        match self {
+            Breakdown::Endpoints => "endpoints",
+            Breakdown::Scenarios => "scenarios",
+        }
+    }
+}
 
 /// Trend statistics, in the order k6 prints them.
 pub(crate) const TREND_PERCENTILES: [(&str, f64); 3] = [("p(90)", 90.0), ("p(95)", 95.0), ("p(99)", 99.0)];
@@ -157,25 +179,34 @@ fn vu_summary(entry: &MetricEntry, gauge: GaugeStats) -> MetricSummary {
 /// breakdown is unavailable.
 pub(crate) fn endpoint_summaries(
     merged: &MetricSet,
+    by: Breakdown,
     duration_seconds: f64,
     warnings: &mut Vec<String>,
 ) -> Vec<EndpointSummary> {
     let Some(durations) = merged.metric("http_req_duration") else { return Vec::new() };
     if durations.collapsed {
-        warnings.push("http_req_duration was kept without its tags, so there is no per-endpoint breakdown".to_owned());
+        // Said once, for endpoints; scenarios go the same way.
+        if let Breakdown::Endpoints = by {
+            warnings.push(
+                "http_req_duration was kept without its tags, so there is no per-endpoint or per-scenario breakdown"
+                    .to_owned(),
+            );
+        }
         return Vec::new();
     }
-    let failed = merged.metric("http_req_failed").map(|e| e.breakdown(ENDPOINT_TAG)).unwrap_or_default();
+    let failed = merged.metric("http_req_failed").map(|e| e.breakdown(by.tag())).unwrap_or_default();
     let mut rows: Vec<EndpointSummary> = durations
-        .breakdown(ENDPOINT_TAG)
+        .breakdown(by.tag())
         .into_iter()
         .map(|(name, aggregate)| endpoint(name.clone(), &aggregate, failed.get(&name), duration_seconds))
         .collect();
     rows.sort_by(|a, b| b.requests.cmp(&a.requests).then_with(|| a.name.cmp(&b.name)));
     if rows.len() > MAX_ENDPOINT_ROWS {
         warnings.push(format!(
-            "{} endpoints (`name` tag values); only the {MAX_ENDPOINT_ROWS} busiest are listed",
-            rows.len()
+            "{} {} (`{}` tag values); only the {MAX_ENDPOINT_ROWS} busiest are listed",
+            rows.len(),
+            by.rows(),
+            by.tag()
         ));
         rows.truncate(MAX_ENDPOINT_ROWS);
     }
@@ -245,12 +276,33 @@ mod tests {
         }
         set.metrics.insert("http_req_duration".to_owned(), durations);
         let mut warnings = Vec::new();
-        let rows = endpoint_summaries(&set, 10.0, &mut warnings);
+        let rows = endpoint_summaries(&set, Breakdown::Endpoints, 10.0, &mut warnings);
         assert_eq!(rows.len(), MAX_ENDPOINT_ROWS);
         assert_eq!(rows[0].name, "e054", "busiest first");
         assert_eq!((rows[0].requests, rows[0].failed, rows[0].rps), (55, 0, 5.5));
-        assert_eq!(warnings.len(), 1);
-        assert!(warnings[0].starts_with("55 endpoints"), "{warnings:?}");
+        assert_eq!(warnings, ["55 endpoints (`name` tag values); only the 50 busiest are listed"]);
+    }
+
+    #[test]
+    fn scenarios_are_rows_by_their_tag() {
+        let mut set = MetricSet::new();
+        let mut durations = MetricEntry::new(Some(MetricKind::Trend), ValueKind::Time);
+        let mut failed = MetricEntry::new(Some(MetricKind::Rate), ValueKind::Default);
+        for (scenario, name, samples, failures) in
+            [("browse", "home", 30, 0.0), ("browse", "search", 10, 1.0), ("checkout", "pay", 5, 0.0)]
+        {
+            let tags = TagSet::from_pairs([("scenario", scenario.to_owned()), ("name", name.to_owned())]);
+            durations.series.insert(tags.clone(), aggregate(true, &vec![20.0; samples]));
+            failed.series.insert(tags, aggregate(false, &vec![failures; samples]));
+        }
+        set.metrics.insert("http_req_duration".to_owned(), durations);
+        set.metrics.insert("http_req_failed".to_owned(), failed);
+        let mut warnings = Vec::new();
+        let rows = endpoint_summaries(&set, Breakdown::Scenarios, 5.0, &mut warnings);
+        let rows: Vec<(&str, u64, u64, f64)> =
+            rows.iter().map(|r| (r.name.as_str(), r.requests, r.failed, r.rps)).collect();
+        assert_eq!(rows, [("browse", 40, 10, 8.0), ("checkout", 5, 0, 1.0)]);
+        assert!(warnings.is_empty(), "{warnings:?}");
     }
 
     #[test]

@@ -17,7 +17,7 @@ use super::header::{Header, TagColumn};
 use super::quoting::{unquoted, well_quoted, Span};
 use super::timeline::TimelineRole;
 use super::tree::NO_NODE;
-use super::values::gauge_count;
+use super::values::whole_count;
 use super::{Ingest, IngestConfig};
 use crate::{Aggregate, MetricEntry, MetricKind, TagSet, ValueKind};
 
@@ -182,7 +182,7 @@ impl Ingest {
             return;
         }
         if matches!(slot.role, TimelineRole::Vus | TimelineRole::VusMax) {
-            let vus = gauge_count(value);
+            let vus = whole_count(value);
             if slot.role == TimelineRole::Vus && totals.latest_vus.is_none_or(|(time, _)| time <= time_us) {
                 totals.latest_vus = Some((time_us, vus));
             }
@@ -204,6 +204,8 @@ impl Ingest {
                 second.iterations += 1;
                 totals.iterations += 1;
             }
+            TimelineRole::DataSent => second.data_sent += whole_count(value),
+            TimelineRole::DataReceived => second.data_received += whole_count(value),
             TimelineRole::Latency => second.record_latency(value),
             TimelineRole::Vus | TimelineRole::VusMax | TimelineRole::None => {}
         }

@@ -89,8 +89,8 @@ fn parse_fixed_slow(text: &[u8]) -> Option<i64> {
     (value.is_finite() && value.abs() < 9.0e12).then(|| to_fixed(value))
 }
 
-/// A gauge value in millionths as a whole count (VUs), never negative.
-pub(super) fn gauge_count(value: i64) -> u64 {
+/// A value in millionths as a whole count (VUs, bytes), rounded, never negative.
+pub(super) fn whole_count(value: i64) -> u64 {
     ((value + VALUE_SCALE / 2) / VALUE_SCALE).max(0) as u64
 }
 
@@ -123,9 +123,9 @@ mod tests {
     }
 
     #[test]
-    fn gauge_counts_round_and_never_go_negative() {
-        assert_eq!(gauge_count(4_000_000), 4);
-        assert_eq!(gauge_count(2_600_000), 3);
-        assert_eq!(gauge_count(-5_000_000), 0);
+    fn whole_counts_round_and_never_go_negative() {
+        assert_eq!(whole_count(4_000_000), 4);
+        assert_eq!(whole_count(2_600_000), 3);
+        assert_eq!(whole_count(-5_000_000), 0);
     }
 }
