@@ -113,7 +113,40 @@ pub struct Names {
     pub security_group: Name,
     pub topic: Name,
     pub dashboard: Name,
+    pub pool_role: Name,
 }
+
+/// What the tasks run on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Capacity {
+    Fargate,
+    /// A pool of EC2 container instances in public subnets, each with its
+    /// own Elastic IP: static egress IPs without a NAT gateway, paid for
+    /// only while a run has them started.
+    Ec2 {
+        instances: u32,
+        instance_type: String,
+    },
+}
+
+impl Capacity {
+    pub fn mode(&self) -> &'static str {
+        match self {
+            Capacity::Fargate => "fargate",
+            Capacity::Ec2 { .. } => "ec2",
+        }
+    }
+}
+
+/// The EC2 pool's size when `[infra]` does not say.
+pub const DEFAULT_POOL_INSTANCES: u32 = 2;
+pub const DEFAULT_POOL_INSTANCE_TYPE: &str = "t3.xlarge";
+/// More than this is a fleet, not a pool started and stopped around runs:
+/// use Fargate.
+pub const MAX_POOL_INSTANCES: u32 = 20;
+/// What an ECS-optimized instance keeps for itself (the ECS agent and the
+/// OS), in MiB: a task may use the rest.
+pub const INSTANCE_RESERVED_MIB: u32 = 512;
 
 /// The image the task definition runs.
 #[derive(Debug, Clone, PartialEq)]
@@ -135,6 +168,7 @@ pub struct InfraSpec {
     pub region: String,
     pub names: Names,
     pub network: Network,
+    pub capacity: Capacity,
     pub task_cpu: u32,
     pub task_memory: u32,
     pub image: RunnerImage,
@@ -165,6 +199,7 @@ impl InfraSpec {
         let task_memory = section.task_memory.unwrap_or(DEFAULT_TASK_MEMORY);
         loadgrid_plan::fargate::check_task_size(task_cpu, task_memory)
             .map_err(|e| fail(format!("`task_cpu`/`task_memory`: {e}")))?;
+        let capacity = capacity_for(section, &network, task_cpu, task_memory)?;
         let log_retention_days = section.log_retention_days.unwrap_or(DEFAULT_LOG_RETENTION_DAYS);
         if !LOG_RETENTION_DAYS.contains(&log_retention_days) {
             return Err(fail(format!(
@@ -193,6 +228,7 @@ impl InfraSpec {
             region,
             names,
             network,
+            capacity,
             task_cpu,
             task_memory,
             image: match section.image.as_deref() {
@@ -236,7 +272,63 @@ fn names_for(section: &InfraSection, prefix: &str, region: &str) -> Result<Names
         security_group: pick("security_group", &given.security_group, format!("{prefix}-tasks"), Kind::SecurityGroup)?,
         topic: pick("topic", &given.topic, format!("{prefix}-alerts"), Kind::Topic)?,
         dashboard: pick("dashboard", &given.dashboard, prefix.to_owned(), Kind::Dashboard)?,
+        pool_role: pick("pool_role", &given.pool_role, format!("{prefix}-pool-{{region}}"), Kind::Role)?,
     })
+}
+
+fn capacity_for(
+    section: &InfraSection,
+    network: &Network,
+    task_cpu: u32,
+    task_memory: u32,
+) -> Result<Capacity, SpecError> {
+    let mode = section.capacity.as_deref().unwrap_or("fargate");
+    match mode {
+        "fargate" => {
+            if section.instances.is_some() || section.instance_type.is_some() {
+                return Err(SpecError(
+                    "`instances` and `instance_type` size the EC2 pool: they apply with `capacity = \"ec2\"`".into(),
+                ));
+            }
+            Ok(Capacity::Fargate)
+        }
+        "ec2" => {
+            if !matches!(network, Network::Public { .. } | Network::DefaultVpc) {
+                return Err(SpecError(format!(
+                    "`capacity = \"ec2\"` puts each instance in a public subnet with its own Elastic IP, which \
+                     `network = \"{}\"` does not have: use `network = \"public\"` (or the default VPC); the \
+                     instances' IPs are the static egress IPs, without a NAT gateway",
+                    network.mode()
+                )));
+            }
+            let instances = section.instances.unwrap_or(DEFAULT_POOL_INSTANCES);
+            if !(1..=MAX_POOL_INSTANCES).contains(&instances) {
+                return Err(SpecError(format!(
+                    "`instances` = {instances}: an EC2 pool has 1 to {MAX_POOL_INSTANCES} instances; for more, use \
+                     `capacity = \"fargate\"`"
+                )));
+            }
+            let instance_type = section.instance_type.clone().unwrap_or_else(|| DEFAULT_POOL_INSTANCE_TYPE.to_owned());
+            let Some(&(_, vcpus, gib)) =
+                loadgrid_cost::prices::EC2_SIZES.iter().find(|(name, ..)| *name == instance_type)
+            else {
+                let known: Vec<&str> = loadgrid_cost::prices::EC2_SIZES.iter().map(|(name, ..)| *name).collect();
+                return Err(SpecError(format!(
+                    "`instance_type` = `{instance_type}` is not one loadgrid sizes and prices; use one of {}",
+                    known.join(", ")
+                )));
+            };
+            let usable_mib = gib * 1024 - INSTANCE_RESERVED_MIB;
+            if task_cpu > vcpus * 1024 || task_memory > usable_mib {
+                return Err(SpecError(format!(
+                    "a task of {task_cpu} CPU units / {task_memory} MiB does not fit a {instance_type} ({vcpus} vCPU, \
+                     {usable_mib} MiB for tasks): choose a larger `instance_type` or a smaller task"
+                )));
+            }
+            Ok(Capacity::Ec2 { instances, instance_type })
+        }
+        other => Err(SpecError(format!("`capacity` = `{other}`: use `fargate` or `ec2`"))),
+    }
 }
 
 fn network_for(section: &InfraSection) -> Result<Network, SpecError> {
@@ -462,6 +554,36 @@ repository = "k6-runner"
         assert!(FileConfig::parse("[infra]\nnetwork_mode = \"public\"")
             .unwrap_err()
             .contains("unknown field `network_mode`"));
+    }
+
+    #[test]
+    fn an_ec2_pool_is_sized_and_placed_before_anything_is_deployed() {
+        let pool = spec("[infra]\nnetwork = \"public\"\ncapacity = \"ec2\"").unwrap();
+        assert_eq!(pool.capacity, Capacity::Ec2 { instances: 2, instance_type: "t3.xlarge".into() });
+        assert_eq!(spec("").unwrap().capacity, Capacity::Fargate);
+        let error_text = |toml: &str| error(toml).trim_start_matches("invalid [infra] config: ").to_owned();
+        assert_eq!(error_text("[infra]\ncapacity = \"spot\""), "`capacity` = `spot`: use `fargate` or `ec2`");
+        assert_eq!(
+            error_text("[infra]\nnetwork = \"static-ip\"\ncapacity = \"ec2\""),
+            "`capacity = \"ec2\"` puts each instance in a public subnet with its own Elastic IP, which `network = \
+             \"static-ip\"` does not have: use `network = \"public\"` (or the default VPC); the instances' IPs are the \
+             static egress IPs, without a NAT gateway"
+        );
+        assert_eq!(
+            error_text("[infra]\ncapacity = \"ec2\"\ninstances = 21"),
+            "`instances` = 21: an EC2 pool has 1 to 20 instances; for more, use `capacity = \"fargate\"`"
+        );
+        assert!(error_text("[infra]\ncapacity = \"ec2\"\ninstance_type = \"x9.huge\"")
+            .starts_with("`instance_type` = `x9.huge` is not one loadgrid sizes and prices; use one of t3.medium, "));
+        assert_eq!(
+            error_text("[infra]\ncapacity = \"ec2\"\ntask_cpu = 8192\ntask_memory = 16384"),
+            "a task of 8192 CPU units / 16384 MiB does not fit a t3.xlarge (4 vCPU, 15872 MiB for tasks): choose a \
+             larger `instance_type` or a smaller task"
+        );
+        assert_eq!(
+            error_text("[infra]\ninstances = 3"),
+            "`instances` and `instance_type` size the EC2 pool: they apply with `capacity = \"ec2\"`"
+        );
     }
 
     #[test]

@@ -180,6 +180,12 @@ pub struct InfraSection {
     #[serde(default)]
     pub subnets: Vec<String>,
     pub security_group: Option<String>,
+    /// What the tasks run on: `fargate` (default) or `ec2`, a pool of
+    /// instances with an Elastic IP each, started for a run and stopped after.
+    pub capacity: Option<String>,
+    /// `ec2`: how many instances (default 2) and their type (default `t3.xlarge`).
+    pub instances: Option<u32>,
+    pub instance_type: Option<String>,
     /// Task size in CPU units and MiB (default 1024 / 2048).
     pub task_cpu: Option<u32>,
     pub task_memory: Option<u32>,
@@ -218,6 +224,8 @@ pub struct InfraNames {
     pub security_group: Option<String>,
     pub topic: Option<String>,
     pub dashboard: Option<String>,
+    /// The EC2 pool's instance role and profile.
+    pub pool_role: Option<String>,
 }
 
 /// The identity CI runs as.

@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 use super::{attr, outputs, parameters, reference, sub, Tagging, Template};
 use crate::policy;
 use crate::runner::{NOFILE, SCRATCH, STOP_TIMEOUT_SECONDS, USER};
-use crate::spec::{InfraSpec, RunnerImage, CONTAINER_NAME};
+use crate::spec::{Capacity, InfraSpec, RunnerImage, CONTAINER_NAME};
 
 pub(super) fn add(template: &mut Template, spec: &InfraSpec) {
     template.resource(
@@ -125,6 +125,15 @@ fn roles(template: &mut Template, spec: &InfraSpec) {
     );
 }
 
+/// Whose network a container uses.
+#[derive(Clone, Copy)]
+enum Networking {
+    /// Its task's own (`awsvpc`, Fargate).
+    Task,
+    /// The instance's (`host`, the EC2 pool).
+    Host,
+}
+
 fn task_definition(template: &mut Template, spec: &InfraSpec) {
     let image = match &spec.image {
         RunnerImage::Public => json!(crate::runner::public_image()),
@@ -141,7 +150,8 @@ fn task_definition(template: &mut Template, spec: &InfraSpec) {
             sub("${RunnerRepository.RepositoryUri}:${ImageTag}")
         }
     };
-    let container = json!({
+    let container = |network: Networking| {
+        let mut container = json!({
         "Name": CONTAINER_NAME,
         "Image": image,
         "Essential": true,
@@ -156,12 +166,6 @@ fn task_definition(template: &mut Template, spec: &InfraSpec) {
         ],
         "StopTimeout": STOP_TIMEOUT_SECONDS,
         "Ulimits": [{ "Name": "nofile", "SoftLimit": NOFILE, "HardLimit": NOFILE }],
-        // Fargate allows only namespaced net.* sysctls: these widen the source
-        // ports and reuse TIME_WAIT sockets, which many short connections exhaust.
-        "SystemControls": [
-            { "Namespace": "net.ipv4.ip_local_port_range", "Value": "1024 65535" },
-            { "Namespace": "net.ipv4.tcp_tw_reuse", "Value": "1" },
-        ],
         "LogConfiguration": {
             "LogDriver": "awslogs",
             "Options": {
@@ -172,7 +176,19 @@ fn task_definition(template: &mut Template, spec: &InfraSpec) {
                 "max-buffer-size": "4m",
             },
         },
-    });
+        });
+        if let Networking::Task = network {
+            // Only namespaced net.* sysctls are allowed, and only with the
+            // task's own network: these widen the source ports and reuse
+            // TIME_WAIT sockets, which many short connections exhaust. On
+            // the EC2 pool the instance sets them (host networking).
+            container["SystemControls"] = json!([
+                { "Namespace": "net.ipv4.ip_local_port_range", "Value": "1024 65535" },
+                { "Namespace": "net.ipv4.tcp_tw_reuse", "Value": "1" },
+            ]);
+        }
+        container
+    };
     template.resource(
         "TaskDefinition",
         "AWS::ECS::TaskDefinition",
@@ -186,10 +202,38 @@ fn task_definition(template: &mut Template, spec: &InfraSpec) {
             "ExecutionRoleArn": attr("ExecutionRole", "Arn"),
             "TaskRoleArn": attr("TaskRole", "Arn"),
             "Volumes": [{ "Name": "scratch" }],
-            "ContainerDefinitions": [container],
+            "ContainerDefinitions": [container(Networking::Task)],
         }),
         Tagging::List,
     );
+    if let Capacity::Ec2 { .. } = spec.capacity {
+        // Host networking: requests leave from the instance's Elastic IP.
+        template.resource(
+            "PoolTaskDefinition",
+            "AWS::ECS::TaskDefinition",
+            json!({
+                "Family": match spec.names.task_family.cfn() {
+                    Value::String(family) => json!(format!("{family}-ec2")),
+                    _ => sub(&format!("{}-ec2", spec.names.task_family.sub_text())),
+                },
+                "Cpu": spec.task_cpu.to_string(),
+                "Memory": spec.task_memory.to_string(),
+                "NetworkMode": "host",
+                "RequiresCompatibilities": ["EC2"],
+                "ExecutionRoleArn": attr("ExecutionRole", "Arn"),
+                "TaskRoleArn": attr("TaskRole", "Arn"),
+                "Volumes": [{ "Name": "scratch" }],
+                "ContainerDefinitions": [container(Networking::Host)],
+            }),
+            Tagging::List,
+        );
+        template.output(
+            outputs::POOL_TASK_DEFINITION,
+            "The runner's task definition on the EC2 pool",
+            reference("PoolTaskDefinition"),
+        );
+    }
+    template.output(outputs::CAPACITY, "What the tasks run on", json!(spec.capacity.mode()));
     template.output(outputs::TASK_DEFINITION, "The runner's task definition", reference("TaskDefinition"));
     template.output(outputs::CONTAINER_NAME, "The runner container", json!(CONTAINER_NAME));
 }

@@ -46,6 +46,68 @@ fn snapshot_existing() {
 }
 
 #[test]
+fn snapshot_ec2_pool_public() {
+    insta::assert_snapshot!(
+        render(&spec(&format!("[infra]\nnetwork = \"public\"\ncapacity = \"ec2\"\n{OIDC}"))).to_yaml()
+    );
+}
+
+#[test]
+fn snapshot_ec2_pool_default_vpc() {
+    let toml = format!("[infra]\ncapacity = \"ec2\"\ninstances = 3\ninstance_type = \"c6i.xlarge\"\n{OIDC}");
+    insta::assert_snapshot!(render(&spec(&toml)).to_yaml());
+}
+
+#[test]
+fn the_ec2_pool_is_locked_down_guarded_and_gives_one_ip_per_instance() {
+    let template = template("[infra]\nnetwork = \"public\"\ncapacity = \"ec2\"\ninstances = 3\n");
+    let instances = resources_of_type(&template, "AWS::EC2::Instance");
+    assert_eq!(instances.len(), 3);
+    let eips = resources_of_type(&template, "AWS::EC2::EIP");
+    assert_eq!(eips.len(), 3, "one Elastic IP per instance, no NAT gateway");
+    assert!(resources_of_type(&template, "AWS::EC2::NatGateway").is_empty());
+    for (index, eip) in eips.iter().enumerate() {
+        assert_eq!(eip["Properties"]["InstanceId"]["Ref"], format!("PoolInstance{index}"));
+    }
+    let subnets: Vec<&Value> = instances.iter().map(|i| &i["Properties"]["SubnetId"]["Ref"]).collect();
+    assert_eq!(subnets, ["PublicSubnetA", "PublicSubnetB", "PublicSubnetA"], "spread over two AZs");
+    let data = &template["Resources"]["PoolLaunchTemplate"]["Properties"]["LaunchTemplateData"];
+    assert_eq!(data["MetadataOptions"]["HttpTokens"], "required", "IMDSv2 only");
+    assert_eq!(data["BlockDeviceMappings"][0]["Ebs"]["VolumeType"], "gp3");
+    assert_eq!(data["BlockDeviceMappings"][0]["Ebs"]["Encrypted"], true);
+    assert!(data.get("KeyName").is_none(), "no SSH key: Session Manager only");
+    assert_eq!(data["SecurityGroupIds"][0]["Ref"], "TaskSecurityGroup", "egress only");
+    assert!(data["UserData"]["Fn::Base64"]["Fn::Sub"].as_str().unwrap().contains("ECS_CLUSTER=${Cluster}"));
+    assert_eq!(template["Parameters"]["EcsAmiId"]["Default"], super::capacity::ECS_AMI_PARAMETER);
+    let role = &template["Resources"]["PoolRole"]["Properties"];
+    let managed: Vec<&str> =
+        role["ManagedPolicyArns"].as_array().unwrap().iter().map(|arn| arn["Fn::Sub"].as_str().unwrap()).collect();
+    assert!(managed[0].ends_with("service-role/AmazonEC2ContainerServiceforEC2Role"), "{managed:?}");
+    assert!(managed[1].ends_with("AmazonSSMManagedInstanceCore"), "{managed:?}");
+    let alarms = resources_of_type(&template, "AWS::CloudWatch::Alarm");
+    assert_eq!(alarms.len(), 3, "an idle guard per instance");
+    for alarm in alarms {
+        let alarm = &alarm["Properties"];
+        assert_eq!(alarm["AlarmActions"][0]["Fn::Sub"], "arn:${AWS::Partition}:automate:${AWS::Region}:ec2:stop");
+        assert_eq!((alarm["Period"].as_u64(), alarm["EvaluationPeriods"].as_u64()), (Some(300), Some(6)));
+        assert_eq!(alarm["TreatMissingData"], "notBreaching");
+    }
+    let pool_task = &template["Resources"]["PoolTaskDefinition"]["Properties"];
+    assert_eq!(
+        (&pool_task["NetworkMode"], &pool_task["RequiresCompatibilities"][0]),
+        (&Value::from("host"), &Value::from("EC2"))
+    );
+    assert!(
+        pool_task["ContainerDefinitions"][0].get("SystemControls").is_none(),
+        "host networking takes the instance's"
+    );
+    for output in ["PoolInstances", "EgressIps", "PoolTaskDefinition", "PoolInstanceType"] {
+        assert!(template["Outputs"].get(output).is_some(), "{output}");
+    }
+    assert_eq!(template["Outputs"]["Capacity"]["Value"], "ec2");
+}
+
+#[test]
 fn snapshot_ci_iam_user() {
     insta::assert_snapshot!(render(&spec("[infra.ci]\nmode = \"iam-user\"\n")).to_yaml());
 }
@@ -89,7 +151,12 @@ fn the_bucket_is_private_encrypted_versioned_tls_only_and_kept() {
 
 #[test]
 fn every_taggable_resource_carries_the_cost_tags() {
-    let template = template("[infra.tags]\nCostCenter = \"perf-42\"\n");
+    for config in ["", "[infra]\nnetwork = \"public\"\ncapacity = \"ec2\"\n"] {
+        cost_tags_everywhere(&template(&format!("{config}[infra.tags]\nCostCenter = \"perf-42\"\n")));
+    }
+}
+
+fn cost_tags_everywhere(template: &Value) {
     let untaggable = [
         "AWS::S3::BucketPolicy",
         "AWS::EC2::VPCGatewayAttachment",
@@ -100,6 +167,9 @@ fn every_taggable_resource_carries_the_cost_tags() {
         "AWS::IAM::ManagedPolicy",
         "AWS::IAM::Group",
         "AWS::IAM::AccessKey",
+        "AWS::IAM::InstanceProfile",
+        // Tags its instances' volumes (checked below).
+        "AWS::EC2::LaunchTemplate",
     ];
     for (id, resource) in template["Resources"].as_object().unwrap() {
         if untaggable.contains(&resource["Type"].as_str().unwrap()) {
@@ -108,6 +178,11 @@ fn every_taggable_resource_carries_the_cost_tags() {
         let tags = resource["Properties"]["Tags"].as_array().unwrap_or_else(|| panic!("{id} has no tags"));
         assert!(tags.iter().any(|t| t["Key"] == "CostCenter" && t["Value"] == "perf-42"), "{id}");
         assert!(tags.iter().any(|t| t["Key"] == "loadgrid:stack"), "{id}");
+    }
+    for launch in resources_of_type(template, "AWS::EC2::LaunchTemplate") {
+        let volumes = &launch["Properties"]["LaunchTemplateData"]["TagSpecifications"][0];
+        assert_eq!(volumes["ResourceType"], "volume");
+        assert!(volumes["Tags"].as_array().unwrap().iter().any(|t| t["Key"] == "CostCenter"));
     }
 }
 
