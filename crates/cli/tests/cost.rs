@@ -42,6 +42,15 @@ fn the_monthly_comparison_reproduces_the_published_figures() {
     assert_eq!(plan["options"].as_array().unwrap().len(), 3);
     let text = grid.run(&args[..args.len() - 1]).exit(0).stdout.clone();
     assert!(text.contains("buys 197 h of t3.xlarge"), "{text}");
+    // Each option's unit price, as the price lists publish it.
+    for line in [
+        "  unit      Fargate 4 vCPU / 16 GB                   $   0.2330/h",
+        "  unit      Fargate Spot 4 vCPU / 16 GB              $   0.0699/h",
+        "  unit      EC2 t3.xlarge                            $   0.1664/h",
+    ] {
+        assert!(text.contains(line), "`{line}` in {text}");
+    }
+    assert_eq!(plan["options"][0]["unit"]["item"], "Fargate 4 vCPU / 16 GB");
 }
 
 #[test]

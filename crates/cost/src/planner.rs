@@ -102,6 +102,9 @@ pub struct Line {
 #[derive(Debug, Clone, PartialEq)]
 pub struct OptionCost {
     pub name: String,
+    /// What one task or instance costs an hour, as price lists state it:
+    /// `Fargate 4 vCPU / 16 GB` at $0.2330.
+    pub unit: Line,
     pub fixed: Vec<Line>,
     pub variable: Vec<Line>,
     /// Variable cost per hour of grid use (all shards).
@@ -199,8 +202,14 @@ pub fn plan(prices: &Prices, workload: &Workload) -> Result<Plan, CostError> {
         }
         variable.push(logs.clone());
         per_hour += shards * LOG_GB_PER_SHARD_HOUR * prices.logs_ingest_gb;
+        let size = format!("{} vCPU / {} GB", f64::from(workload.cpu) / 1024.0, f64::from(workload.memory) / 1024.0);
         OptionCost {
             name: if spot { "Fargate Spot".into() } else { "Fargate on-demand".into() },
+            unit: Line {
+                item: format!("Fargate{} {size}", if spot { " Spot" } else { "" }),
+                usd: task_hour_usd(prices, workload.cpu, workload.memory, workload.arch)
+                    * if spot { 1.0 - prices.spot_discount } else { 1.0 },
+            },
             fixed,
             variable,
             per_hour,
@@ -219,6 +228,7 @@ pub fn plan(prices: &Prices, workload: &Workload) -> Result<Plan, CostError> {
     let billed_hours = workload.runs_per_month * workload.run_seconds.max(60.0) / 3600.0;
     let ec2 = OptionCost {
         name: format!("EC2 start/stop ({instance}, Elastic IPs)"),
+        unit: Line { item: format!("EC2 {instance}"), usd: ec2_hour },
         fixed: vec![
             Line {
                 item: format!("Elastic IP x{shards} (730 h)"),
@@ -282,6 +292,17 @@ mod tests {
         assert!((nat.usd - 32.85).abs() < 1e-9, "730 h x $0.045: {}", nat.usd);
         let hourly = task_hour_usd(&Prices::default(), 4096, 16384, Arch::X86);
         assert!((hourly - 0.233).abs() < 0.01, "{hourly}");
+        // The published unit prices, read directly off the plan.
+        let units: Vec<(&str, String)> =
+            plan.options.iter().map(|o| (o.unit.item.as_str(), format!("{:.4}", o.unit.usd))).collect();
+        assert_eq!(
+            units,
+            [
+                ("Fargate 4 vCPU / 16 GB", "0.2330".to_owned()),
+                ("Fargate Spot 4 vCPU / 16 GB", "0.0699".to_owned()),
+                ("EC2 t3.xlarge", "0.1664".to_owned())
+            ]
+        );
         let break_even = plan.nat_fee_in_ec2_hours.unwrap();
         assert!((break_even - 197.0).abs() < 1.0, "about 197 h of t3.xlarge: {break_even}");
     }

@@ -52,7 +52,8 @@ pub fn monthly(settings: &Settings, args: &CostArgs) -> anyhow::Result<i32> {
                     lines.iter().map(|l| serde_json::json!({ "item": l.item, "usd": l.usd })).collect::<Vec<_>>()
                 };
                 serde_json::json!({
-                    "option": o.name, "fixed": lines(&o.fixed), "variable": lines(&o.variable),
+                    "option": o.name, "unit": { "item": o.unit.item, "usd_per_hour": o.unit.usd },
+                    "fixed": lines(&o.fixed), "variable": lines(&o.variable),
                     "fixed_usd": o.fixed_total(), "variable_usd": o.variable_total(), "total_usd": o.total(),
                     "usd_per_grid_hour": o.per_hour,
                 })
@@ -81,6 +82,7 @@ pub fn monthly(settings: &Settings, args: &CostArgs) -> anyhow::Result<i32> {
     outln!("prices: {} list prices (override under [cost])\n", loadgrid_cost::prices::PRICES_AS_OF);
     for option in &shown {
         outln!("{}", option.name);
+        outln!("  unit      {:<40} ${:>9.4}/h", option.unit.item, option.unit.usd);
         for line in &option.fixed {
             outln!("  fixed     {:<40} ${:>9.2}", line.item, line.usd);
         }
