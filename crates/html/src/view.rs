@@ -65,14 +65,20 @@ pub(crate) struct LiveShardRow {
 
 /// `2 running, 2 uploading`: how many shards are in each phase, in shard order.
 pub(crate) fn phase_counts(live: &LiveStatus) -> String {
-    let mut counts: Vec<(ShardPhase, usize)> = Vec::new();
-    for shard in &live.shards {
-        match counts.iter_mut().find(|(phase, _)| *phase == shard.phase) {
+    tally(live.shards.iter().map(|shard| shard.phase.label())).join(", ")
+}
+
+/// `["3 completed", "1 failed"]`: how many times each label comes, in the
+/// order labels first come.
+fn tally(labels: impl Iterator<Item = &'static str>) -> Vec<String> {
+    let mut counts: Vec<(&str, usize)> = Vec::new();
+    for label in labels {
+        match counts.iter_mut().find(|(seen, _)| *seen == label) {
             Some((_, n)) => *n += 1,
-            None => counts.push((shard.phase, 1)),
+            None => counts.push((label, 1)),
         }
     }
-    counts.iter().map(|(phase, n)| format!("{n} {}", phase.label())).collect::<Vec<_>>().join(", ")
+    counts.iter().map(|(label, n)| format!("{n} {label}")).collect()
 }
 
 pub(crate) fn live_page(summary: &RunSummary, live: &LiveStatus) -> LivePage {
@@ -391,14 +397,7 @@ impl Fact {
 }
 
 fn facts(summary: &RunSummary) -> Vec<Fact> {
-    let mut outcomes: Vec<(ShardState, usize)> = Vec::new();
-    for shard in &summary.shards {
-        match outcomes.iter_mut().find(|(o, _)| *o == shard.outcome) {
-            Some((_, n)) => *n += 1,
-            None => outcomes.push((shard.outcome, 1)),
-        }
-    }
-    let outcomes: Vec<String> = outcomes.iter().map(|(o, n)| format!("{n} {}", o.as_str())).collect();
+    let outcomes = tally(summary.shards.iter().map(|shard| shard.outcome.as_str()));
     let time = |ms: Option<i64>| ms.map_or("-".to_owned(), utc);
     vec![
         fact("created", created(&summary.created_at)),
