@@ -51,6 +51,7 @@ impl LiveFeed {
 }
 
 /// The shards' live objects, read on one tick.
+#[derive(Default)]
 pub(crate) struct LiveRead {
     pub shards: Vec<(u32, ShardResult)>,
     pub merged: MetricSet,
@@ -265,7 +266,7 @@ pub async fn observe(
         let start_at_ms = crate::watch::read_go(store, run_id).await;
         let live = match start_at_ms {
             Some(_) => read_live(store, manifest).await,
-            None => LiveRead { shards: Vec::new(), merged: MetricSet::default() },
+            None => LiveRead::default(),
         };
         crate::watch::announce_saturation(store, manifest, &keys, &mut said, &mut findings, &quiet).await;
         let tick = Tick { keys: &keys, start_at_ms, backend: BTreeMap::new(), findings: &findings };

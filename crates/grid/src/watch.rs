@@ -226,6 +226,9 @@ pub async fn watch_grid(
 
         if now >= next_live {
             next_live = now + live_interval;
+            // Before the start there is nothing to read; a dashboard still
+            // shows the shards getting ready.
+            let mut live = LiveRead::default();
             if let Some(elapsed) = view.elapsed {
                 let from_backend = shards.live().await;
                 announce_saturation(store, manifest, &keys, &mut view.saturated, &mut findings, &progress).await;
@@ -233,22 +236,17 @@ pub async fn watch_grid(
                 // abortOnFail and the dashboard, and the live view when the
                 // backend has nothing cheaper.
                 if from_backend.is_none() || !abort_thresholds.is_empty() || feed.is_some() {
-                    let live = read_live(store, manifest).await;
+                    live = read_live(store, manifest).await;
                     if from_backend.is_none() {
                         update_view(&mut view, &live_numbers(&live.merged));
                     }
                     check_abort_on_fail(store, run_id, &abort_thresholds, &live.merged, elapsed, &progress).await;
-                    if let Some(feed) = feed {
-                        let tick =
-                            Tick { keys: &keys, start_at_ms, backend: shards.shard_states(), findings: &findings };
-                        observer.publish(feed, store, manifest, thresholds, tick, &live).await;
-                    }
                 }
                 if let Some(numbers) = &from_backend {
                     update_view(&mut view, numbers);
                 }
-            } else if let Some(feed) = feed {
-                let live = LiveRead { shards: Vec::new(), merged: MetricSet::default() };
+            }
+            if let Some(feed) = feed {
                 let tick = Tick { keys: &keys, start_at_ms, backend: shards.shard_states(), findings: &findings };
                 observer.publish(feed, store, manifest, thresholds, tick, &live).await;
             }
