@@ -49,19 +49,5 @@ pub async fn run(settings: &Settings, args: &AttachArgs) -> anyhow::Result<i32> 
         },
     )
     .await?;
-    let summary = &judgement.summary;
-    let cost = super::history::estimate_cost(settings, &store, summary).await;
-    let (code, record) = super::history::record(&store, summary, &regression, cost).await?;
-    if let Some(serving) = &serving {
-        super::dashboard::show_report(serving, summary, Some(&record));
-    }
-    output::print_stored_run(&summary.run_id, || {
-        output::print_judgement(&judgement, args.json)?;
-        super::history::print_regression(&record, &regression, args.json)
-    })?;
-    super::publish::publish(settings, &store, summary, &record, &args.publish, args.json).await;
-    if let Some(serving) = serving {
-        serving.close().await;
-    }
-    Ok(code)
+    super::run::conclude(settings, &store, &judgement, &regression, &args.publish, args.json, serving).await
 }

@@ -1,10 +1,13 @@
 use crate::output::outln;
+use loadgrid_dashboard::Serving;
+use loadgrid_grid::history::RegressionSettings;
 use loadgrid_grid::input_error;
-use loadgrid_grid::orchestrate::{local_backend, run_grid, Backend, RunOptions, RunOutcome, WatchOptions};
+use loadgrid_grid::orchestrate::{local_backend, run_grid, Backend, Judgement, RunOptions, RunOutcome, WatchOptions};
+use loadgrid_store::Store;
 
 use loadgrid_plan::BackendKind;
 
-use crate::cli::RunArgs;
+use crate::cli::{PublishArgs, RunArgs};
 use crate::output;
 use crate::settings::Settings;
 
@@ -58,23 +61,7 @@ pub async fn run_with(settings: &Settings, args: &RunArgs, k6: &loadgrid_k6::K6)
     .await?;
     match outcome {
         RunOutcome::Judged(judgement) => {
-            // The record first: whatever happens to the output, the run is
-            // in the history.
-            let summary = &judgement.summary;
-            let cost = super::history::estimate_cost(settings, &store, summary).await;
-            let (code, record) = super::history::record(&store, summary, &regression, cost).await?;
-            if let Some(serving) = &serving {
-                super::dashboard::show_report(serving, summary, Some(&record));
-            }
-            output::print_stored_run(&summary.run_id, || {
-                output::print_judgement(&judgement, args.json)?;
-                super::history::print_regression(&record, &regression, args.json)
-            })?;
-            super::publish::publish(settings, &store, summary, &record, &args.publish, args.json).await;
-            if let Some(serving) = serving {
-                serving.close().await;
-            }
-            Ok(code)
+            conclude(settings, &store, &judgement, &regression, &args.publish, args.json, serving).await
         }
         RunOutcome::Detached(manifest) => {
             eprintln!("detached: the shards finish on their own; `loadgrid attach {}` judges the run", manifest.run_id);
@@ -82,6 +69,36 @@ pub async fn run_with(settings: &Settings, args: &RunArgs, k6: &loadgrid_k6::K6)
             Ok(0)
         }
     }
+}
+
+/// What follows a judged run, for `run` and `attach` alike. The record
+/// first: whatever happens to the output, the run is in the history. Then
+/// the dashboard's pages turn into the report, the output, the
+/// notifications, and the dashboard closes once its pages have the report.
+pub async fn conclude(
+    settings: &Settings,
+    store: &Store,
+    judgement: &Judgement,
+    regression: &RegressionSettings,
+    publish: &PublishArgs,
+    json: bool,
+    serving: Option<Serving>,
+) -> anyhow::Result<i32> {
+    let summary = &judgement.summary;
+    let cost = super::history::estimate_cost(settings, store, summary).await;
+    let (code, record) = super::history::record(store, summary, regression, cost).await?;
+    if let Some(serving) = &serving {
+        super::dashboard::show_report(serving, summary, Some(&record));
+    }
+    output::print_stored_run(&summary.run_id, || {
+        output::print_judgement(judgement, json)?;
+        super::history::print_regression(&record, regression, json)
+    })?;
+    super::publish::publish(settings, store, summary, &record, publish, json).await;
+    if let Some(serving) = serving {
+        serving.close().await;
+    }
+    Ok(code)
 }
 
 pub fn announce(manifest: &loadgrid_plan::Manifest) {
