@@ -246,12 +246,8 @@ pub struct RunArgs {
     /// Print the run id and return once the shards are launched; they finish on their own.
     #[arg(long)]
     pub detach: bool,
-    /// Serve a live page of the whole grid while the run goes, at ADDR (default 127.0.0.1:5665,
-    /// k6's port); it becomes the run's report when the run ends. Another address than loopback
-    /// needs a token: $LOADGRID_DASHBOARD_TOKEN, or one made up and printed with the URL.
-    #[arg(long, value_name = "ADDR", num_args = 0..=1, require_equals = true,
-          default_missing_value = "127.0.0.1:5665", value_parser = dashboard_addr)]
-    pub dashboard: Option<std::net::SocketAddr>,
+    #[command(flatten)]
+    pub dashboard: DashboardFlag,
     /// Agents stop their shard when this process's heartbeat is older than this (default 15s local, 60s ecs).
     #[arg(long, value_name = "DURATION")]
     pub heartbeat_timeout: Option<String>,
@@ -272,12 +268,8 @@ pub struct RunArgs {
 #[derive(Debug, Args)]
 pub struct AttachArgs {
     pub run_id: String,
-    /// Serve a live page of the whole grid while the run goes, at ADDR (default 127.0.0.1:5665,
-    /// k6's port); it becomes the run's report when the run ends. Another address than loopback
-    /// needs a token: $LOADGRID_DASHBOARD_TOKEN, or one made up and printed with the URL.
-    #[arg(long, value_name = "ADDR", num_args = 0..=1, require_equals = true,
-          default_missing_value = "127.0.0.1:5665", value_parser = dashboard_addr)]
-    pub dashboard: Option<std::net::SocketAddr>,
+    #[command(flatten)]
+    pub dashboard: DashboardFlag,
     /// Judge regressions against `last-pass` or a run id.
     #[arg(long, value_name = "last-pass|RUN_ID")]
     pub baseline: Option<String>,
@@ -437,12 +429,19 @@ pub struct DemoArgs {
     pub duration: String,
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub dashboard: DashboardFlag,
+}
+
+/// `--dashboard[=ADDR]` of `run`, `attach` and `demo`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct DashboardFlag {
     /// Serve a live page of the whole grid while the run goes, at ADDR (default 127.0.0.1:5665,
     /// k6's port); it becomes the run's report when the run ends. Another address than loopback
     /// needs a token: $LOADGRID_DASHBOARD_TOKEN, or one made up and printed with the URL.
-    #[arg(long, value_name = "ADDR", num_args = 0..=1, require_equals = true,
+    #[arg(long = "dashboard", value_name = "ADDR", num_args = 0..=1, require_equals = true,
           default_missing_value = "127.0.0.1:5665", value_parser = dashboard_addr)]
-    pub dashboard: Option<std::net::SocketAddr>,
+    pub addr: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, Args)]

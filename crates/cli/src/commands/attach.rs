@@ -30,7 +30,7 @@ pub async fn run(settings: &Settings, args: &AttachArgs) -> anyhow::Result<i32> 
             None
         }
     };
-    let (serving, live) = super::dashboard::open(settings, args.dashboard).await?.map(|o| (o.serving, o.feed)).unzip();
+    let (serving, live) = super::dashboard::open(settings, &args.dashboard).await?;
     let judgement = attach(
         &store,
         &args.run_id,

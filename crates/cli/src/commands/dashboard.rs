@@ -13,7 +13,7 @@ use loadgrid_history::HistoryRecord;
 use loadgrid_report::RunSummary;
 use loadgrid_store::layout;
 
-use crate::cli::DashboardArgs;
+use crate::cli::{DashboardArgs, DashboardFlag};
 use crate::settings::Settings;
 
 /// Once every shard has reported, how long `loadgrid dashboard` waits for
@@ -21,20 +21,19 @@ use crate::settings::Settings;
 /// itself, as `report --html` does.
 const SUMMARY_WAIT: Duration = Duration::from_secs(30);
 
-/// A dashboard being served, and the feed the watch loop publishes to.
-pub struct Opened {
-    pub serving: Serving,
-    pub feed: LiveFeed,
+/// With `--dashboard`: the dashboard, bound and printed, and the feed the
+/// watch loop publishes to. Binding comes before anything is launched: a
+/// taken port is bad input (exit 2), not a run without its page.
+pub async fn open(settings: &Settings, flag: &DashboardFlag) -> anyhow::Result<(Option<Serving>, Option<LiveFeed>)> {
+    let Some(addr) = flag.addr else { return Ok((None, None)) };
+    let (serving, feed) = serve(settings, addr).await?;
+    Ok((Some(serving), Some(feed)))
 }
 
-/// Binds the dashboard at `addr` and prints its URL; `None` without
-/// `--dashboard`. Runs before anything is launched: a taken port is bad
-/// input (exit 2), not a run without its page.
-pub async fn open(settings: &Settings, addr: Option<SocketAddr>) -> anyhow::Result<Option<Opened>> {
-    let Some(addr) = addr else { return Ok(None) };
+async fn serve(settings: &Settings, addr: SocketAddr) -> anyhow::Result<(Serving, LiveFeed)> {
     let dashboard = bind(addr).await?;
     let (feed, frames) = LiveFeed::new(cost_so_far(settings));
-    Ok(Some(Opened { serving: dashboard.serve(frames), feed }))
+    Ok((dashboard.serve(frames), feed))
 }
 
 async fn bind(addr: SocketAddr) -> anyhow::Result<Dashboard> {
@@ -75,9 +74,7 @@ pub async fn run(settings: &Settings, args: &DashboardArgs) -> anyhow::Result<i3
     let store = settings.store().await?;
     let manifest = loadgrid_grid::collect::read_manifest(&store, &args.run_id).await?;
     let run_id = &manifest.run_id;
-    let dashboard = bind(args.addr).await?;
-    let (feed, frames) = LiveFeed::new(cost_so_far(settings));
-    let serving = dashboard.serve(frames);
+    let (serving, feed) = serve(settings, args.addr).await?;
     let mut signals = super::signal_counter()?;
 
     if !store.exists(&layout::summary(run_id)).await? {

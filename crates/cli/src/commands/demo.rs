@@ -31,7 +31,7 @@ pub async fn run(settings: &Settings, args: &DemoArgs) -> anyhow::Result<i32> {
         env: vec![("BASE_URL".into(), base_url), ("DURATION".into(), args.duration.clone())],
         name: Some("demo".into()),
         json: args.json,
-        dashboard: args.dashboard,
+        dashboard: args.dashboard.clone(),
         ..RunArgs::default()
     };
     let result = super::run::run_with(settings, &run_args, &k6).await;

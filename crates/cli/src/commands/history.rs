@@ -175,12 +175,6 @@ pub fn print_regression(record: &HistoryRecord, settings: &RegressionSettings, j
     Ok(())
 }
 
-/// What the run cost on Fargate. An ECS run is priced from what ECS
-/// reports of each task (image pull to stop, Spot or not: `billing.json`);
-/// a local run from its shards' run times, as the same run on Fargate, with
-/// the task size of `[ecs]`/`[infra]` (default 1 vCPU / 2 GB) and
-/// `[ecs] spot` (an estimate: Fargate would also bill the tasks' start-up).
-/// Log ingestion is included. Prints it.
 /// The task size and capacity a run is priced at when ECS billed nothing
 /// (a local or docker run, or one still going): CPU units, MiB, Spot.
 pub fn task_size(settings: &crate::settings::Settings) -> (u32, u32, bool) {
@@ -190,6 +184,12 @@ pub fn task_size(settings: &crate::settings::Settings) -> (u32, u32, bool) {
     (cpu, memory, config.ecs.spot.unwrap_or(false))
 }
 
+/// What the run cost on Fargate. An ECS run is priced from what ECS
+/// reports of each task (image pull to stop, Spot or not: `billing.json`);
+/// a local run from its shards' run times, as the same run on Fargate, with
+/// the task size of `[ecs]`/`[infra]` (default 1 vCPU / 2 GB) and
+/// `[ecs] spot` (an estimate: Fargate would also bill the tasks' start-up).
+/// Log ingestion is included. Prints it.
 pub async fn estimate_cost(settings: &crate::settings::Settings, store: &Store, summary: &RunSummary) -> Option<f64> {
     let prices = settings.prices().ok()?;
     let (default_cpu, default_memory, spot) = task_size(settings);

@@ -30,13 +30,13 @@ pub async fn run_with(settings: &Settings, args: &RunArgs, k6: &loadgrid_k6::K6)
             request.backend
         )));
     }
-    if args.detach && args.dashboard.is_some() {
+    if args.detach && args.dashboard.addr.is_some() {
         return Err(input_error(
             "--dashboard serves the page of a run watched from here; with --detach, `loadgrid dashboard <run-id>` \
              serves it from any machine that reads the store",
         ));
     }
-    let (serving, live) = super::dashboard::open(settings, args.dashboard).await?.map(|o| (o.serving, o.feed)).unzip();
+    let (serving, live) = super::dashboard::open(settings, &args.dashboard).await?;
     let backend: Box<dyn Backend> = match request.backend {
         BackendKind::Ecs => Box::new(super::ecs_backend(settings, &args.ecs, Some(args), &store).await?),
         BackendKind::Docker => Box::new(super::docker_backend(settings, args, k6, &store)?),
