@@ -111,7 +111,7 @@ impl LiveObserver {
     ) {
         let run_id = &manifest.run_id;
         for key in tick.keys.iter().filter(|key| key.ends_with("/status")) {
-            let Some(shard) = shard_of(key) else { continue };
+            let Some(shard) = layout::shard_of_key(key) else { continue };
             if self.statuses.contains_key(&shard) {
                 continue;
             }
@@ -225,12 +225,15 @@ impl LiveObserver {
             return status.outcome.into();
         }
         let has = |name: &str| tick.keys.iter().any(|key| key.ends_with(&format!("/shards/{shard}/{name}")));
-        match (has("status"), has("result"), has("ready"), tick.start_at_ms.is_some()) {
-            // Written, not read yet: the next tick says how it ended.
-            (true, ..) | (false, true, ..) => ShardPhase::Uploading,
-            (false, false, true, true) => ShardPhase::Running,
-            (false, false, true, false) => ShardPhase::Ready,
-            (false, false, false, _) => ShardPhase::Starting,
+        if has("status") || has("result") {
+            // A status written, not read yet: the next tick says how it ended.
+            ShardPhase::Uploading
+        } else if !has("ready") {
+            ShardPhase::Starting
+        } else if tick.start_at_ms.is_some() {
+            ShardPhase::Running
+        } else {
+            ShardPhase::Ready
         }
     }
 }
@@ -286,9 +289,4 @@ pub(crate) fn judging(feed: &LiveFeed) {
         frame.status.phase = LivePhase::Judging;
         feed.publish(frame);
     }
-}
-
-/// `runs/<id>/shards/<i>/<name>` → `i`.
-fn shard_of(key: &str) -> Option<u32> {
-    key.rsplit('/').nth(1)?.parse().ok()
 }

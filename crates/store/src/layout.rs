@@ -59,6 +59,10 @@ pub fn shard_clock(run_id: &str, shard: u32) -> String {
 pub fn shard_claim(run_id: &str, shard: u32) -> String {
     format!("{RUNS}/{run_id}/shards/{shard}/claim")
 }
+/// The shard a per-shard key belongs to: `runs/<id>/shards/3/status` → 3.
+pub fn shard_of_key(key: &str) -> Option<u32> {
+    key.rsplit('/').nth(1)?.parse().ok()
+}
 /// How the backend saw each shard end (ECS stop code, exit code), written
 /// by the orchestrator in one object (shard → note): a second opinion
 /// beside the shards' own `status`.

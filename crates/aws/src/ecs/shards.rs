@@ -188,7 +188,7 @@ impl EcsShards {
         let prefix = format!("{}/shards", layout::run_dir(&self.run_id));
         let Ok(keys) = self.store.list_keys(&prefix).await else { return };
         for key in keys.iter().filter(|k| k.ends_with("/claim")) {
-            let Some(shard) = key.rsplit('/').nth(1).and_then(|s| s.parse::<u32>().ok()) else { continue };
+            let Some(shard) = layout::shard_of_key(key) else { continue };
             if self.claims.contains_key(&shard) {
                 continue;
             }
