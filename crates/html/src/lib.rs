@@ -180,11 +180,8 @@ impl From<minijinja::Error> for Error {
 pub fn run_report(summary: &RunSummary, extras: &ReportExtras) -> Result<String, Error> {
     let env = environment()?;
     let page = view::page(summary, extras);
-    let charts = chart_values(summary);
-    let health_charts: Vec<Value> = view::health_charts(&summary.health)
-        .into_iter()
-        .map(|chart| context! { title => chart.title, svg => Value::from_safe_string(chart.svg) })
-        .collect();
+    let charts = chart_values(view::charts(summary));
+    let health_charts = chart_values(view::health_charts(&summary.health));
     let html = env
         .get_template(RUN_TEMPLATE)?
         .render(context! { page => Value::from(Serde(&page)), charts, health_charts })?;
@@ -234,11 +231,11 @@ fn live_context(summary: &RunSummary, live: &LiveStatus) -> Value {
         shards.note = Some(view::phase_counts(live));
     }
     page.live = Some(view::live_page(summary, live));
-    context! { page => Value::from(Serde(&page)), charts => chart_values(summary), health_charts => Vec::<Value>::new() }
+    context! { page => Value::from(Serde(&page)), charts => chart_values(view::charts(summary)), health_charts => Vec::<Value>::new() }
 }
 
-fn chart_values(summary: &RunSummary) -> Vec<Value> {
-    view::charts(summary)
+fn chart_values(charts: Vec<view::ChartView>) -> Vec<Value> {
+    charts
         .into_iter()
         // The SVG is built from numbers and fixed labels only (see `charts`).
         .map(|chart| context! { title => chart.title, svg => Value::from_safe_string(chart.svg) })
