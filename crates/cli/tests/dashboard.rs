@@ -18,8 +18,7 @@ const PAGE_HEIGHT: u32 = 2000;
 
 /// A number as the page prints it (`1234`, `12.5`), or `None` for `-`.
 fn number(page: &mut Page, selector: &str) -> Option<f64> {
-    let text = page.eval(&format!("document.querySelector('{selector}')?.textContent ?? ''"));
-    text.as_str().unwrap().trim().parse().ok()
+    text(page, selector).trim().parse().ok()
 }
 
 /// The points of every line of chart `id`.
