@@ -14,6 +14,8 @@
 //! | `AssignPublicIp` | `[ecs] assign_public_ip` (`ENABLED`/`DISABLED`) |
 //! | `StoreUrl` | `store` (`s3://bucket`) |
 //! | `RepositoryUri` | `loadgrid image push` target |
+//! | `Capacity` | what the tasks run on when nothing else says (`fargate`, `ec2`) |
+//! | `PoolInstances`, `PoolInstanceType`, `PoolTaskDefinition` | the EC2 pool |
 
 use std::collections::BTreeMap;
 
@@ -145,6 +147,49 @@ pub fn fill_ecs_settings(
             settings.assign_public_ip = value.eq_ignore_ascii_case("ENABLED");
         }
     }
+}
+
+/// What the tasks run on: `wanted` (flag or config), else the stack's
+/// `Capacity`, else Fargate. EC2 needs the stack's pool: an input error
+/// when there is none, before anything starts.
+pub fn capacity(
+    stack: Option<&str>,
+    outputs: &BTreeMap<String, String>,
+    wanted: Option<loadgrid_plan::config::CapacityKind>,
+) -> anyhow::Result<crate::ecs::Capacity> {
+    use loadgrid_infra::template::outputs::{CAPACITY, POOL_INSTANCES, POOL_INSTANCE_TYPE, POOL_TASK_DEFINITION};
+    use loadgrid_plan::config::CapacityKind;
+    let get = |key: &str| outputs.get(key).map(|v| v.trim()).filter(|v| !v.is_empty());
+    let kind = match wanted {
+        Some(kind) => kind,
+        None => match get(CAPACITY) {
+            Some("ec2") => CapacityKind::Ec2,
+            _ => CapacityKind::Fargate,
+        },
+    };
+    if kind == CapacityKind::Fargate {
+        return Ok(crate::ecs::Capacity::Fargate);
+    }
+    let Some(stack) = stack else {
+        return Err(loadgrid_grid::input_error(
+            "`capacity = \"ec2\"` runs on the EC2 pool of a loadgrid stack, and no stack is set. Next step: \
+             `capacity = \"ec2\"` under [infra], `loadgrid infra deploy`, and `stack` under [ecs]",
+        ));
+    };
+    let (Some(instances), Some(instance_type), Some(task_definition)) =
+        (get(POOL_INSTANCES), get(POOL_INSTANCE_TYPE), get(POOL_TASK_DEFINITION))
+    else {
+        return Err(loadgrid_grid::input_error(format!(
+            "`capacity = \"ec2\"`, but stack `{stack}` has no EC2 pool: nothing was started. Next step: \
+             `capacity = \"ec2\"` under [infra] and `loadgrid infra deploy`, or run on Fargate with --capacity \
+             fargate"
+        )));
+    };
+    Ok(crate::ecs::Capacity::Ec2(crate::ecs::pool::Pool {
+        instances: instances.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect(),
+        instance_type: instance_type.to_owned(),
+        task_definition: task_definition.to_owned(),
+    }))
 }
 
 #[cfg(test)]

@@ -231,6 +231,10 @@ pub struct RunArgs {
     /// ECS: run on FARGATE_SPOT, falling back to FARGATE when Spot has no capacity.
     #[arg(long)]
     pub spot: bool,
+    /// ECS: `fargate`, or `ec2` for the stack's pool of instances with Elastic IPs (default `[ecs] capacity`,
+    /// then `[infra] capacity`, then what the stack has).
+    #[arg(long, env = "LOADGRID_CAPACITY", value_parser = ["fargate", "ec2"])]
+    pub capacity: Option<String>,
     /// ECS and docker: task CPU units for this run (1024 = 1 vCPU).
     #[arg(long)]
     pub cpu: Option<u32>,

@@ -13,8 +13,9 @@ use loadgrid_plan::{BackendKind, FileConfig};
 use loadgrid_store::Store;
 use loadgrid_thresholds::{Origin, Threshold};
 
-use loadgrid_aws::ecs::{EcsSettings, DEFAULT_CONTAINER};
+use loadgrid_aws::ecs::{Capacity, EcsSettings, DEFAULT_CONTAINER};
 use loadgrid_aws::{AwsContext, AwsSettings};
+use loadgrid_plan::config::CapacityKind;
 
 use crate::cli::{EcsArgs, GlobalArgs, RunArgs};
 
@@ -135,10 +136,23 @@ impl Settings {
             spot: run.is_some_and(|r| r.spot) || file.spot.unwrap_or(false),
             cpu: run.and_then(|r| r.cpu).or(file.cpu),
             memory: run.and_then(|r| r.memory).or(file.memory),
+            capacity: Capacity::Fargate,
         };
-        if let Some(stack) = file.stack.as_ref().or(self.config.infra.stack.as_ref()) {
-            let outputs = loadgrid_aws::stack::outputs(aws, stack).await?;
-            loadgrid_aws::stack::fill_ecs_settings(&mut settings, &outputs, file.assign_public_ip.is_some());
+        let stack = file.stack.as_ref().or(self.config.infra.stack.as_ref());
+        let outputs = match stack {
+            Some(stack) => loadgrid_aws::stack::outputs(aws, stack).await?,
+            None => Default::default(),
+        };
+        loadgrid_aws::stack::fill_ecs_settings(&mut settings, &outputs, file.assign_public_ip.is_some());
+        let wanted =
+            [run.and_then(|r| r.capacity.as_deref()), file.capacity.as_deref(), self.config.infra.capacity.as_deref()]
+                .into_iter()
+                .flatten()
+                .next()
+                .map(|text| text.parse::<CapacityKind>().map_err(|e| input_error(format!("{e} (in [ecs] or [infra])"))))
+                .transpose()?;
+        if run.is_some() {
+            settings.capacity = loadgrid_aws::stack::capacity(stack.map(String::as_str), &outputs, wanted)?;
         }
         Ok(settings)
     }

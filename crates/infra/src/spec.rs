@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use loadgrid_plan::config::InfraSection;
+use loadgrid_plan::config::{CapacityKind, InfraSection};
 
 use crate::names::{self, Kind, Name};
 
@@ -282,9 +282,12 @@ fn capacity_for(
     task_cpu: u32,
     task_memory: u32,
 ) -> Result<Capacity, SpecError> {
-    let mode = section.capacity.as_deref().unwrap_or("fargate");
+    let mode = match section.capacity.as_deref() {
+        Some(text) => text.parse::<CapacityKind>().map_err(SpecError)?,
+        None => CapacityKind::Fargate,
+    };
     match mode {
-        "fargate" => {
+        CapacityKind::Fargate => {
             if section.instances.is_some() || section.instance_type.is_some() {
                 return Err(SpecError(
                     "`instances` and `instance_type` size the EC2 pool: they apply with `capacity = \"ec2\"`".into(),
@@ -292,7 +295,7 @@ fn capacity_for(
             }
             Ok(Capacity::Fargate)
         }
-        "ec2" => {
+        CapacityKind::Ec2 => {
             if !matches!(network, Network::Public { .. } | Network::DefaultVpc) {
                 return Err(SpecError(format!(
                     "`capacity = \"ec2\"` puts each instance in a public subnet with its own Elastic IP, which \
@@ -327,7 +330,6 @@ fn capacity_for(
             }
             Ok(Capacity::Ec2 { instances, instance_type })
         }
-        other => Err(SpecError(format!("`capacity` = `{other}`: use `fargate` or `ec2`"))),
     }
 }
 

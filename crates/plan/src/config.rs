@@ -122,6 +122,38 @@ pub struct EcsSection {
     /// Above this many tasks, a launch must be approved (`--yes`, or on the
     /// terminal). Default 100.
     pub max_tasks: Option<u32>,
+    /// `fargate` or `ec2` (the stack's pool); default: `[infra] capacity`,
+    /// else what the stack has.
+    pub capacity: Option<String>,
+}
+
+/// What ECS tasks run on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CapacityKind {
+    Fargate,
+    /// A pool of EC2 instances with Elastic IPs, started around runs.
+    Ec2,
+}
+
+impl CapacityKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CapacityKind::Fargate => "fargate",
+            CapacityKind::Ec2 => "ec2",
+        }
+    }
+}
+
+impl std::str::FromStr for CapacityKind {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<CapacityKind, String> {
+        match text {
+            "fargate" => Ok(CapacityKind::Fargate),
+            "ec2" => Ok(CapacityKind::Ec2),
+            other => Err(format!("`capacity` = `{other}`: use `fargate` or `ec2`")),
+        }
+    }
 }
 
 /// The docker backend: shards as containers of the runner image here.

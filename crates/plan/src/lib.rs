@@ -14,6 +14,7 @@ pub mod config;
 pub mod fargate;
 pub mod inspect;
 pub mod manifest;
+pub mod pool;
 pub mod records;
 pub mod split;
 

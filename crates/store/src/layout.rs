@@ -74,3 +74,13 @@ pub fn backend_notes(run_id: &str) -> String {
 pub fn launched(run_id: &str) -> String {
     format!("{RUNS}/{run_id}/launched.json")
 }
+/// The lease of the EC2 pool of ECS cluster `cluster`: which runs hold
+/// which instances (`loadgrid_plan::pool`), as numbered versions.
+pub fn pool_lease(cluster: &str) -> String {
+    format!("pools/{cluster}/lease")
+}
+/// Version `version` of a record kept as numbered versions under `prefix`;
+/// zero-padded so that keys sort as numbers.
+pub fn version(prefix: &str, version: u64) -> String {
+    format!("{prefix}/{version:020}")
+}

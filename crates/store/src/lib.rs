@@ -132,6 +132,30 @@ impl Store {
         }
     }
 
+    /// The newest version of a record kept as numbered versions under
+    /// `prefix` (see [`Store::put_version`]): its number and bytes.
+    pub async fn latest_version(&self, prefix: &str) -> Result<Option<(u64, Bytes)>> {
+        let keys = self.list_keys(prefix).await?;
+        let newest = keys.iter().filter_map(|key| Some((key.rsplit('/').next()?.parse::<u64>().ok()?, key))).max();
+        let Some((version, key)) = newest else { return Ok(None) };
+        Ok(self.get(key).await?.map(|bytes| (version, bytes)))
+    }
+
+    /// Writes version `version` of a record that several writers change: a
+    /// compare-and-swap made of conditional creates, which every store
+    /// has. A writer reads the newest version `n`, changes it and writes
+    /// `n + 1`; false means another writer got there first, and the change
+    /// must be made again on what that writer wrote. Old versions are
+    /// pruned, keeping the last few for a reader that listed a moment ago.
+    pub async fn put_version(&self, prefix: &str, version: u64, bytes: impl Into<Bytes>) -> Result<bool> {
+        const KEEP: u64 = 8;
+        let written = self.put_if_absent(&layout::version(prefix, version), bytes).await?;
+        if written && version >= KEEP {
+            let _ = self.delete(&layout::version(prefix, version - KEEP)).await;
+        }
+        Ok(written)
+    }
+
     /// Reads `key`, or `None` if it does not exist.
     pub async fn get(&self, key: &str) -> Result<Option<Bytes>> {
         match self.inner.get(&Path::from(key)).await {
@@ -260,6 +284,24 @@ mod tests {
         let back = dir.path().join("back.tar");
         assert!(store.get_to_file("runs/r/archive.tar", &back).await.unwrap());
         assert_eq!(std::fs::read(back).unwrap(), content);
+    }
+
+    #[tokio::test]
+    async fn versions_are_a_compare_and_swap_and_old_ones_are_pruned() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().to_str().unwrap()).unwrap();
+        let lease = layout::pool_lease("loadgrid");
+        assert_eq!(store.latest_version(&lease).await.unwrap(), None);
+        assert!(store.put_version(&lease, 1, "a").await.unwrap());
+        // A second writer that also read "nothing" and wrote version 1 loses.
+        assert!(!store.put_version(&lease, 1, "b").await.unwrap());
+        for version in 2..=12 {
+            assert!(store.put_version(&lease, version, format!("v{version}")).await.unwrap());
+        }
+        assert_eq!(store.latest_version(&lease).await.unwrap(), Some((12, Bytes::from("v12"))));
+        let kept = store.list_keys(&lease).await.unwrap();
+        assert_eq!(kept.len(), 8, "{kept:?}");
+        assert_eq!(kept[0], layout::version(&lease, 5));
     }
 
     #[test]

@@ -6,13 +6,17 @@
 //! Many shards share one `RunTask` call, so a call cannot hand each task its
 //! own shard index: every task of a call gets the call's shard range, and
 //! each agent claims one shard of it in the store (a conditional write).
+//!
+//! On the EC2 pool each call is placed on one instance (a `memberOf`
+//! constraint), as many shards on each as the pool's lease gave it.
 
+use std::collections::BTreeMap;
 use std::ops::Range;
 use std::time::Duration;
 
 use aws_sdk_ecs::types::{
     AssignPublicIp, AwsVpcConfiguration, CapacityProviderStrategyItem, ContainerOverride, KeyValuePair, LaunchType,
-    NetworkConfiguration, PropagateTags, Tag, TaskOverride,
+    NetworkConfiguration, PlacementConstraint, PlacementConstraintType, PropagateTags, Tag, TaskOverride,
 };
 use loadgrid_plan::Manifest;
 
@@ -28,11 +32,34 @@ const BACKOFF_CAP: Duration = Duration::from_secs(20);
 /// `RunTask` calls in flight at once.
 pub const PARALLEL_CALLS: usize = 10;
 
+/// The shards of one `RunTask` call, and the pool instance they go on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Batch {
+    pub range: Range<u32>,
+    pub instance: Option<String>,
+}
+
 /// Shards `0..n` in ranges of at most [`MAX_TASKS_PER_CALL`].
-pub fn batches(shards: u32) -> Vec<Range<u32>> {
+pub fn batches(shards: u32) -> Vec<Batch> {
     (0..shards.div_ceil(MAX_TASKS_PER_CALL))
-        .map(|i| i * MAX_TASKS_PER_CALL..((i + 1) * MAX_TASKS_PER_CALL).min(shards))
+        .map(|i| Batch { range: i * MAX_TASKS_PER_CALL..((i + 1) * MAX_TASKS_PER_CALL).min(shards), instance: None })
         .collect()
+}
+
+/// Shards placed on pool instances (instance → how many), in consecutive
+/// ranges of at most [`MAX_TASKS_PER_CALL`] per instance.
+pub fn pool_batches(placed: &BTreeMap<String, u32>) -> Vec<Batch> {
+    let mut batches = Vec::new();
+    let mut next = 0;
+    for (instance, &count) in placed {
+        let end = next + count;
+        while next < end {
+            let until = (next + MAX_TASKS_PER_CALL).min(end);
+            batches.push(Batch { range: next..until, instance: Some(instance.clone()) });
+            next = until;
+        }
+    }
+    batches
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,7 +112,8 @@ pub struct Launcher<'a> {
 impl Launcher<'_> {
     /// Launches one batch, retrying capacity failures for the tasks that
     /// did not start. Never returns more tasks than the batch has shards.
-    pub async fn launch_batch(&self, batch_index: usize, range: Range<u32>) -> BatchLaunch {
+    pub async fn launch_batch(&self, batch_index: usize, batch: Batch) -> BatchLaunch {
+        let Batch { range, instance } = batch;
         let mut launch = BatchLaunch { range: range.clone(), ..BatchLaunch::default() };
         let wanted = range.len();
         let mut spot = self.settings.spot;
@@ -93,7 +121,7 @@ impl Launcher<'_> {
             let missing = wanted - launch.task_arns.len();
             // Unique per call; the SDK's own retries of this call reuse it.
             let token = format!("{}-{batch_index}-{attempt}", self.manifest.run_id);
-            let response = match self.request(&range, missing as i32, spot, &token).send().await {
+            let response = match self.request(&range, instance.as_deref(), missing as i32, spot, &token).send().await {
                 Ok(response) => super::lenient::TasksAnswer::read(response.tasks(), response.failures()),
                 Err(error) => match super::lenient::tasks_answer(&error) {
                     Some(answer) => answer,
@@ -149,19 +177,25 @@ impl Launcher<'_> {
     fn request(
         &self,
         range: &Range<u32>,
+        instance: Option<&str>,
         count: i32,
         spot: bool,
         token: &str,
     ) -> aws_sdk_ecs::operation::run_task::builders::RunTaskFluentBuilder {
         let manifest = self.manifest;
         let settings = self.settings;
-        let env = [
+        let mut env = vec![
             ("LOADGRID_RUN_ID", manifest.run_id.clone()),
             ("LOADGRID_STORE", self.store_url.to_owned()),
             ("LOADGRID_SHARD_RANGE", format!("{}-{}", range.start, range.end - 1)),
             ("AWS_REGION", self.region.to_owned()),
             ("NO_COLOR", "1".to_owned()),
         ];
+        if instance.is_some() {
+            // Tasks on one instance share its host network: each k6 takes
+            // a free port for its REST API.
+            env.push(("LOADGRID_K6_ADDRESS", "127.0.0.1:0".to_owned()));
+        }
         let container = env.iter().fold(ContainerOverride::builder().name(self.container), |c, (name, value)| {
             c.environment(KeyValuePair::builder().name(*name).value(value).build())
         });
@@ -172,16 +206,6 @@ impl Launcher<'_> {
         if let Some(memory) = settings.memory {
             overrides = overrides.memory(memory.to_string());
         }
-        let network = AwsVpcConfiguration::builder()
-            .set_subnets(Some(settings.subnets.clone()))
-            .set_security_groups(Some(settings.security_groups.clone()))
-            .assign_public_ip(if settings.assign_public_ip {
-                AssignPublicIp::Enabled
-            } else {
-                AssignPublicIp::Disabled
-            })
-            .build()
-            .expect("subnets are set");
         let tags = [
             (TAG_RUN_ID, manifest.run_id.clone()),
             (TAG_TEST, manifest.test_name.clone()),
@@ -196,13 +220,32 @@ impl Launcher<'_> {
             .started_by(super::started_by(&manifest.run_id))
             .group(super::group(&manifest.run_id))
             .client_token(token)
-            .network_configuration(NetworkConfiguration::builder().awsvpc_configuration(network).build())
             .overrides(overrides.build())
             .propagate_tags(PropagateTags::TaskDefinition)
             .enable_ecs_managed_tags(true);
         for (key, value) in tags {
             request = request.tags(Tag::builder().key(key).value(value).build());
         }
+        if let Some(instance) = instance {
+            // The pool's task definition uses the host network: the task's
+            // egress is the instance's Elastic IP.
+            let on_instance = PlacementConstraint::builder()
+                .r#type(PlacementConstraintType::MemberOf)
+                .expression(format!("ec2InstanceId == {instance}"))
+                .build();
+            return request.launch_type(LaunchType::Ec2).placement_constraints(on_instance);
+        }
+        let network = AwsVpcConfiguration::builder()
+            .set_subnets(Some(settings.subnets.clone()))
+            .set_security_groups(Some(settings.security_groups.clone()))
+            .assign_public_ip(if settings.assign_public_ip {
+                AssignPublicIp::Enabled
+            } else {
+                AssignPublicIp::Disabled
+            })
+            .build()
+            .expect("subnets are set");
+        request = request.network_configuration(NetworkConfiguration::builder().awsvpc_configuration(network).build());
         if spot {
             let strategy = CapacityProviderStrategyItem::builder()
                 .capacity_provider("FARGATE_SPOT")
@@ -222,10 +265,18 @@ mod tests {
 
     #[test]
     fn batches_hold_at_most_ten_shards() {
-        assert_eq!(batches(25), vec![0..10, 10..20, 20..25]);
-        assert_eq!(batches(10), vec![0..10]);
-        assert_eq!(batches(1), vec![0..1]);
+        let ranges = |batches: Vec<Batch>| batches.into_iter().map(|b| b.range).collect::<Vec<_>>();
+        assert_eq!(ranges(batches(25)), vec![0..10, 10..20, 20..25]);
+        assert_eq!(ranges(batches(10)), vec![0..10]);
+        assert_eq!(ranges(batches(1)), vec![0..1]);
         assert_eq!(batches(100).len(), 10);
+    }
+
+    #[test]
+    fn pool_batches_give_each_instance_its_own_consecutive_shards() {
+        let placed: BTreeMap<String, u32> = [("i-a".to_owned(), 12), ("i-b".to_owned(), 3)].into_iter().collect();
+        let on = |instance: &str, range: Range<u32>| Batch { range, instance: Some(instance.to_owned()) };
+        assert_eq!(pool_batches(&placed), vec![on("i-a", 0..10), on("i-a", 10..12), on("i-b", 12..15)]);
     }
 
     #[test]

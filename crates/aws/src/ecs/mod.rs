@@ -1,6 +1,9 @@
-//! The ECS Fargate backend: shards are tasks of one task definition.
+//! The ECS backend: shards are tasks of one task definition, on Fargate or
+//! on the stack's pool of EC2 instances.
 //!
 //! - [`launch`]: `RunTask` in batches of 10, in parallel, with retries.
+//! - [`pool`]: EC2 capacity: the pool's lease, starting and stopping its
+//!   instances around runs.
 //! - [`shards`]: watching the launched tasks (`DescribeTasks` per 100
 //!   tasks, spaced out), their live numbers from CloudWatch Logs, stopping.
 //! - [`admin`]: `loadgrid ps` and `loadgrid stop` from any machine, by tag.
@@ -11,10 +14,12 @@
 pub mod admin;
 pub mod launch;
 mod lenient;
+pub mod pool;
 pub mod shards;
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
+use std::time::Duration;
 
 use anyhow::Context;
 use futures::StreamExt;
@@ -62,6 +67,16 @@ pub struct EcsSettings {
     pub spot: bool,
     pub cpu: Option<u32>,
     pub memory: Option<u32>,
+    pub capacity: Capacity,
+}
+
+/// What the tasks run on.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum Capacity {
+    #[default]
+    Fargate,
+    /// The stack's pool of EC2 instances with Elastic IPs.
+    Ec2(pool::Pool),
 }
 
 /// What was launched, stored as `runs/<id>/launched.json` so that any
@@ -79,6 +94,9 @@ pub struct Launched {
     /// Task size in CPU units and MiB, for cost estimates.
     pub cpu: Option<u32>,
     pub memory: Option<u32>,
+    /// What the run holds of the EC2 pool, on EC2 capacity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool: Option<pool::PoolUse>,
 }
 
 impl Launched {
@@ -87,6 +105,11 @@ impl Launched {
         let prefix = self.log_stream_prefix.as_ref()?;
         Some(format!("{prefix}/{}/{}", self.container, task_id(task_arn)))
     }
+}
+
+/// The pool lease's name: the cluster's name, from its name or ARN.
+pub fn pool_key(cluster: &str) -> &str {
+    cluster.rsplit('/').next().unwrap_or(cluster)
 }
 
 /// The last part of a task ARN.
@@ -110,6 +133,8 @@ pub struct EcsBackend {
     pub store_url: String,
     /// What is said and asked before tasks are paid for.
     pub guard: LaunchGuard,
+    /// SIGINT/SIGTERM so far: the EC2 pool's start is given up on one.
+    pub interrupts: Option<tokio::sync::watch::Receiver<u32>>,
     facts: Mutex<Option<TaskDefinitionFacts>>,
 }
 
@@ -137,29 +162,30 @@ pub const DEFAULT_MAX_TASKS: u32 = 100;
 
 impl EcsBackend {
     pub fn new(aws: AwsContext, settings: EcsSettings, store_url: String, guard: LaunchGuard) -> EcsBackend {
-        EcsBackend { aws, settings, store_url, guard, facts: Mutex::new(None) }
+        EcsBackend { aws, settings, store_url, guard, interrupts: None, facts: Mutex::new(None) }
+    }
+
+    /// The task size in CPU units and MiB: `--cpu`/`--memory`, else the
+    /// task definition's, else 1 vCPU and 2 GiB.
+    fn task_size(&self, facts: &TaskDefinitionFacts) -> (u32, u32) {
+        (self.settings.cpu.or(facts.cpu).unwrap_or(1024), self.settings.memory.or(facts.memory).unwrap_or(2048))
+    }
+
+    /// The task definition the shards run: the pool's on EC2 capacity.
+    fn task_family(&self) -> &str {
+        match &self.settings.capacity {
+            Capacity::Fargate => &self.settings.task_definition,
+            Capacity::Ec2(pool) => &pool.task_definition,
+        }
     }
 
     /// Says what the grid costs a minute, and has a large one approved.
     fn approve_launch(&self, shards: u32, facts: &TaskDefinitionFacts) -> anyhow::Result<()> {
-        let cpu = self.settings.cpu.or(facts.cpu).unwrap_or(1024);
-        let memory = self.settings.memory.or(facts.memory).unwrap_or(2048);
-        let one = loadgrid_cost::task_cost_usd(
-            &self.guard.prices,
-            cpu,
-            memory,
-            60.0,
-            loadgrid_cost::Arch::X86,
-            self.settings.spot,
-        );
-        let plan = format!(
-            "{shards} Fargate task{} of {} vCPU / {} GB{}: about ${:.4} a minute at list prices",
-            if shards == 1 { "" } else { "s" },
-            f64::from(cpu) / 1024.0,
-            f64::from(memory) / 1024.0,
-            if self.settings.spot { " on Spot" } else { "" },
-            one * f64::from(shards)
-        );
+        let (cpu, memory) = self.task_size(facts);
+        let plan = match &self.settings.capacity {
+            Capacity::Fargate => self.fargate_plan(shards, cpu, memory),
+            Capacity::Ec2(pool) => self.pool_plan(pool, shards, cpu, memory)?,
+        };
         eprintln!("launch: {plan}");
         if shards <= self.guard.max_tasks {
             return Ok(());
@@ -176,6 +202,58 @@ impl EcsBackend {
                  `max_tasks` under [ecs]; nothing was started"
             ))),
         }
+    }
+
+    fn fargate_plan(&self, shards: u32, cpu: u32, memory: u32) -> String {
+        let one = loadgrid_cost::task_cost_usd(
+            &self.guard.prices,
+            cpu,
+            memory,
+            60.0,
+            loadgrid_cost::Arch::X86,
+            self.settings.spot,
+        );
+        format!(
+            "{shards} Fargate task{} of {} vCPU / {} GB{}: about ${:.4} a minute at list prices",
+            if shards == 1 { "" } else { "s" },
+            f64::from(cpu) / 1024.0,
+            f64::from(memory) / 1024.0,
+            if self.settings.spot { " on Spot" } else { "" },
+            one * f64::from(shards)
+        )
+    }
+
+    /// How many of the pool's instances the shards need, and what they
+    /// cost a minute; an input error when the pool cannot carry them.
+    fn pool_plan(&self, pool: &pool::Pool, shards: u32, cpu: u32, memory: u32) -> anyhow::Result<String> {
+        let per_instance = pool::tasks_per_instance(&pool.instance_type, cpu, memory)?;
+        let size = format!("{} vCPU / {} GB", f64::from(cpu) / 1024.0, f64::from(memory) / 1024.0);
+        let Some(needed) = loadgrid_plan::pool::instances_needed(shards, per_instance) else {
+            return Err(input_error(format!(
+                "a task of {size} does not fit a {} of the pool (less {} MiB for the ECS agent). Next step: smaller \
+                 tasks (--cpu/--memory), or a larger `instance_type` under [infra] and `loadgrid infra deploy`",
+                pool.instance_type,
+                loadgrid_infra::spec::INSTANCE_RESERVED_MIB
+            )));
+        };
+        let available = pool.instances.len() as u32;
+        if needed > available {
+            return Err(input_error(format!(
+                "{shards} shards of {size} need {needed} {} instances ({per_instance} shards each) and the pool has \
+                 {available}: nothing was started. Next step: at most {} shards, smaller tasks (--cpu/--memory), or \
+                 a bigger pool (`instances` under [infra], then `loadgrid infra deploy`)",
+                pool.instance_type,
+                per_instance * available
+            )));
+        }
+        let hourly = self.guard.prices.ec2_hour(&pool.instance_type).map_err(|e| input_error(e.to_string()))?;
+        Ok(format!(
+            "{shards} task{} of {size} on at most {needed} of the pool's {available} {} instances: about ${:.4} a \
+             minute at list prices, while they run",
+            if shards == 1 { "" } else { "s" },
+            pool.instance_type,
+            hourly / 60.0 * f64::from(needed)
+        ))
     }
 
     async fn check_cluster(&self) -> anyhow::Result<()> {
@@ -206,7 +284,7 @@ impl EcsBackend {
     }
 
     async fn check_task_definition(&self) -> anyhow::Result<TaskDefinitionFacts> {
-        let family = &self.settings.task_definition;
+        let family = self.task_family();
         if family.is_empty() {
             return Err(input_error(
                 "no ECS task definition is set. Next step: --task-definition or `task_definition` under [ecs]",
@@ -278,6 +356,50 @@ impl EcsBackend {
         Ok(())
     }
 
+    /// The pool's instances exist and none is terminated.
+    async fn check_pool(&self, pool: &pool::Pool) -> anyhow::Result<()> {
+        if pool.instances.is_empty() {
+            return Err(input_error(
+                "the stack's EC2 pool has no instances. Next step: `instances` under [infra], then `loadgrid infra \
+                 deploy`",
+            ));
+        }
+        let described =
+            self.aws.ec2().describe_instances().set_instance_ids(Some(pool.instances.clone())).send().await.map_err(
+                |e| {
+                    input_error(format!(
+                        "the pool's instances {} cannot be used: {}. Next step: `loadgrid infra doctor`, then \
+                         `loadgrid infra deploy` to recreate them",
+                        pool.instances.join(", "),
+                        sdk_message(&e)
+                    ))
+                },
+            )?;
+        let terminated: Vec<&str> = described
+            .reservations()
+            .iter()
+            .flat_map(|r| r.instances())
+            .filter(|i| {
+                matches!(
+                    i.state().and_then(|s| s.name()),
+                    Some(aws_sdk_ec2::types::InstanceStateName::Terminated)
+                        | Some(aws_sdk_ec2::types::InstanceStateName::ShuttingDown)
+                )
+            })
+            .filter_map(|i| i.instance_id())
+            .collect();
+        if !terminated.is_empty() {
+            return Err(input_error(format!(
+                "the pool's instance{} {} {} terminated. Next step: `loadgrid infra deploy` recreates {}",
+                if terminated.len() == 1 { "" } else { "s" },
+                terminated.join(", "),
+                if terminated.len() == 1 { "is" } else { "are" },
+                if terminated.len() == 1 { "it" } else { "them" }
+            )));
+        }
+        Ok(())
+    }
+
     async fn check_secrets(&self, secrets: &BTreeMap<String, String>) -> anyhow::Result<()> {
         let client = self.aws.secrets();
         for (name, secret_id) in secrets {
@@ -321,7 +443,26 @@ impl EcsBackend {
         }
     }
 
-    fn launched_record(&self, task_arns: Vec<String>) -> Launched {
+    /// Takes the run's hold on the pool and starts what it needs; lets go
+    /// again if the instances do not come up.
+    async fn start_pool(&self, pool: &pool::Pool, manifest: &Manifest, store: &Store) -> anyhow::Result<pool::PoolUse> {
+        let facts = self.facts.lock().expect("facts lock").clone().unwrap_or_default();
+        let (cpu, memory) = self.task_size(&facts);
+        let per_instance = pool::tasks_per_instance(&pool.instance_type, cpu, memory)?;
+        let start_timeout = Duration::from_millis(manifest.timing.start_timeout_ms);
+        let lasts = start_timeout + manifest.results_due(0);
+        let expires_at_ms = pool::now_ms() + lasts.as_millis() as i64;
+        let cluster = pool_key(&self.settings.cluster);
+        let used =
+            pool::hold(store, cluster, pool, &manifest.run_id, per_instance, manifest.shards, expires_at_ms).await?;
+        if let Err(error) = pool::start(&self.aws, cluster, &used, start_timeout, self.interrupts.clone()).await {
+            let (note, _) = pool::let_go(&self.aws, store, cluster, &manifest.run_id, &used).await;
+            anyhow::bail!("{error:#}; no task was started; {note}");
+        }
+        Ok(used)
+    }
+
+    fn launched_record(&self, task_arns: Vec<String>, pool: Option<pool::PoolUse>) -> Launched {
         let facts = self.facts.lock().expect("facts lock").clone().unwrap_or_default();
         Launched {
             backend: "ecs".into(),
@@ -333,6 +474,7 @@ impl EcsBackend {
             log_stream_prefix: facts.log_stream_prefix,
             cpu: self.settings.cpu.or(facts.cpu),
             memory: self.settings.memory.or(facts.memory),
+            pool,
         }
     }
 }
@@ -349,10 +491,25 @@ impl Backend for EcsBackend {
         }
         self.check_cluster().await?;
         let facts = self.check_task_definition().await?;
-        if let (Some(cpu), Some(memory)) = (self.settings.cpu.or(facts.cpu), self.settings.memory.or(facts.memory)) {
-            loadgrid_plan::fargate::check_task_size(cpu, memory).map_err(input_error)?;
+        match &self.settings.capacity {
+            Capacity::Fargate => {
+                if let (Some(cpu), Some(memory)) =
+                    (self.settings.cpu.or(facts.cpu), self.settings.memory.or(facts.memory))
+                {
+                    loadgrid_plan::fargate::check_task_size(cpu, memory).map_err(input_error)?;
+                }
+                self.check_network().await?;
+            }
+            Capacity::Ec2(pool) => {
+                if self.settings.spot {
+                    return Err(input_error(
+                        "--spot is Fargate Spot; the EC2 pool's instances are on-demand. Next step: drop --spot, or \
+                         run on Fargate with --capacity fargate",
+                    ));
+                }
+                self.check_pool(pool).await?;
+            }
         }
-        self.check_network().await?;
         self.check_secrets(&manifest.secrets).await?;
         self.approve_launch(manifest.shards, &facts)?;
         *self.facts.lock().expect("facts lock") = Some(facts);
@@ -362,16 +519,26 @@ impl Backend for EcsBackend {
     async fn launch(&self, manifest: &Manifest, store: &Store) -> anyhow::Result<Box<dyn LaunchedShards>> {
         let ecs = self.aws.ecs();
         let region = self.aws.region();
+        let pool_use = match &self.settings.capacity {
+            Capacity::Fargate => None,
+            Capacity::Ec2(pool) => Some(self.start_pool(pool, manifest, store).await?),
+        };
+        let mut settings = self.settings.clone();
+        settings.task_definition = self.task_family().to_owned();
         let launcher = Launcher {
             ecs: &ecs,
-            settings: &self.settings,
+            settings: &settings,
             manifest,
             store_url: &self.store_url,
             region: &region,
             container: &self.settings.container,
         };
-        let launches: Vec<_> = futures::stream::iter(batches(manifest.shards).into_iter().enumerate())
-            .map(|(index, range)| launcher.launch_batch(index, range))
+        let batches = match &pool_use {
+            Some(used) => launch::pool_batches(&used.instances),
+            None => batches(manifest.shards),
+        };
+        let launches: Vec<_> = futures::stream::iter(batches.into_iter().enumerate())
+            .map(|(index, batch)| launcher.launch_batch(index, batch))
             .buffer_unordered(PARALLEL_CALLS)
             .collect()
             .await;
@@ -402,8 +569,13 @@ impl Backend for EcsBackend {
             // an unreadable answer) may have started tasks it never named,
             // so the run's tasks are found by `startedBy`, stopped, and
             // counted again: the message says only what was checked.
-            let cleanup = self.stop_every_task_of(&manifest.run_id, &task_arns).await;
-            let launched = self.launched_record(task_arns);
+            let mut cleanup = self.stop_every_task_of(&manifest.run_id, &task_arns).await;
+            if let Some(used) = &pool_use {
+                let (note, _) =
+                    pool::let_go(&self.aws, store, pool_key(&self.settings.cluster), &manifest.run_id, used).await;
+                cleanup = format!("{cleanup}; {note}");
+            }
+            let launched = self.launched_record(task_arns, pool_use);
             let _ = store.put(&layout::launched(&manifest.run_id), serde_json::to_vec_pretty(&launched)?).await;
             anyhow::bail!(
                 "could not launch every shard: {}. {cleanup}. Next step: retry later, use fewer or smaller shards, \
@@ -411,7 +583,7 @@ impl Backend for EcsBackend {
                 errors.join("; ")
             );
         }
-        let launched = self.launched_record(task_arns);
+        let launched = self.launched_record(task_arns, pool_use);
         let shards = EcsShards::new(&self.aws, store.clone(), manifest, launched.clone());
         for error in &errors {
             eprintln!("warning: {error} (continuing: --allow-partial)");
@@ -429,7 +601,7 @@ impl Backend for EcsBackend {
                     admin::run_task_arns(&self.aws.ecs(), &self.settings.cluster, &manifest.run_id, true).await?;
                 let facts = self.check_task_definition().await.ok();
                 *self.facts.lock().expect("facts lock") = facts;
-                self.launched_record(task_arns)
+                self.launched_record(task_arns, None)
             }
         };
         Ok(Box::new(EcsShards::new(&self.aws, store.clone(), manifest, launched)))

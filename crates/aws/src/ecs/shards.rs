@@ -68,6 +68,7 @@ impl TaskView {
 }
 
 pub struct EcsShards {
+    aws: AwsContext,
     ecs: aws_sdk_ecs::Client,
     store: Store,
     run_id: String,
@@ -83,6 +84,8 @@ pub struct EcsShards {
     next_live: Instant,
     last_live: Option<LiveNumbers>,
     tag_warning_shown: bool,
+    /// The pool instances' time this run paid for, once it let go of them.
+    pool_billing: Option<Vec<super::pool::InstanceBilling>>,
 }
 
 impl EcsShards {
@@ -96,6 +99,7 @@ impl EcsShards {
             .collect();
         let live = launched.log_group.clone().map(|group| LiveReader::new(aws.logs(), group));
         EcsShards {
+            aws: aws.clone(),
             ecs: aws.ecs(),
             store,
             run_id: manifest.run_id.clone(),
@@ -110,6 +114,7 @@ impl EcsShards {
             next_live: Instant::now(),
             last_live: None,
             tag_warning_shown: false,
+            pool_billing: None,
         }
     }
 
@@ -172,11 +177,29 @@ impl EcsShards {
                 })
             })
             .collect();
-        let billing = Billing { cpu: self.launched.cpu, memory: self.launched.memory, tasks };
+        let billing = Billing {
+            cpu: self.launched.cpu,
+            memory: self.launched.memory,
+            tasks,
+            instances: self.pool_billing.clone().unwrap_or_default(),
+        };
         let Ok(bytes) = serde_json::to_vec_pretty(&billing) else { return };
         if let Err(error) = self.store.put(&billing_key(&self.run_id), bytes).await {
             eprintln!("warning: cannot record the tasks' billed time: {error}");
         }
+    }
+
+    /// On the EC2 pool: lets go of the run's instances, once; those no other
+    /// run holds are stopped.
+    async fn let_go_of_pool(&mut self) {
+        let Some(used) = &self.launched.pool else { return };
+        if self.pool_billing.is_some() {
+            return;
+        }
+        let cluster = super::pool_key(&self.launched.cluster);
+        let (note, billing) = super::pool::let_go(&self.aws, &self.store, cluster, &self.run_id, used).await;
+        eprintln!("{note}");
+        self.pool_billing = Some(billing);
     }
 
     /// Reads the claims written since the last look (one listing, then one
@@ -337,6 +360,7 @@ impl LaunchedShards for EcsShards {
 
     async fn kill(&mut self) {
         self.stop_all("loadgrid: run interrupted twice").await;
+        self.let_go_of_pool().await;
     }
 
     async fn finish(&mut self) {
@@ -348,6 +372,7 @@ impl LaunchedShards for EcsShards {
                 self.describe().await;
             }
         }
+        self.let_go_of_pool().await;
         self.write_billing().await;
     }
 }
@@ -358,6 +383,9 @@ pub struct Billing {
     pub cpu: Option<u32>,
     pub memory: Option<u32>,
     pub tasks: Vec<TaskBilling>,
+    /// On the EC2 pool, what is paid for is the instances' time.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub instances: Vec<super::pool::InstanceBilling>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]

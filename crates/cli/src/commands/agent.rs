@@ -79,12 +79,26 @@ pub fn run(args: AgentArgs, global: GlobalArgs) -> anyhow::Result<i32> {
             shard,
             secrets: Some(secrets),
             k6: k6.path,
-            k6_address: args.k6_address,
+            k6_address: k6_address(&args.k6_address)?,
             work_dir,
             task_allowance,
         };
         Ok(loadgrid_agent::run(config, interrupted).await)
     })
+}
+
+/// k6's REST address; port 0 takes a free port, for shards that share a
+/// host's network (tasks on one instance of the EC2 pool).
+fn k6_address(given: &str) -> anyhow::Result<String> {
+    let address: std::net::SocketAddr =
+        given.parse().map_err(|e| anyhow::anyhow!("--k6-address `{given}` is not an address: {e}"))?;
+    if address.port() != 0 {
+        return Ok(given.to_owned());
+    }
+    let free = std::net::TcpListener::bind(address)
+        .and_then(|listener| listener.local_addr())
+        .map_err(|e| anyhow::anyhow!("no free port for k6 on {}: {e}", address.ip()))?;
+    Ok(free.to_string())
 }
 
 /// Reaches AWS only if the run has secrets: local runs without any need no

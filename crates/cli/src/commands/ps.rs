@@ -4,7 +4,7 @@
 use crate::output::outln;
 use std::collections::BTreeMap;
 
-use loadgrid_aws::ecs::{admin, read_launched};
+use loadgrid_aws::ecs::{admin, pool, pool_key, read_launched};
 use loadgrid_grid::input_error;
 
 use crate::cli::{PsArgs, StopArgs};
@@ -68,13 +68,13 @@ pub async fn stop(settings: &Settings, args: &StopArgs) -> anyhow::Result<i32> {
     let aws = settings.aws().await?;
     let ecs_settings = settings.ecs_settings(&aws, &args.ecs, None).await?;
     let ecs = aws.ecs();
-    let (cluster, arns) = match &args.run_id {
+    let store = settings.store().await.ok();
+    let (cluster, arns, run_ids) = match &args.run_id {
         Some(run_id) => {
             if !loadgrid_grid::run_id::is_valid(run_id) {
                 return Err(input_error(format!("`{run_id}` is not a run id; `loadgrid ps` lists the running grids")));
             }
             // The run's own record knows its cluster; the tags find it otherwise.
-            let store = settings.store().await.ok();
             let mut known = false;
             let mut launched = None;
             if let Some(store) = &store {
@@ -102,7 +102,7 @@ pub async fn stop(settings: &Settings, args: &StopArgs) -> anyhow::Result<i32> {
                      lists the running grids"
                 )));
             }
-            (cluster, arns)
+            (cluster, arns, vec![run_id.clone()])
         }
         None => {
             if ecs_settings.cluster.is_empty() {
@@ -110,10 +110,20 @@ pub async fn stop(settings: &Settings, args: &StopArgs) -> anyhow::Result<i32> {
             }
             let grids = admin::running_grids(&ecs, &ecs_settings.cluster, &settings.prices()?).await?;
             let arns = grids.iter().flat_map(|g| g.tasks.iter().map(|t| t.arn.clone())).collect();
-            (ecs_settings.cluster.clone(), arns)
+            let run_ids = grids.iter().map(|g| g.run_id.clone()).collect();
+            (ecs_settings.cluster.clone(), arns, run_ids)
         }
     };
     let stopped = admin::stop_tasks(&ecs, &cluster, &arns, "loadgrid stop").await;
     eprintln!("asked ECS to stop {stopped} task{} on cluster `{cluster}`", if stopped == 1 { "" } else { "s" });
+    // The runs' holds on the EC2 pool: the instances no other run uses stop.
+    if let Some(store) = &store {
+        for run_id in &run_ids {
+            let Some(launched) = read_launched(store, run_id).await.ok().flatten() else { continue };
+            let Some(used) = &launched.pool else { continue };
+            let (note, _) = pool::let_go(&aws, store, pool_key(&launched.cluster), run_id, used).await;
+            eprintln!("{note}");
+        }
+    }
     Ok(if stopped == arns.len() { 0 } else { 1 })
 }

@@ -37,8 +37,13 @@ pub async fn run_with(settings: &Settings, args: &RunArgs, k6: &loadgrid_k6::K6)
         ));
     }
     let (serving, live) = super::dashboard::open(settings, &args.dashboard).await?;
+    let signals = super::signal_counter()?;
     let backend: Box<dyn Backend> = match request.backend {
-        BackendKind::Ecs => Box::new(super::ecs_backend(settings, &args.ecs, Some(args), &store).await?),
+        BackendKind::Ecs => {
+            let mut backend = super::ecs_backend(settings, &args.ecs, Some(args), &store).await?;
+            backend.interrupts = Some(signals.clone());
+            Box::new(backend)
+        }
         BackendKind::Docker => Box::new(super::docker_backend(settings, args, k6, &store)?),
         BackendKind::Local => Box::new(local_backend(std::env::current_exe()?, k6, &store)),
     };
@@ -52,7 +57,7 @@ pub async fn run_with(settings: &Settings, args: &RunArgs, k6: &loadgrid_k6::K6)
             detach: args.detach,
             watch: WatchOptions {
                 progress: output::progress_mode(args.quiet),
-                signals: super::signal_counter()?,
+                signals,
                 summary: Some(output::summary_handling(k6.clone(), args.json)?),
                 live,
             },
