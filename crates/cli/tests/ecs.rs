@@ -696,3 +696,210 @@ fn the_s3_store_writes_conditionally_and_uploads_large_archives_in_parts() {
     assert_eq!(world.proxy.count("s3:POST"), 2, "one multipart upload");
     assert!(world.proxy.count("s3:PUT") >= 3 + 2, "three parts plus the two small writes");
 }
+
+/// The stack's EC2 pool, played by the harness: the started instances
+/// register as container instances, as the ECS agent would, and their
+/// tasks run as agent processes.
+struct PoolGrid {
+    ecs: EcsGrid,
+    instances: Vec<String>,
+}
+
+impl PoolGrid {
+    /// `count` stopped instances of `instance_type` (moto gives each 4096
+    /// CPU units and 7482 MiB, whatever the type); config from the stack.
+    fn new(count: i32, instance_type: &str) -> PoolGrid {
+        let grid = Grid::new();
+        let world = AwsWorld::new();
+        let instances = world.create_pool_stack("loadgrid", count, instance_type);
+        std::fs::write(
+            grid.path("loadgrid.toml"),
+            format!(
+                "store = \"s3://{}/team\"\nbackend = \"ecs\"\n\n[ecs]\nstack = \"loadgrid\"\n",
+                common::aws::BUCKET
+            ),
+        )
+        .unwrap();
+        let agent_env = vec![("LOADGRID_K6".to_owned(), k6_path().display().to_string())];
+        let fargate = FakeFargate::start_with_pool(&world, &grid.path("tasks"), agent_env);
+        PoolGrid { ecs: EcsGrid { grid, world, fargate: Some(fargate) }, instances }
+    }
+
+    /// Instances `indexes` of the pool as loadgrid lists them: by id.
+    fn listed(&self, indexes: &[usize]) -> String {
+        let mut ids: Vec<&str> = indexes.iter().map(|&i| self.instances[i].as_str()).collect();
+        ids.sort();
+        ids.join(", ")
+    }
+
+    fn states(&self) -> Vec<String> {
+        let states = self.ecs.world.instance_states();
+        self.instances.iter().map(|id| states[id].clone()).collect()
+    }
+
+    fn assert_all_stopped(&self, after: &str) {
+        assert_eq!(self.states(), vec!["stopped"; self.instances.len()], "every instance is stopped after {after}");
+    }
+
+    /// The pool's lease as the store holds it now.
+    fn lease(&self) -> serde_json::Value {
+        let prefix = format!("team/pools/{}/lease/", common::aws::CLUSTER);
+        let (_, bytes) = self
+            .ecs
+            .world
+            .bucket_objects()
+            .into_iter()
+            .filter(|(k, _)| k.starts_with(&prefix))
+            .last()
+            .expect("a lease");
+        serde_json::from_slice(&bytes).unwrap()
+    }
+}
+
+#[test]
+fn an_ec2_pool_run_starts_only_what_it_needs_matches_the_local_totals_and_stops_after() {
+    // t3.large: 2 vCPU and 8 GiB, so 2 shards of 1 vCPU / 2 GB each.
+    let pool = PoolGrid::new(3, "t3.large");
+    let ecs = &pool.ecs;
+    let outcome = ecs.run(&["run", &ecs.script(), "--shards", "4", "-e", &ecs.base_url(), "--json"]);
+    outcome.exit(0).stderr_contains(
+        "launch: 4 tasks of 1 vCPU / 2 GB on at most 2 of the pool's 3 t3.large instances: about $0.0028 a minute",
+    );
+    outcome.stderr_contains("pool: starting 2 t3.large instances for this run");
+    // Filled in the stack's order: the first two; the third stays stopped.
+    outcome.stderr_contains(&format!("pool: {} ready in", pool.listed(&[0, 1])));
+    outcome.stderr_contains(&format!("pool: stopped {}", pool.listed(&[0, 1])));
+    outcome.stderr_contains("instances of the EC2 pool billed");
+    let summary = outcome.json();
+    // The local grid's totals for this script (`four_shards_on_ecs_match_the_local_grid`).
+    assert_eq!(value(&summary, "iterations", "count"), 40.0);
+    assert_eq!(value(&summary, "http_reqs", "count"), 80.0);
+    for shard in summary["shards"].as_array().unwrap() {
+        assert_eq!(shard["outcome"], "completed", "{shard}");
+    }
+    assert_eq!(ecs.world.proxy.count("query:StartInstances"), 1, "one call starts both");
+    pool.assert_all_stopped("a pass");
+    let lease = pool.lease();
+    assert_eq!(lease["holders"], serde_json::json!({}), "{lease}");
+    assert_eq!(lease["stopping"], serde_json::json!({}), "{lease}");
+    // The run's cost is its instances' time, recorded per instance.
+    let run_id = summary["run_id"].as_str().unwrap();
+    let key = format!("team/runs/{run_id}/billing.json");
+    let (_, bytes) = ecs.world.bucket_objects().into_iter().find(|(k, _)| *k == key).expect("billing.json");
+    let billing: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    let billed: Vec<&str> =
+        billing["instances"].as_array().unwrap().iter().map(|i| i["instance_id"].as_str().unwrap()).collect();
+    assert_eq!(billed.join(", "), pool.listed(&[0, 1]));
+}
+
+#[test]
+fn overlapping_pool_runs_share_an_instance_and_the_last_to_end_stops_it() {
+    let pool = PoolGrid::new(1, "t3.large");
+    let ecs = &pool.ecs;
+    let long = ecs.grid.script("long.js", LONG_SCRIPT);
+    let first = ecs.spawn(&["run", &long, "--shards", "1", "-e", &ecs.base_url()]);
+    ecs.wait_for_object("/go", Duration::from_secs(60));
+    // The second run fits beside the first on its instance, and fails its threshold.
+    let second =
+        ecs.run(&["run", &ecs.script(), "--shards", "1", "-e", &ecs.base_url(), "--threshold", "http_reqs: count<10"]);
+    let instance = &pool.instances[0];
+    second
+        .exit(99)
+        .stderr_contains("pool: this run uses 1 t3.large instance that is already running")
+        .stderr_contains(&format!("pool: nothing to stop; {instance} stays up for another run"));
+    assert_eq!(pool.states(), vec!["running"], "the first run still uses it");
+    let first = Outcome::from(first.wait_with_output().unwrap());
+    first.exit(0).stderr_contains(&format!("pool: stopped {instance}"));
+    pool.assert_all_stopped("the last run");
+    assert_eq!(ecs.world.proxy.count("query:StartInstances"), 1, "started once, by the first run");
+}
+
+#[test]
+fn a_task_that_never_starts_an_interrupt_and_a_crossed_threshold_all_stop_the_pool() {
+    let pool = PoolGrid::new(2, "t3.large");
+    let ecs = &pool.ecs;
+    *ecs.fargate.as_ref().unwrap().fail_next.lock().unwrap() =
+        (1, "CannotPullContainerError: pull image manifest has been retried 5 time(s)".into());
+    ecs.run(&["run", &ecs.script(), "--shards", "2", "-e", &ecs.base_url()])
+        .exit(1)
+        .stderr_contains("CannotPullContainerError")
+        .stderr_contains(&format!("pool: stopped {}", pool.instances[0]));
+    pool.assert_all_stopped("a task that never started");
+
+    let long = ecs.grid.script("long.js", LONG_SCRIPT);
+    let child = ecs.spawn(&["run", &long, "--shards", "4", "-e", &ecs.base_url()]);
+    let run_id = ecs.wait_for_object("/go", Duration::from_secs(60));
+    assert_eq!(pool.states(), vec!["running", "running"]);
+    std::thread::sleep(Duration::from_secs(4));
+    interrupt(&child);
+    Outcome::from(child.wait_with_output().unwrap())
+        .exit(1)
+        .stderr_contains("interrupted: stopping every shard")
+        .stderr_contains(&format!("pool: stopped {}", pool.listed(&[0, 1])));
+    pool.assert_all_stopped("an interrupt");
+    assert_eq!(ecs.summary(&run_id)["partial"], true);
+
+    ecs.run(&["run", &ecs.script(), "--shards", "2", "-e", &ecs.base_url(), "--threshold", "http_reqs: count<10"])
+        .exit(99)
+        .stderr_contains(&format!("pool: stopped {}", pool.instances[0]));
+    pool.assert_all_stopped("a crossed threshold");
+}
+
+#[test]
+fn bad_pool_inputs_start_no_instance() {
+    let pool = PoolGrid::new(1, "t3.large");
+    let ecs = &pool.ecs;
+    let script = ecs.script();
+    let base_url = ecs.base_url();
+    let run = |extra: &[&str]| {
+        let mut args = vec!["run", script.as_str(), "-e", base_url.as_str()];
+        args.extend_from_slice(extra);
+        ecs.run(&args)
+    };
+    run(&["--shards", "3"]).exit(2).stderr_contains(
+        "3 shards of 1 vCPU / 2 GB need 2 t3.large instances (2 shards each) and the pool has 1: nothing was \
+         started. Next step: at most 2 shards, smaller tasks (--cpu/--memory), or a bigger pool (`instances` under \
+         [infra], then `loadgrid infra deploy`)",
+    );
+    run(&["--shards", "1", "--cpu", "4096", "--memory", "8192"]).exit(2).stderr_contains(
+        "a task of 4 vCPU / 8 GB does not fit a t3.large of the pool (less 512 MiB for the ECS agent). Next step: \
+         smaller tasks (--cpu/--memory), or a larger `instance_type` under [infra] and `loadgrid infra deploy`",
+    );
+    run(&["--shards", "1", "--spot"]).exit(2).stderr_contains(
+        "--spot is Fargate Spot; the EC2 pool's instances are on-demand. Next step: drop --spot, or run on Fargate \
+         with --capacity fargate",
+    );
+
+    ecs.world.create_stack_with_outputs(
+        "odd",
+        &[
+            ("PoolInstances", &pool.instances[0]),
+            ("PoolInstanceType", "x9.huge"),
+            ("PoolTaskDefinition", common::aws::POOL_TASK_FAMILY),
+        ],
+    );
+    ecs.world.create_outputs_stack("fargate-only");
+    for (stack, message) in [
+        (
+            "odd",
+            "the pool's instance type `x9.huge` is not one loadgrid sizes and prices (t3.medium, t3.large, t3.xlarge, \
+             t3.2xlarge, c6i.large, c6i.xlarge, c6i.2xlarge, c7i.xlarge, m6i.xlarge, m6i.2xlarge). Next step: set \
+             `instance_type` under [infra] to one of them and `loadgrid infra deploy`",
+        ),
+        (
+            "fargate-only",
+            "`capacity = \"ec2\"`, but stack `fargate-only` has no EC2 pool: nothing was started. Next step: \
+             `capacity = \"ec2\"` under [infra] and `loadgrid infra deploy`, or run on Fargate with --capacity fargate",
+        ),
+    ] {
+        std::fs::write(
+            ecs.grid.path("loadgrid.toml"),
+            format!("store = \"s3://{}/team\"\nbackend = \"ecs\"\n\n[ecs]\nstack = \"{stack}\"\n", common::aws::BUCKET),
+        )
+        .unwrap();
+        run(&["--shards", "1", "--capacity", "ec2"]).exit(2).stderr_contains(message);
+    }
+    assert_eq!(ecs.world.proxy.count("query:StartInstances"), 0, "no instance was started");
+    assert_eq!(ecs.world.proxy.count("ecs:RunTask"), 0, "no task was started");
+    pool.assert_all_stopped("bad input");
+}

@@ -2,6 +2,7 @@
 //! a one-minute minimum, Spot as a discount.
 
 use crate::prices::Prices;
+use crate::CostError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Arch {
@@ -10,7 +11,8 @@ pub enum Arch {
     Arm,
 }
 
-/// Fargate bills each task from image pull to stop, per second, at least a minute.
+/// Fargate bills each task from image pull to stop, per second, at least a
+/// minute; EC2 (Linux) bills each start of an instance the same way.
 pub const MINIMUM_BILLED_SECONDS: f64 = 60.0;
 
 /// The hourly price of a task of `cpu` units (1024 = 1 vCPU) and `memory` MiB.
@@ -107,9 +109,45 @@ pub fn run_cost(prices: &Prices, shard_seconds: &[f64], cpu: u32, memory: u32, s
     RunCost { compute_usd, logs_usd }
 }
 
+/// One pool instance's time a run paid for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InstanceTime {
+    pub instance_type: String,
+    pub seconds: f64,
+}
+
+/// Prices a run on the EC2 pool: each instance per second from its start
+/// (at least a minute), with its Elastic IP and root volume for that time;
+/// logs from the shards' runtime.
+pub fn pool_run_cost(prices: &Prices, instances: &[InstanceTime], shard_seconds: &[f64]) -> Result<RunCost, CostError> {
+    let mut compute_usd = 0.0;
+    for instance in instances {
+        let hours = instance.seconds.max(MINIMUM_BILLED_SECONDS) / 3600.0;
+        let volume_hour =
+            f64::from(crate::planner::EC2_ROOT_VOLUME_GB) * prices.ebs_gb_month / crate::planner::HOURS_PER_MONTH;
+        compute_usd += hours * (prices.ec2_hour(&instance.instance_type)? + prices.public_ipv4_hour + volume_hour);
+    }
+    let shard_hours = shard_seconds.iter().fold(0.0, |hours, s| hours + s.max(0.0) / 3600.0);
+    let logs_usd = shard_hours * crate::planner::LOG_GB_PER_SHARD_HOUR * prices.logs_ingest_gb;
+    Ok(RunCost { compute_usd, logs_usd })
+}
+
 #[cfg(test)]
 mod run_cost_tests {
     use super::*;
+
+    #[test]
+    fn a_pool_run_pays_each_instance_per_second_with_its_address_and_volume() {
+        let prices = Prices::default();
+        let instance = |seconds| InstanceTime { instance_type: "t3.xlarge".into(), seconds };
+        let cost = pool_run_cost(&prices, &[instance(1800.0), instance(20.0)], &[]).unwrap();
+        let hourly = 0.1664 + prices.public_ipv4_hour + 30.0 * prices.ebs_gb_month / 730.0;
+        // Half an hour, and a start's one-minute minimum.
+        assert!((cost.compute_usd - hourly * (0.5 + 1.0 / 60.0)).abs() < 1e-12, "{cost:?}");
+        assert_eq!(cost.logs_usd, 0.0);
+        let unknown = InstanceTime { instance_type: "x9.huge".into(), seconds: 60.0 };
+        assert!(pool_run_cost(&prices, &[unknown], &[]).is_err());
+    }
 
     #[test]
     fn a_run_bills_every_shard_with_its_own_minimum() {

@@ -17,8 +17,9 @@ use crate::CostError;
 
 /// AWS's month for pricing: 730 hours.
 pub const HOURS_PER_MONTH: f64 = 730.0;
-/// An EC2 load generator's root volume.
-pub const EC2_ROOT_VOLUME_GB: f64 = 20.0;
+/// An EC2 load generator's root volume (gp3): the ECS-optimized AMI's
+/// minimum, and what the pool's instances get.
+pub const EC2_ROOT_VOLUME_GB: u32 = 30;
 /// What a shard's snapshot lines put into CloudWatch Logs per hour: one
 /// ~1.5 KB line every 2 s.
 pub const LOG_GB_PER_SHARD_HOUR: f64 = 1800.0 * 1500.0 / 1e9;
@@ -236,7 +237,7 @@ pub fn plan(prices: &Prices, workload: &Workload) -> Result<Plan, CostError> {
             },
             Line {
                 item: format!("root volumes x{shards} ({EC2_ROOT_VOLUME_GB} GB gp3)"),
-                usd: shards * EC2_ROOT_VOLUME_GB * prices.ebs_gb_month,
+                usd: shards * f64::from(EC2_ROOT_VOLUME_GB) * prices.ebs_gb_month,
             },
             storage.clone(),
         ],

@@ -43,7 +43,8 @@ pub struct PoolUse {
     pub held_at_ms: i64,
 }
 
-/// One instance's time that a run paid for.
+/// One instance's time that a run paid for: from its start (or the run's
+/// hold, if it was running already) to the run's letting go.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InstanceBilling {
     pub instance_id: String,
@@ -55,8 +56,6 @@ pub struct InstanceBilling {
 const START_POLL: Duration = Duration::from_secs(2);
 /// Lost compare-and-swaps before the lease is given up on.
 const LEASE_ATTEMPTS: u32 = 20;
-/// What EC2 bills at least each time an instance starts.
-pub const MINIMUM_BILLED_SECONDS: f64 = 60.0;
 
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
@@ -239,19 +238,18 @@ pub async fn start(
         let stopped: Vec<String> =
             ids.iter().filter(|id| views[*id].state == Some(InstanceStateName::Stopped)).cloned().collect();
         if !announced {
-            let running = ids.len() - stopped.len();
-            eprintln!(
-                "pool: {} of {} {} instance{} for this run{}",
-                if stopped.is_empty() { "using" } else { "starting" },
-                ids.len(),
-                used.instance_type,
-                if ids.len() == 1 { "" } else { "s" },
-                if running > 0 && !stopped.is_empty() {
-                    format!(" ({running} already running)")
-                } else {
-                    String::new()
-                }
-            );
+            let kind = &used.instance_type;
+            let others = ids.len() - stopped.len();
+            let line = match (stopped.len(), others) {
+                (0, n) => format!("this run uses {n} {kind} instance{} that {} already running", plural(n), is_are(n)),
+                (n, 0) => format!("starting {n} {kind} instance{} for this run", plural(n)),
+                (n, more) => format!(
+                    "starting {n} {kind} instance{} for this run; {more} more {} already running",
+                    plural(n),
+                    is_are(more)
+                ),
+            };
+            eprintln!("pool: {line}");
             announced = true;
         }
         if !stopped.is_empty() {
@@ -320,7 +318,7 @@ pub async fn let_go(
             InstanceBilling {
                 instance_id: id.clone(),
                 instance_type: used.instance_type.clone(),
-                seconds: ((now - since) as f64 / 1000.0).max(MINIMUM_BILLED_SECONDS),
+                seconds: ((now - since) as f64 / 1000.0).max(0.0),
             }
         })
         .collect();
@@ -375,6 +373,22 @@ pub async fn let_go(
         ),
     };
     (note, billing)
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+fn is_are(n: usize) -> &'static str {
+    if n == 1 {
+        "is"
+    } else {
+        "are"
+    }
 }
 
 fn join(ids: &[&String]) -> String {

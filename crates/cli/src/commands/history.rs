@@ -184,8 +184,9 @@ pub fn task_size(settings: &crate::settings::Settings) -> (u32, u32, bool) {
     (cpu, memory, config.ecs.spot.unwrap_or(false))
 }
 
-/// What the run cost on Fargate. An ECS run is priced from what ECS
-/// reports of each task (image pull to stop, Spot or not: `billing.json`);
+/// What the run cost. An ECS run is priced from what ECS reports of each
+/// task (image pull to stop, Spot or not: `billing.json`), or on the EC2
+/// pool from its instances' time;
 /// a local run from its shards' run times, as the same run on Fargate, with
 /// the task size of `[ecs]`/`[infra]` (default 1 vCPU / 2 GB) and
 /// `[ecs] spot` (an estimate: Fargate would also bill the tasks' start-up).
@@ -193,7 +194,11 @@ pub fn task_size(settings: &crate::settings::Settings) -> (u32, u32, bool) {
 pub async fn estimate_cost(settings: &crate::settings::Settings, store: &Store, summary: &RunSummary) -> Option<f64> {
     let prices = settings.prices().ok()?;
     let (default_cpu, default_memory, spot) = task_size(settings);
-    let billing = loadgrid_aws::ecs::read_billing(store, &summary.run_id).await.filter(|b| !b.tasks.is_empty());
+    let billing = loadgrid_aws::ecs::read_billing(store, &summary.run_id).await;
+    if let Some(billing) = billing.as_ref().filter(|b| !b.instances.is_empty()) {
+        return pool_cost(&prices, billing);
+    }
+    let billing = billing.filter(|b| !b.tasks.is_empty());
     let (cost, basis, cpu, memory) = match &billing {
         Some(billing) => {
             let (cpu, memory) = (billing.cpu.unwrap_or(default_cpu), billing.memory.unwrap_or(default_memory));
@@ -230,6 +235,36 @@ pub async fn estimate_cost(settings: &crate::settings::Settings, store: &Store, 
         cost.total(),
         f64::from(cpu) / 1024.0,
         f64::from(memory) / 1024.0,
+        cost.logs_usd
+    );
+    Some(cost.total())
+}
+
+/// A run on the EC2 pool: the instances' time it paid for, with their
+/// Elastic IPs and volumes, and the tasks' logs. Prints it.
+fn pool_cost(prices: &loadgrid_cost::Prices, billing: &loadgrid_aws::ecs::Billing) -> Option<f64> {
+    let instances: Vec<loadgrid_cost::billing::InstanceTime> = billing
+        .instances
+        .iter()
+        .map(|i| loadgrid_cost::billing::InstanceTime { instance_type: i.instance_type.clone(), seconds: i.seconds })
+        .collect();
+    let task_seconds: Vec<f64> = billing.tasks.iter().map(|t| t.seconds).collect();
+    let cost = match loadgrid_cost::billing::pool_run_cost(prices, &instances, &task_seconds) {
+        Ok(cost) => cost,
+        Err(error) => {
+            eprintln!("cost: unknown ({error})");
+            return None;
+        }
+    };
+    let seconds: f64 = instances.iter().map(|i| i.seconds.max(loadgrid_cost::billing::MINIMUM_BILLED_SECONDS)).sum();
+    let types: std::collections::BTreeSet<&str> = instances.iter().map(|i| i.instance_type.as_str()).collect();
+    eprintln!(
+        "cost: ~${:.4} ({} {} instance{} of the EC2 pool billed {seconds:.0} s in all, with their Elastic IPs and \
+         volumes; logs ${:.4})",
+        cost.total(),
+        instances.len(),
+        types.into_iter().collect::<Vec<_>>().join("/"),
+        if instances.len() == 1 { "" } else { "s" },
         cost.logs_usd
     );
     Some(cost.total())

@@ -28,6 +28,8 @@ use hyper_util::rt::TokioIo;
 pub const REGION: &str = "us-east-1";
 pub const CLUSTER: &str = "loadgrid";
 pub const TASK_FAMILY: &str = "loadgrid-runner";
+/// The EC2 pool's host-network task definition.
+pub const POOL_TASK_FAMILY: &str = "loadgrid-runner-ec2";
 /// The task definition's size: CPU units and MiB.
 const TASK_CPU: &str = "1024";
 const TASK_MEMORY: &str = "2048";
@@ -406,21 +408,100 @@ security_groups = ["{sg}"]
     /// A CloudFormation stack whose outputs describe this world, as
     /// `loadgrid infra deploy` would leave them.
     pub fn create_outputs_stack(&self, name: &str) {
+        self.create_stack_with_outputs(name, &[]);
+    }
+
+    /// A stack with this world's outputs, and `extra` ones.
+    pub fn create_stack_with_outputs(&self, name: &str, extra: &[(&str, &str)]) {
+        let mut outputs = serde_json::json!({
+            "Cluster": { "Value": CLUSTER },
+            "TaskDefinition": { "Value": TASK_FAMILY },
+            "ContainerName": { "Value": CONTAINER },
+            "Subnets": { "Value": self.subnet },
+            "SecurityGroup": { "Value": self.security_group },
+            "AssignPublicIp": { "Value": "ENABLED" },
+        });
+        for (key, value) in extra {
+            outputs[*key] = serde_json::json!({ "Value": value });
+        }
         let template = serde_json::json!({
             "Resources": { "Handle": { "Type": "AWS::CloudFormation::WaitConditionHandle" } },
-            "Outputs": {
-                "Cluster": { "Value": CLUSTER },
-                "TaskDefinition": { "Value": TASK_FAMILY },
-                "ContainerName": { "Value": CONTAINER },
-                "Subnets": { "Value": self.subnet },
-                "SecurityGroup": { "Value": self.security_group },
-                "AssignPublicIp": { "Value": "ENABLED" },
-            }
+            "Outputs": outputs,
         });
         let client = aws_sdk_cloudformation::Client::new(&self.config);
         self.runtime
             .block_on(client.create_stack().stack_name(name).template_body(template.to_string()).send())
             .unwrap();
+    }
+
+    /// An EC2 pool as `loadgrid infra deploy` with `capacity = "ec2"` leaves
+    /// it: `count` instances of `instance_type`, stopped; the host-network
+    /// task definition; and stack `name` whose outputs describe it all.
+    /// Returns the instance ids.
+    pub fn create_pool_stack(&self, name: &str, count: i32, instance_type: &str) -> Vec<String> {
+        let ec2 = aws_sdk_ec2::Client::new(&self.config);
+        let ecs = aws_sdk_ecs::Client::new(&self.config);
+        let ids = self.runtime.block_on(async {
+            let launched = ec2
+                .run_instances()
+                .image_id("ami-12c6146b")
+                .instance_type(aws_sdk_ec2::types::InstanceType::from(instance_type))
+                .subnet_id(&self.subnet)
+                .min_count(count)
+                .max_count(count)
+                .send()
+                .await
+                .unwrap();
+            let ids: Vec<String> = launched.instances().iter().map(|i| i.instance_id().unwrap().to_owned()).collect();
+            ec2.stop_instances().set_instance_ids(Some(ids.clone())).send().await.unwrap();
+            use aws_sdk_ecs::types::{Compatibility, ContainerDefinition, NetworkMode};
+            ecs.register_task_definition()
+                .family(POOL_TASK_FAMILY)
+                .requires_compatibilities(Compatibility::Ec2)
+                .network_mode(NetworkMode::Host)
+                .cpu(TASK_CPU)
+                .memory(TASK_MEMORY)
+                .container_definitions(
+                    ContainerDefinition::builder()
+                        .name(CONTAINER)
+                        .image("loadgrid-runner:test")
+                        .cpu(1024)
+                        .memory(2048)
+                        .essential(true)
+                        .build(),
+                )
+                .send()
+                .await
+                .unwrap();
+            ids
+        });
+        let instances = ids.join(",");
+        self.create_stack_with_outputs(
+            name,
+            &[
+                ("Capacity", "ec2"),
+                ("PoolInstances", &instances),
+                ("PoolInstanceType", instance_type),
+                ("PoolTaskDefinition", POOL_TASK_FAMILY),
+            ],
+        );
+        ids
+    }
+
+    /// Each EC2 instance's state: `running`, `stopped`...
+    pub fn instance_states(&self) -> BTreeMap<String, String> {
+        let ec2 = aws_sdk_ec2::Client::new(&self.config);
+        self.runtime.block_on(async {
+            let described = ec2.describe_instances().send().await.unwrap();
+            described
+                .reservations()
+                .iter()
+                .flat_map(|r| r.instances())
+                .map(|i| {
+                    (i.instance_id().unwrap().to_owned(), i.state().and_then(|s| s.name()).unwrap().as_str().to_owned())
+                })
+                .collect()
+        })
     }
 
     pub fn create_secret(&self, name: &str, value: &str) {
@@ -574,6 +655,9 @@ struct RunningAgent {
 struct Runtime {
     agent_env: Vec<(String, String)>,
     image: Option<String>,
+    /// Also play the ECS agent of EC2 instances: register each running
+    /// instance as a container instance, drop it when it stops.
+    ec2_agent: bool,
 }
 
 impl Runtime {
@@ -610,13 +694,19 @@ impl Runtime {
 impl FakeFargate {
     /// `agent_env` is added to every agent's environment (e.g. LOADGRID_K6).
     pub fn start(world: &AwsWorld, work_dir: &Path, agent_env: Vec<(String, String)>) -> FakeFargate {
-        FakeFargate::launch(world, work_dir, agent_env, None)
+        FakeFargate::launch(world, work_dir, agent_env, None, false)
     }
 
     /// Runs each task as a container of the runner `image`, with the task
     /// definition's settings, instead of a `loadgrid agent` process.
     pub fn start_image(world: &AwsWorld, image: &str) -> FakeFargate {
-        FakeFargate::launch(world, Path::new("/tmp"), Vec::new(), Some(image.to_owned()))
+        FakeFargate::launch(world, Path::new("/tmp"), Vec::new(), Some(image.to_owned()), false)
+    }
+
+    /// As [`FakeFargate::start`], and the ECS agent of the EC2 pool's
+    /// instances too: what runs on them is played the same way.
+    pub fn start_with_pool(world: &AwsWorld, work_dir: &Path, agent_env: Vec<(String, String)>) -> FakeFargate {
+        FakeFargate::launch(world, work_dir, agent_env, None, true)
     }
 
     fn launch(
@@ -624,6 +714,7 @@ impl FakeFargate {
         work_dir: &Path,
         agent_env: Vec<(String, String)>,
         image: Option<String>,
+        ec2_agent: bool,
     ) -> FakeFargate {
         let stop = Arc::new(AtomicBool::new(false));
         let started = Arc::new(Mutex::new(Vec::new()));
@@ -637,7 +728,7 @@ impl FakeFargate {
                 moto,
                 config,
                 work_dir,
-                Runtime { agent_env, image },
+                Runtime { agent_env, image, ec2_agent },
                 stop_flag,
                 started_list,
                 failing,
@@ -672,7 +763,12 @@ async fn run_fargate(
     let forwarder = tokio::spawn(forward_logs(logs, line_receiver));
     let mut agents: HashMap<String, RunningAgent> = HashMap::new();
     let mut finished: std::collections::HashSet<String> = Default::default();
+    let ec2 = aws_sdk_ec2::Client::new(&config);
+    let mut registered: HashMap<String, String> = HashMap::new();
     while !stop.load(Ordering::SeqCst) {
+        if agents_runtime.ec2_agent {
+            play_ecs_agents(&ec2, &ecs, &mut registered).await;
+        }
         let arns = match ecs.list_tasks().cluster(CLUSTER).send().await {
             Ok(listing) => listing.task_arns().to_vec(),
             Err(_) => Vec::new(),
@@ -741,15 +837,19 @@ async fn run_fargate(
                     .flat_map(|c| c.environment())
                     .filter_map(|kv| Some((kv.name()?.to_owned(), kv.value()?.to_owned())))
                     .collect();
-                let k6_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
                 let mut env = env;
+                // Tasks on the EC2 pool share the host network and say so
+                // (port 0); a Fargate task has its own, 6565 is free.
+                if !env.iter().any(|(name, _)| name == "LOADGRID_K6_ADDRESS") {
+                    let k6_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+                    env.push(("LOADGRID_K6_ADDRESS".to_owned(), format!("127.0.0.1:{k6_port}")));
+                }
                 env.extend([
                     ("AWS_ACCESS_KEY_ID".to_owned(), "test".to_owned()),
                     ("AWS_SECRET_ACCESS_KEY".to_owned(), "test".to_owned()),
                     ("AWS_ENDPOINT_URL".to_owned(), moto.clone()),
                     ("AWS_EC2_METADATA_DISABLED".to_owned(), "true".to_owned()),
                     ("ECS_CONTAINER_METADATA_URI_V4".to_owned(), format!("{}/{task_id}", metadata.url)),
-                    ("LOADGRID_K6_ADDRESS".to_owned(), format!("127.0.0.1:{k6_port}")),
                 ]);
                 let mut command = agents_runtime.command(&task_id, env, &work_dir);
                 command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
@@ -807,6 +907,49 @@ async fn run_fargate(
     }
     drop(line_sender);
     let _ = tokio::time::timeout(Duration::from_secs(5), forwarder).await;
+}
+
+/// What the ECS agent on each EC2 instance does: a running instance joins
+/// the cluster as a container instance; a stopped one leaves it (ECS keeps
+/// a stopped instance registered but disconnected, which moto cannot
+/// show, so the harness deregisters it).
+async fn play_ecs_agents(
+    ec2: &aws_sdk_ec2::Client,
+    ecs: &aws_sdk_ecs::Client,
+    registered: &mut HashMap<String, String>,
+) {
+    let Ok(described) = ec2.describe_instances().send().await else { return };
+    for instance in described.reservations().iter().flat_map(|r| r.instances()) {
+        let Some(id) = instance.instance_id() else { continue };
+        let running = instance.state().and_then(|s| s.name()) == Some(&aws_sdk_ec2::types::InstanceStateName::Running);
+        match (running, registered.get(id)) {
+            (true, None) => {
+                let document = serde_json::json!({ "instanceId": id }).to_string();
+                let joined = ecs
+                    .register_container_instance()
+                    .cluster(CLUSTER)
+                    .instance_identity_document(document)
+                    .send()
+                    .await;
+                if let Some(arn) =
+                    joined.ok().and_then(|j| j.container_instance()?.container_instance_arn().map(str::to_owned))
+                {
+                    registered.insert(id.to_owned(), arn);
+                }
+            }
+            (false, Some(arn)) => {
+                let _ = ecs
+                    .deregister_container_instance()
+                    .cluster(CLUSTER)
+                    .container_instance(arn)
+                    .force(true)
+                    .send()
+                    .await;
+                registered.remove(id);
+            }
+            _ => {}
+        }
+    }
 }
 
 /// Batches agent output into PutLogEvents, like the awslogs driver.

@@ -23,8 +23,6 @@ pub const ECS_AMI_PARAMETER: &str = "/aws/service/ecs/optimized-ami/amazon-linux
 /// is far above it.
 pub const IDLE_CPU_PERCENT: f64 = 2.0;
 pub const IDLE_MINUTES: u32 = 30;
-/// The root volume: the AMI's minimum, gp3.
-const ROOT_VOLUME_GIB: u32 = 30;
 
 const INSTANCE_SKIPS: &[Skip] = &[(
     "CKV_AWS_88",
@@ -83,7 +81,7 @@ pub(super) fn add(template: &mut Template, spec: &InfraSpec) {
                 "EbsOptimized": true,
                 "BlockDeviceMappings": [{
                     "DeviceName": "/dev/xvda",
-                    "Ebs": { "VolumeType": "gp3", "VolumeSize": ROOT_VOLUME_GIB, "Encrypted": true, "DeleteOnTermination": true },
+                    "Ebs": { "VolumeType": "gp3", "VolumeSize": loadgrid_cost::planner::EC2_ROOT_VOLUME_GB, "Encrypted": true, "DeleteOnTermination": true },
                 }],
                 "UserData": { "Fn::Base64": sub(&user_data()) },
                 // The root volumes carry the cost tags too.
