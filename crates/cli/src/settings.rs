@@ -151,9 +151,12 @@ impl Settings {
                 .next()
                 .map(|text| text.parse::<CapacityKind>().map_err(|e| input_error(format!("{e} (in [ecs] or [infra])"))))
                 .transpose()?;
-        if run.is_some() {
-            settings.capacity = loadgrid_aws::stack::capacity(stack.map(String::as_str), &outputs, wanted)?;
-        }
+        settings.capacity = match loadgrid_aws::stack::capacity(stack.map(String::as_str), &outputs, wanted) {
+            Ok(capacity) => capacity,
+            Err(error) if run.is_some() => return Err(error),
+            // `ps` and `stop` work on whatever the stack has.
+            Err(_) => Capacity::Fargate,
+        };
         Ok(settings)
     }
 

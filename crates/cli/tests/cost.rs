@@ -27,7 +27,12 @@ fn the_monthly_comparison_reproduces_the_published_figures() {
         "--compare",
         "--json",
     ];
-    let plan = grid.run(&args).exit(0).json();
+    let outcome = grid.run(&args);
+    outcome.exit(0).stderr_contains(
+        "warning: a t3.xlarge carries no task of 4 vCPU / 16 GB beside the ECS agent's 512 MiB: loadgrid's EC2 pool \
+         needs a larger type (the cheapest that fits: t3.2xlarge)",
+    );
+    let plan = outcome.json();
     let fargate = &plan["options"][0];
     let nat = fargate["fixed"]
         .as_array()
@@ -51,6 +56,17 @@ fn the_monthly_comparison_reproduces_the_published_figures() {
         assert!(text.contains(line), "`{line}` in {text}");
     }
     assert_eq!(plan["options"][0]["unit"]["item"], "Fargate 4 vCPU / 16 GB");
+    // Every option is one loadgrid runs, and says how.
+    let modes: Vec<&str> = plan["options"].as_array().unwrap().iter().map(|o| o["mode"].as_str().unwrap()).collect();
+    assert_eq!(modes, ["fargate", "fargate-spot", "ec2-pool"]);
+    for line in [
+        "  run       loadgrid run --backend ecs\n",
+        "  run       loadgrid run --backend ecs --spot\n",
+        "  run       loadgrid run --backend ecs --capacity ec2 (after `capacity = \"ec2\"` under [infra] and `loadgrid \
+         infra deploy`)\n",
+    ] {
+        assert!(text.contains(line), "`{line}` in {text}");
+    }
 }
 
 #[test]

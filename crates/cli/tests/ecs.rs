@@ -744,14 +744,8 @@ impl PoolGrid {
     /// The pool's lease as the store holds it now.
     fn lease(&self) -> serde_json::Value {
         let prefix = format!("team/pools/{}/lease/", common::aws::CLUSTER);
-        let (_, bytes) = self
-            .ecs
-            .world
-            .bucket_objects()
-            .into_iter()
-            .filter(|(k, _)| k.starts_with(&prefix))
-            .last()
-            .expect("a lease");
+        let (_, bytes) =
+            self.ecs.world.bucket_objects().into_iter().rfind(|(k, _)| k.starts_with(&prefix)).expect("a lease");
         serde_json::from_slice(&bytes).unwrap()
     }
 }

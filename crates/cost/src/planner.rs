@@ -103,6 +103,8 @@ pub struct Line {
 #[derive(Debug, Clone, PartialEq)]
 pub struct OptionCost {
     pub name: String,
+    /// How loadgrid runs on it.
+    pub mode: Mode,
     /// What one task or instance costs an hour, as price lists state it:
     /// `Fargate 4 vCPU / 16 GB` at $0.2330.
     pub unit: Line,
@@ -110,6 +112,30 @@ pub struct OptionCost {
     pub variable: Vec<Line>,
     /// Variable cost per hour of grid use (all shards).
     pub per_hour: f64,
+}
+
+/// The ways loadgrid runs a grid on AWS, each priced by the planner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    Fargate,
+    FargateSpot,
+    /// The stack's EC2 pool, started and stopped around runs.
+    Ec2Pool,
+}
+
+impl Mode {
+    /// How to run on it: the one wording for the text and JSON plans.
+    pub fn how_to_run(self) -> &'static str {
+        match self {
+            Mode::Fargate => "loadgrid run --backend ecs",
+            Mode::FargateSpot => "loadgrid run --backend ecs --spot",
+            Mode::Ec2Pool => {
+                "loadgrid run --backend ecs --capacity ec2 (after `capacity = \"ec2\"` under [infra] and `loadgrid \
+                 infra deploy`)"
+            }
+        }
+    }
 }
 
 impl OptionCost {
@@ -136,20 +162,27 @@ pub struct Plan {
     /// Monthly hours of grid use at which each Fargate option's total equals
     /// EC2's, if the lines cross.
     pub crossovers: Vec<(String, Option<f64>)>,
+    /// E.g. a named instance type that the pool could not run the task on.
+    pub warnings: Vec<String>,
 }
 
-/// The smallest priced EC2 type with at least the task's vCPUs and memory.
+/// The cheapest priced EC2 type that carries one task of this size as an
+/// ECS container instance (its memory less what the ECS agent keeps).
 pub fn fitting_instance(prices: &Prices, cpu: u32, memory: u32) -> Result<String, CostError> {
     let vcpus = f64::from(cpu) / 1024.0;
     let gib = f64::from(memory) / 1024.0;
     EC2_SIZES
         .iter()
-        .filter(|(_, v, g)| f64::from(*v) >= vcpus && f64::from(*g) >= gib)
+        .filter(|(name, ..)| crate::prices::tasks_per_instance(name, cpu, memory).is_some_and(|n| n > 0))
         .filter_map(|(name, ..)| prices.ec2.get(*name).map(|price| (*name, *price)))
         .min_by(|a, b| a.1.total_cmp(&b.1))
         .map(|(name, _)| name.to_owned())
         .ok_or_else(|| {
-            CostError(format!("no priced EC2 type has {vcpus} vCPUs and {gib} GiB; name one with --instance"))
+            CostError(format!(
+                "no priced EC2 type has {vcpus} vCPUs and {gib} GiB beside the ECS agent's {} MiB; name one with \
+                 --instance",
+                crate::prices::INSTANCE_RESERVED_MIB
+            ))
         })
 }
 
@@ -206,6 +239,7 @@ pub fn plan(prices: &Prices, workload: &Workload) -> Result<Plan, CostError> {
         let size = format!("{} vCPU / {} GB", f64::from(workload.cpu) / 1024.0, f64::from(workload.memory) / 1024.0);
         OptionCost {
             name: if spot { "Fargate Spot".into() } else { "Fargate on-demand".into() },
+            mode: if spot { Mode::FargateSpot } else { Mode::Fargate },
             unit: Line {
                 item: format!("Fargate{} {size}", if spot { " Spot" } else { "" }),
                 usd: task_hour_usd(prices, workload.cpu, workload.memory, workload.arch)
@@ -217,9 +251,20 @@ pub fn plan(prices: &Prices, workload: &Workload) -> Result<Plan, CostError> {
         }
     };
 
+    let mut warnings = Vec::new();
     let instance = match &workload.instance {
         Some(name) => {
             prices.ec2_hour(name)?;
+            if crate::prices::tasks_per_instance(name, workload.cpu, workload.memory) == Some(0) {
+                warnings.push(format!(
+                    "a {name} carries no task of {} vCPU / {} GB beside the ECS agent's {} MiB: loadgrid's EC2 pool \
+                     needs a larger type (the cheapest that fits: {})",
+                    f64::from(workload.cpu) / 1024.0,
+                    f64::from(workload.memory) / 1024.0,
+                    crate::prices::INSTANCE_RESERVED_MIB,
+                    fitting_instance(prices, workload.cpu, workload.memory).unwrap_or_else(|e| e.0)
+                ));
+            }
             name.clone()
         }
         None => fitting_instance(prices, workload.cpu, workload.memory)?,
@@ -228,7 +273,8 @@ pub fn plan(prices: &Prices, workload: &Workload) -> Result<Plan, CostError> {
     // EC2 bills per second with a one-minute minimum, like Fargate.
     let billed_hours = workload.runs_per_month * workload.run_seconds.max(60.0) / 3600.0;
     let ec2 = OptionCost {
-        name: format!("EC2 start/stop ({instance}, Elastic IPs)"),
+        name: format!("EC2 pool, started and stopped around runs ({instance}, Elastic IPs)"),
+        mode: Mode::Ec2Pool,
         unit: Line { item: format!("EC2 {instance}"), usd: ec2_hour },
         fixed: vec![
             Line {
@@ -262,7 +308,7 @@ pub fn plan(prices: &Prices, workload: &Workload) -> Result<Plan, CostError> {
             (option.name.clone(), hours)
         })
         .collect();
-    Ok(Plan { options, instance, nat_fee_in_ec2_hours, crossovers })
+    Ok(Plan { options, instance, nat_fee_in_ec2_hours, crossovers, warnings })
 }
 
 #[cfg(test)]
@@ -352,7 +398,9 @@ mod tests {
     #[test]
     fn the_smallest_fitting_instance_is_picked() {
         let prices = Prices::default();
-        assert_eq!(fitting_instance(&prices, 4096, 16384).unwrap(), "t3.xlarge");
+        // 16 GiB instances keep 512 MiB for the ECS agent: a 16 GiB task needs a bigger one.
+        assert_eq!(fitting_instance(&prices, 4096, 16384).unwrap(), "t3.2xlarge");
+        assert_eq!(fitting_instance(&prices, 4096, 15360).unwrap(), "t3.xlarge");
         assert_eq!(fitting_instance(&prices, 1024, 2048).unwrap(), "t3.medium");
         assert_eq!(fitting_instance(&prices, 8192, 16384).unwrap(), "t3.2xlarge");
     }

@@ -54,6 +54,21 @@ pub const EC2_SIZES: &[(&str, u32, u32)] = &[
     ("m6i.2xlarge", 8, 32),
 ];
 
+/// What an ECS container instance keeps for itself (the ECS agent and the
+/// OS), in MiB: its tasks share the rest.
+pub const INSTANCE_RESERVED_MIB: u32 = 512;
+
+/// How many tasks of `cpu` units and `memory` MiB one ECS container instance
+/// of `instance_type` carries (0: not even one); `None` for a type not in
+/// [`EC2_SIZES`].
+pub fn tasks_per_instance(instance_type: &str, cpu: u32, memory: u32) -> Option<u32> {
+    let &(_, vcpus, gib) = EC2_SIZES.iter().find(|(name, ..)| *name == instance_type)?;
+    if cpu == 0 || memory == 0 {
+        return Some(0);
+    }
+    Some((vcpus * 1024 / cpu).min((gib * 1024).saturating_sub(INSTANCE_RESERVED_MIB) / memory))
+}
+
 impl Default for Prices {
     fn default() -> Prices {
         let ec2 = [
@@ -138,6 +153,15 @@ impl Prices {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_instance_carries_tasks_until_its_cpu_or_its_memory_beside_the_agent_runs_out() {
+        // t3.xlarge: 4 vCPU, 16 GiB less 512 MiB for the agent.
+        assert_eq!(tasks_per_instance("t3.xlarge", 1024, 2048), Some(4));
+        assert_eq!(tasks_per_instance("t3.xlarge", 1024, 8192), Some(1));
+        assert_eq!(tasks_per_instance("t3.xlarge", 4096, 16384), Some(0));
+        assert_eq!(tasks_per_instance("x9.huge", 1024, 2048), None);
+    }
 
     #[test]
     fn overrides_replace_only_what_they_name() {

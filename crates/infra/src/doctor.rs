@@ -31,6 +31,30 @@ pub struct Facts {
     pub nat_egress_ips: Vec<String>,
     pub topic_exists: bool,
     pub dashboard_exists: bool,
+    /// `capacity = "ec2"`: the pool as found.
+    pub pool: Option<PoolFacts>,
+}
+
+/// The EC2 pool: its instances (found by the stack's tag), the instance
+/// profile, the AMI parameter, and which instances runs hold.
+#[derive(Debug, Clone, Default)]
+pub struct PoolFacts {
+    pub instances: Vec<PoolInstanceFacts>,
+    pub instance_profile_exists: bool,
+    /// The AMI the stack's `EcsAmiId` parameter resolved to.
+    pub ami: Option<String>,
+    /// Instances a run that has not ended holds in the pool's lease;
+    /// `None` when the store could not be read.
+    pub held: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct PoolInstanceFacts {
+    pub id: String,
+    /// `running`, `stopped`...
+    pub state: String,
+    pub elastic_ip: Option<String>,
+    pub instance_profile_arn: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -337,6 +361,10 @@ pub fn checks(spec: &InfraSpec, facts: &Facts) -> Vec<Check> {
         );
     }
 
+    if let crate::spec::Capacity::Ec2 { instances, instance_type } = &spec.capacity {
+        pool_checks(&mut list, facts, *instances, instance_type, &name(&spec.names.pool_role));
+    }
+
     match &spec.ci {
         CiIdentity::None => {}
         CiIdentity::GithubOidc { repository, .. } => {
@@ -393,6 +421,80 @@ pub fn checks(spec: &InfraSpec, facts: &Facts) -> Vec<Check> {
         list.redeploy.clone(),
     );
     list.checks
+}
+
+fn pool_checks(list: &mut Checklist, facts: &Facts, wanted: u32, instance_type: &str, profile: &str) {
+    let Some(pool) = &facts.pool else {
+        list.missing("pool", &format!("the EC2 pool of {wanted} {instance_type}"));
+        return;
+    };
+    let ids: Vec<&str> = pool.instances.iter().map(|i| i.id.as_str()).collect();
+    list.check(
+        "pool",
+        format!("{wanted} instance{} of the pool exist", if wanted == 1 { "" } else { "s" }),
+        pool.instances.len() == wanted as usize,
+        format!("{} found: {}", pool.instances.len(), ids.join(", ")),
+        list.redeploy.clone(),
+    );
+    let without_ip: Vec<&str> =
+        pool.instances.iter().filter(|i| i.elastic_ip.is_none()).map(|i| i.id.as_str()).collect();
+    list.check(
+        "pool",
+        "each instance has its Elastic IP (the static egress IP)".into(),
+        without_ip.is_empty(),
+        format!("no Elastic IP: {}", without_ip.join(", ")),
+        list.redeploy.clone(),
+    );
+    let suffix = format!("instance-profile/{profile}");
+    let without_profile: Vec<&str> = pool
+        .instances
+        .iter()
+        .filter(|i| !i.instance_profile_arn.as_deref().is_some_and(|arn| arn.ends_with(&suffix)))
+        .map(|i| i.id.as_str())
+        .collect();
+    list.check(
+        "pool",
+        format!("instance profile `{profile}` exists and every instance has it (the ECS agent's role)"),
+        pool.instance_profile_exists && without_profile.is_empty(),
+        if pool.instance_profile_exists {
+            format!("without it: {}", without_profile.join(", "))
+        } else {
+            "the instance profile does not exist".into()
+        },
+        list.redeploy.clone(),
+    );
+    list.check(
+        "pool",
+        format!("the ECS-optimized AMI parameter resolves (`{}`)", crate::template::capacity::ECS_AMI_PARAMETER),
+        pool.ami.is_some(),
+        "the stack's EcsAmiId parameter has no resolved value".into(),
+        list.redeploy.clone(),
+    );
+    let up: Vec<&PoolInstanceFacts> =
+        pool.instances.iter().filter(|i| matches!(i.state.as_str(), "pending" | "running")).collect();
+    match &pool.held {
+        None => list.check(
+            "pool",
+            "no instance runs without a run that holds it".into(),
+            false,
+            "the pool's lease in the store could not be read".into(),
+            "check `store` in loadgrid.toml and the credentials' access to it".into(),
+        ),
+        Some(held) => {
+            let idle: Vec<&str> = up.iter().filter(|i| !held.contains(&i.id)).map(|i| i.id.as_str()).collect();
+            list.check(
+                "pool",
+                "no instance runs without a run that holds it".into(),
+                idle.is_empty(),
+                format!("running with no run: {}", idle.join(", ")),
+                format!(
+                    "aws ec2 stop-instances --instance-ids {} (the idle guard stops an instance after {} idle minutes)",
+                    idle.join(" "),
+                    crate::template::capacity::IDLE_MINUTES
+                ),
+            );
+        }
+    }
 }
 
 struct Checklist {
@@ -495,8 +597,8 @@ fn grants(identity: &RoleFacts, action: &str, resource_suffix: &str) -> bool {
 
 /// Actions IAM authorizes on `*` only (they have no resource-level
 /// permissions), as loadgrid's policies grant them.
-const ONLY_ON_EVERY_RESOURCE: [&str; 3] =
-    ["ecs:DescribeTaskDefinition", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups"];
+const ONLY_ON_EVERY_RESOURCE: [&str; 4] =
+    ["ecs:DescribeTaskDefinition", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups", "ec2:DescribeInstances"];
 
 /// An `Allow` of every action of a service (`s3:*`, `*`), or of any action on
 /// every resource where that action has resource-level permissions.
@@ -622,6 +724,64 @@ mod tests {
         assert!(grants_wildcards(&holding(vec![service])));
         let denied = json!({"Statement": [{"Effect": "Deny", "Action": "*", "Resource": "*"}]});
         assert!(!grants_wildcards(&holding(vec![denied])));
+    }
+
+    #[test]
+    fn the_pool_checks_find_a_missing_address_and_an_instance_running_with_no_run() {
+        let config = loadgrid_plan::FileConfig::parse(
+            "[infra]\nnetwork = \"public\"\ncapacity = \"ec2\"\n[infra.ci]\nrepository = \"acme/shop\"",
+        )
+        .unwrap();
+        let spec = InfraSpec::from_section(&config.infra, Some("eu-west-1")).unwrap();
+        let ci = crate::policy::ci(&spec).resolved(&crate::policy::sample_resolver(&spec));
+        assert!(!grants_wildcards(&holding(vec![ci])), "the pool's CI grants are scoped too");
+        let profile = "arn:aws:iam::1:instance-profile/loadgrid-pool-eu-west-1";
+        let instance = |id: &str, state: &str, ip: Option<&str>| PoolInstanceFacts {
+            id: id.into(),
+            state: state.into(),
+            elastic_ip: ip.map(str::to_owned),
+            instance_profile_arn: Some(profile.into()),
+        };
+        let mut facts = Facts {
+            account: "1".into(),
+            region: "eu-west-1".into(),
+            pool: Some(PoolFacts {
+                instances: vec![instance("i-a", "running", Some("3.3.3.3")), instance("i-b", "running", None)],
+                instance_profile_exists: true,
+                ami: Some("ami-1".into()),
+                held: Some(vec!["i-b".into()]),
+            }),
+            ..Facts::default()
+        };
+        let failed = |facts: &Facts| -> Vec<(String, String, String)> {
+            checks(&spec, facts)
+                .into_iter()
+                .filter(|c| c.area == "pool" && !c.passed)
+                .map(|c| (c.requirement, c.found, c.fix))
+                .collect()
+        };
+        assert_eq!(
+            failed(&facts),
+            vec![
+                (
+                    "each instance has its Elastic IP (the static egress IP)".to_owned(),
+                    "no Elastic IP: i-b".to_owned(),
+                    "`loadgrid infra deploy` (stack `loadgrid`)".to_owned()
+                ),
+                (
+                    "no instance runs without a run that holds it".to_owned(),
+                    "running with no run: i-a".to_owned(),
+                    "aws ec2 stop-instances --instance-ids i-a (the idle guard stops an instance after 30 idle minutes)"
+                        .to_owned()
+                ),
+            ]
+        );
+        let pool = facts.pool.as_mut().unwrap();
+        pool.instances[1].elastic_ip = Some("4.4.4.4".into());
+        pool.instances[0].state = "stopped".into();
+        assert_eq!(failed(&facts), vec![]);
+        facts.pool = None;
+        assert_eq!(failed(&facts)[0].0, "the EC2 pool of 2 t3.xlarge exists");
     }
 
     #[test]

@@ -151,12 +151,13 @@ pub fn ci(spec: &InfraSpec) -> Policy {
     let family = spec.names.task_family.sub_text();
     let cluster_condition = |statement: Statement| statement.when("ArnEquals", "ecs:cluster", vec![cluster_arn(spec)]);
     let log_group = format!("{ARN}:logs:{region_account}:log-group:{}", spec.names.log_group.sub_text());
+    let pool = matches!(spec.capacity, crate::spec::Capacity::Ec2 { .. });
+    let mut families = vec![format!("{ARN}:ecs:{region_account}:task-definition/{family}:*")];
+    if pool {
+        families.push(format!("{ARN}:ecs:{region_account}:task-definition/{family}-ec2:*"));
+    }
     let mut statements = vec![
-        cluster_condition(Statement::new(
-            "RunTasksOfTheFamilyOnTheCluster",
-            &["ecs:RunTask"],
-            vec![format!("{ARN}:ecs:{region_account}:task-definition/{family}:*")],
-        )),
+        cluster_condition(Statement::new("RunTasksOfTheFamilyOnTheCluster", &["ecs:RunTask"], families)),
         Statement::new(
             "WatchStopAndTagTheClustersTasks",
             &["ecs:DescribeTasks", "ecs:StopTask", "ecs:TagResource"],
@@ -201,8 +202,48 @@ pub fn ci(spec: &InfraSpec) -> Policy {
         ));
     }
     statements.extend(store_statements(spec));
+    if pool {
+        statements.extend(pool_statements(spec, &cluster, region_account));
+    }
     Policy { name: "loadgrid-ci", statements }
 }
+
+/// What a run on the EC2 pool does beyond Fargate's: start and stop the
+/// stack's instances (by their `loadgrid:stack` tag), see them join the
+/// cluster, and hold the pool's lease under `pools/` in the store.
+fn pool_statements(spec: &InfraSpec, cluster: &str, region_account: &str) -> Vec<Statement> {
+    let bucket = bucket_arn(spec);
+    vec![
+        Statement::new(
+            "StartAndStopThePoolsInstances",
+            &["ec2:StartInstances", "ec2:StopInstances"],
+            vec![format!("{ARN}:ec2:{region_account}:instance/*")],
+        )
+        .when("StringEquals", "aws:ResourceTag/loadgrid:stack", vec![spec.stack.clone()]),
+        // DescribeInstances has no resource-level permissions: `*` is the only resource.
+        Statement::new("SeeThePoolsInstances", &["ec2:DescribeInstances"], vec!["*".into()]),
+        Statement::new("ListTheClustersInstances", &["ecs:ListContainerInstances"], vec![cluster_arn(spec)]),
+        Statement::new(
+            "DescribeTheClustersInstances",
+            &["ecs:DescribeContainerInstances"],
+            vec![format!("{ARN}:ecs:{region_account}:container-instance/{cluster}/*")],
+        )
+        .when("ArnEquals", "ecs:cluster", vec![cluster_arn(spec)]),
+        Statement::new("ListThePoolLease", &["s3:ListBucket"], vec![bucket.clone()]).when(
+            "StringLike",
+            "s3:prefix",
+            vec![format!("{POOL_PREFIX}/*")],
+        ),
+        Statement::new(
+            "HoldThePoolLease",
+            &["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+            vec![format!("{bucket}/{POOL_PREFIX}/*")],
+        ),
+    ]
+}
+
+/// Where the EC2 pool's lease lives in the store (`loadgrid_store::layout::pool_lease`).
+pub const POOL_PREFIX: &str = "pools";
 
 /// The partition of `region`'s ARNs: `aws`, `aws-cn` or `aws-us-gov`.
 pub fn partition(region: &str) -> &'static str {

@@ -144,9 +144,6 @@ pub const DEFAULT_POOL_INSTANCE_TYPE: &str = "t3.xlarge";
 /// More than this is a fleet, not a pool started and stopped around runs:
 /// use Fargate.
 pub const MAX_POOL_INSTANCES: u32 = 20;
-/// What an ECS-optimized instance keeps for itself (the ECS agent and the
-/// OS), in MiB: a task may use the rest.
-pub const INSTANCE_RESERVED_MIB: u32 = 512;
 
 /// The image the task definition runs.
 #[derive(Debug, Clone, PartialEq)]
@@ -321,8 +318,8 @@ fn capacity_for(
                     known.join(", ")
                 )));
             };
-            let usable_mib = gib * 1024 - INSTANCE_RESERVED_MIB;
-            if task_cpu > vcpus * 1024 || task_memory > usable_mib {
+            let usable_mib = gib * 1024 - loadgrid_cost::prices::INSTANCE_RESERVED_MIB;
+            if loadgrid_cost::prices::tasks_per_instance(&instance_type, task_cpu, task_memory) == Some(0) {
                 return Err(SpecError(format!(
                     "a task of {task_cpu} CPU units / {task_memory} MiB does not fit a {instance_type} ({vcpus} vCPU, \
                      {usable_mib} MiB for tasks): choose a larger `instance_type` or a smaller task"

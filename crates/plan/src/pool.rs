@@ -79,15 +79,6 @@ fn plural(n: u32) -> &'static str {
     }
 }
 
-/// How many tasks of `task_cpu` units and `task_memory` MiB one instance of
-/// `vcpus` and `usable_mib` carries.
-pub fn tasks_per_instance(vcpus: u32, usable_mib: u32, task_cpu: u32, task_memory: u32) -> u32 {
-    if task_cpu == 0 || task_memory == 0 {
-        return 0;
-    }
-    (vcpus * 1024 / task_cpu).min(usable_mib / task_memory)
-}
-
 /// The fewest instances that carry `shards`, at `per_instance` each.
 pub fn instances_needed(shards: u32, per_instance: u32) -> Option<u32> {
     (per_instance > 0).then(|| shards.div_ceil(per_instance))
@@ -208,11 +199,7 @@ mod tests {
     }
 
     #[test]
-    fn instances_are_sized_by_cpu_or_memory_whichever_runs_out_first() {
-        // t3.xlarge: 4 vCPU, 16 GiB less 512 MiB for the agent.
-        assert_eq!(tasks_per_instance(4, 15872, 1024, 2048), 4);
-        assert_eq!(tasks_per_instance(4, 15872, 1024, 8192), 1);
-        assert_eq!(tasks_per_instance(4, 15872, 4096, 16384), 0);
+    fn the_fewest_instances_carry_the_shards() {
         assert_eq!(instances_needed(5, 4), Some(2));
         assert_eq!(instances_needed(8, 4), Some(2));
         assert_eq!(instances_needed(3, 0), None);

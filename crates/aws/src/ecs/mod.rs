@@ -233,7 +233,7 @@ impl EcsBackend {
                 "a task of {size} does not fit a {} of the pool (less {} MiB for the ECS agent). Next step: smaller \
                  tasks (--cpu/--memory), or a larger `instance_type` under [infra] and `loadgrid infra deploy`",
                 pool.instance_type,
-                loadgrid_infra::spec::INSTANCE_RESERVED_MIB
+                loadgrid_cost::prices::INSTANCE_RESERVED_MIB
             )));
         };
         let available = pool.instances.len() as u32;

@@ -64,17 +64,14 @@ pub fn now_ms() -> i64 {
 /// Shards of `cpu` units and `memory` MiB one instance of `instance_type`
 /// carries; an input error when the type is not one loadgrid knows.
 pub fn tasks_per_instance(instance_type: &str, cpu: u32, memory: u32) -> anyhow::Result<u32> {
-    let Some(&(_, vcpus, gib)) = loadgrid_cost::prices::EC2_SIZES.iter().find(|(name, ..)| *name == instance_type)
-    else {
+    loadgrid_cost::prices::tasks_per_instance(instance_type, cpu, memory).ok_or_else(|| {
         let known: Vec<&str> = loadgrid_cost::prices::EC2_SIZES.iter().map(|(name, ..)| *name).collect();
-        return Err(input_error(format!(
+        input_error(format!(
             "the pool's instance type `{instance_type}` is not one loadgrid sizes and prices ({}). Next step: set \
              `instance_type` under [infra] to one of them and `loadgrid infra deploy`",
             known.join(", ")
-        )));
-    };
-    let usable = gib * 1024 - loadgrid_infra::spec::INSTANCE_RESERVED_MIB;
-    Ok(loadgrid_plan::pool::tasks_per_instance(vcpus, usable, cpu, memory))
+        ))
+    })
 }
 
 /// Changes the lease with `change`, again on the newest version until the
@@ -132,6 +129,54 @@ pub async fn hold(
         )
     })?;
     Ok(PoolUse { instance_type: pool.instance_type.clone(), instances: placed, held_at_ms })
+}
+
+/// The instances that runs which have not ended hold, by the lease.
+pub async fn held_instances(store: &Store, cluster: &str) -> anyhow::Result<Vec<String>> {
+    let lease = match store.latest_version(&layout::pool_lease(cluster)).await? {
+        Some((_, bytes)) => serde_json::from_slice::<PoolLease>(&bytes)?,
+        None => PoolLease::default(),
+    };
+    Ok(lease.in_use(now_ms()).into_keys().collect())
+}
+
+/// One instance of the pool for `loadgrid ps`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InstanceStatus {
+    pub instance_id: String,
+    /// `running`, `stopped`...
+    pub state: String,
+    /// Runs holding it, with how many of their shards it carries.
+    pub held_by: BTreeMap<String, u32>,
+}
+
+/// Each instance of the pool: its state, and which runs hold it.
+pub async fn status(
+    aws: &AwsContext,
+    store: &Store,
+    cluster: &str,
+    pool: &Pool,
+) -> anyhow::Result<Vec<InstanceStatus>> {
+    let lease = match store.latest_version(&layout::pool_lease(cluster)).await? {
+        Some((_, bytes)) => serde_json::from_slice::<PoolLease>(&bytes)?,
+        None => PoolLease::default(),
+    };
+    let views = describe(aws, cluster, &pool.instances).await?;
+    let now = now_ms();
+    Ok(pool
+        .instances
+        .iter()
+        .map(|id| InstanceStatus {
+            instance_id: id.clone(),
+            state: views.get(id).and_then(|v| v.state.as_ref()).map_or("missing", |s| s.as_str()).to_owned(),
+            held_by: lease
+                .holders
+                .iter()
+                .filter(|(_, hold)| hold.expires_at_ms > now)
+                .filter_map(|(run, hold)| Some((run.clone(), *hold.instances.get(id)?)))
+                .collect(),
+        })
+        .collect())
 }
 
 /// One instance as EC2 and the cluster see it.
@@ -393,4 +438,13 @@ fn is_are(n: usize) -> &'static str {
 
 fn join(ids: &[&String]) -> String {
     ids.iter().map(|id| id.as_str()).collect::<Vec<_>>().join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_lease_lives_where_the_ci_role_may_hold_it() {
+        let key = loadgrid_store::layout::pool_lease("loadgrid");
+        assert!(key.starts_with(&format!("{}/", loadgrid_infra::policy::POOL_PREFIX)), "{key}");
+    }
 }

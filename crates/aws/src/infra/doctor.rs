@@ -11,7 +11,8 @@ use std::fmt::Debug;
 use anyhow::Context;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use loadgrid_infra::doctor::{
-    BucketFacts, ClusterFacts, Facts, RepositoryFacts, RoleFacts, SecurityGroupFacts, TaskDefinitionFacts,
+    BucketFacts, ClusterFacts, Facts, PoolFacts, PoolInstanceFacts, RepositoryFacts, RoleFacts, SecurityGroupFacts,
+    TaskDefinitionFacts,
 };
 use loadgrid_infra::names::Name;
 use loadgrid_infra::policy;
@@ -44,6 +45,7 @@ pub async fn gather_facts(aws: &AwsContext, spec: &InfraSpec, account: &str) -> 
         (facts.security_group, facts.nat_egress_ips),
         facts.topic_exists,
         facts.dashboard_exists,
+        facts.pool,
     ) = tokio::try_join!(
         async { Ok(crate::infra::stack_state(aws, &spec.stack).await?.map(|s| s.status)) },
         async { bucket_facts(aws, &name(&names.bucket)).await },
@@ -68,6 +70,7 @@ pub async fn gather_facts(aws: &AwsContext, spec: &InfraSpec, account: &str) -> 
         async { network_facts(aws, &spec.network, &name(&names.security_group)).await },
         topic_exists(aws, &topic),
         async { dashboard_exists(aws, &name(&names.dashboard)).await },
+        async { pool_facts(aws, spec, &name(&names.pool_role)).await },
     )?;
     if let Some(provider) = facts.ci_role.as_ref().and_then(|role| federated_principal(role.trust.as_ref())) {
         facts.oidc_provider_audiences = oidc_provider_audiences(aws, &provider).await?;
@@ -394,6 +397,72 @@ async fn user_facts(aws: &AwsContext, user: &str) -> anyhow::Result<Option<RoleF
         )?;
     }
     Ok(Some(facts))
+}
+
+/// The EC2 pool (`capacity = "ec2"`): the stack's instances by their
+/// `loadgrid:stack` tag, their Elastic IPs, the instance profile, and the
+/// AMI the stack's parameter resolved to. Which instances runs hold is in
+/// the store, read by the caller.
+async fn pool_facts(aws: &AwsContext, spec: &InfraSpec, profile: &str) -> anyhow::Result<Option<PoolFacts>> {
+    use aws_sdk_ec2::types::Filter;
+    if !matches!(spec.capacity, loadgrid_infra::spec::Capacity::Ec2 { .. }) {
+        return Ok(None);
+    }
+    let ec2 = aws.ec2();
+    let described = ec2
+        .describe_instances()
+        .filters(Filter::builder().name("tag:loadgrid:stack").values(&spec.stack).build())
+        .filters(
+            Filter::builder()
+                .name("instance-state-name")
+                .set_values(Some(["pending", "running", "stopping", "stopped"].map(String::from).to_vec()))
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| failed(&format!("ec2:DescribeInstances tagged loadgrid:stack={}", spec.stack), &e))?;
+    let mut instances: Vec<PoolInstanceFacts> = described
+        .reservations()
+        .iter()
+        .flat_map(|r| r.instances())
+        .filter_map(|i| {
+            Some(PoolInstanceFacts {
+                id: i.instance_id()?.to_owned(),
+                state: i.state().and_then(|s| s.name()).map(|n| n.as_str().to_owned()).unwrap_or_default(),
+                elastic_ip: None,
+                instance_profile_arn: i.iam_instance_profile().and_then(|p| p.arn()).map(str::to_owned),
+            })
+        })
+        .collect();
+    instances.sort_by(|a, b| a.id.cmp(&b.id));
+    if !instances.is_empty() {
+        let ids: Vec<String> = instances.iter().map(|i| i.id.clone()).collect();
+        let addresses = ec2
+            .describe_addresses()
+            .filters(Filter::builder().name("instance-id").set_values(Some(ids)).build())
+            .send()
+            .await
+            .map_err(|e| failed("ec2:DescribeAddresses of the pool's instances", &e))?;
+        for address in addresses.addresses() {
+            if let Some(instance) = instances.iter_mut().find(|i| Some(i.id.as_str()) == address.instance_id()) {
+                instance.elastic_ip = address.public_ip().map(str::to_owned);
+            }
+        }
+    }
+    let found = aws.iam().get_instance_profile().instance_profile_name(profile).send().await;
+    let instance_profile_exists =
+        unless_missing(&format!("iam:GetInstanceProfile `{profile}`"), found, |e| e.is_no_such_entity_exception())?
+            .is_some();
+    let stack = aws.cloudformation().describe_stacks().stack_name(&spec.stack).send().await;
+    let ami = stack.ok().and_then(|answer| {
+        let found = answer.stacks().first()?;
+        let parameter = found
+            .parameters()
+            .iter()
+            .find(|p| p.parameter_key() == Some(loadgrid_infra::template::parameters::ECS_AMI))?;
+        parameter.resolved_value().map(str::to_owned)
+    });
+    Ok(Some(PoolFacts { instances, instance_profile_exists, ami, held: None }))
 }
 
 /// The tasks' security group and, for `static-ip`, the public IPs of the

@@ -41,6 +41,9 @@ pub fn monthly(settings: &Settings, args: &CostArgs) -> anyhow::Result<i32> {
         instance: args.instance.clone(),
     };
     let plan = planner::plan(&prices, &workload).map_err(cost_error)?;
+    for warning in &plan.warnings {
+        eprintln!("warning: {warning}");
+    }
     let spot = config.ecs.spot.unwrap_or(false);
     let shown: Vec<&OptionCost> =
         if args.compare { plan.options.iter().collect() } else { vec![&plan.options[usize::from(spot)]] };
@@ -52,7 +55,8 @@ pub fn monthly(settings: &Settings, args: &CostArgs) -> anyhow::Result<i32> {
                     lines.iter().map(|l| serde_json::json!({ "item": l.item, "usd": l.usd })).collect::<Vec<_>>()
                 };
                 serde_json::json!({
-                    "option": o.name, "unit": { "item": o.unit.item, "usd_per_hour": o.unit.usd },
+                    "option": o.name, "mode": o.mode, "run": o.mode.how_to_run(),
+                    "unit": { "item": o.unit.item, "usd_per_hour": o.unit.usd },
                     "fixed": lines(&o.fixed), "variable": lines(&o.variable),
                     "fixed_usd": o.fixed_total(), "variable_usd": o.variable_total(), "total_usd": o.total(),
                     "usd_per_grid_hour": o.per_hour,
@@ -64,6 +68,7 @@ pub fn monthly(settings: &Settings, args: &CostArgs) -> anyhow::Result<i32> {
             "grid_hours_per_month": workload.hours(),
             "options": options,
             "nat_fee_in_ec2_hours": plan.nat_fee_in_ec2_hours,
+            "warnings": plan.warnings,
             "crossover_hours": plan.crossovers.iter().map(|(n, h)| serde_json::json!({ "option": n, "hours": h })).collect::<Vec<_>>(),
         });
         outln!("{}", serde_json::to_string_pretty(&value)?);
@@ -82,6 +87,7 @@ pub fn monthly(settings: &Settings, args: &CostArgs) -> anyhow::Result<i32> {
     outln!("prices: {} list prices (override under [cost])\n", loadgrid_cost::prices::PRICES_AS_OF);
     for option in &shown {
         outln!("{}", option.name);
+        outln!("  run       {}", option.mode.how_to_run());
         outln!("  unit      {:<40} ${:>9.4}/h", option.unit.item, option.unit.usd);
         for line in &option.fixed {
             outln!("  fixed     {:<40} ${:>9.2}", line.item, line.usd);

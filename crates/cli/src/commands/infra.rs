@@ -239,7 +239,15 @@ fn ensure_table<'a>(document: &'a mut toml_edit::DocumentMut, name: &str) -> &'a
 
 async fn run_doctor(settings: &Settings, spec: &InfraSpec, json: bool) -> anyhow::Result<i32> {
     let (aws, account) = settings.infra_aws(spec).await?;
-    let facts = loadgrid_aws::infra::gather_facts(&aws, spec, &account).await?;
+    let mut facts = loadgrid_aws::infra::gather_facts(&aws, spec, &account).await?;
+    if let Some(pool) = facts.pool.as_mut() {
+        // The lease is in the store the runs use.
+        let cluster = spec.names.cluster.resolve(&account, &aws.region());
+        pool.held = match settings.store().await {
+            Ok(store) => loadgrid_aws::ecs::pool::held_instances(&store, &cluster).await.ok(),
+            Err(_) => None,
+        };
+    }
     let checks = doctor::checks(spec, &facts);
     if json {
         let list: Vec<_> = checks

@@ -4,7 +4,7 @@
 use crate::output::outln;
 use std::collections::BTreeMap;
 
-use loadgrid_aws::ecs::{admin, pool, pool_key, read_launched};
+use loadgrid_aws::ecs::{admin, pool, pool_key, read_launched, Capacity};
 use loadgrid_grid::input_error;
 
 use crate::cli::{PsArgs, StopArgs};
@@ -17,6 +17,13 @@ pub async fn run(settings: &Settings, args: &PsArgs) -> anyhow::Result<i32> {
         return Err(input_error("no ECS cluster is set: --cluster or `cluster` under [ecs]"));
     }
     let grids = admin::running_grids(&aws.ecs(), &ecs.cluster, &settings.prices()?).await?;
+    let instances = match &ecs.capacity {
+        Capacity::Ec2(pool) => {
+            let store = settings.store().await?;
+            pool::status(&aws, &store, pool_key(&ecs.cluster), pool).await?
+        }
+        Capacity::Fargate => Vec::new(),
+    };
     if args.json {
         let rows: Vec<serde_json::Value> = grids
             .iter()
@@ -29,12 +36,21 @@ pub async fn run(settings: &Settings, args: &PsArgs) -> anyhow::Result<i32> {
                     "states": states,
                     "age_seconds": grid.age_seconds.round(),
                     "cost_so_far_usd": (grid.cost_usd * 10_000.0).round() / 10_000.0,
+                    "instances": instances
+                        .iter()
+                        .filter_map(|i| Some(serde_json::json!({
+                            "instance_id": i.instance_id,
+                            "state": i.state,
+                            "shards": i.held_by.get(&grid.run_id)?,
+                        })))
+                        .collect::<Vec<_>>(),
                 })
             })
             .collect();
         outln!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(0);
     }
+    print_pool(&instances)?;
     if grids.is_empty() {
         eprintln!("no loadgrid tasks are running on cluster `{}`", ecs.cluster);
         return Ok(0);
@@ -54,6 +70,29 @@ pub async fn run(settings: &Settings, args: &PsArgs) -> anyhow::Result<i32> {
     }
     eprintln!("cost so far: compute at Fargate us-east-1 list prices, per second with a one-minute minimum");
     Ok(0)
+}
+
+/// The EC2 pool's instances: state, and the runs holding each.
+fn print_pool(instances: &[pool::InstanceStatus]) -> anyhow::Result<()> {
+    if instances.is_empty() {
+        return Ok(());
+    }
+    outln!("{:<22} {:<10} HELD BY", "POOL INSTANCE", "STATE");
+    for instance in instances {
+        let held: Vec<String> = instance
+            .held_by
+            .iter()
+            .map(|(run, shards)| format!("{run} ({shards} shard{})", if *shards == 1 { "" } else { "s" }))
+            .collect();
+        outln!(
+            "{:<22} {:<10} {}",
+            instance.instance_id,
+            instance.state,
+            if held.is_empty() { "-".to_owned() } else { held.join(", ") }
+        );
+    }
+    outln!("");
+    Ok(())
 }
 
 fn states_of(grid: &admin::GridTasks) -> BTreeMap<String, usize> {
