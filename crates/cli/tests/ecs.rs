@@ -897,3 +897,29 @@ fn bad_pool_inputs_start_no_instance() {
     assert_eq!(ecs.world.proxy.count("ecs:RunTask"), 0, "no task was started");
     pool.assert_all_stopped("bad input");
 }
+
+#[test]
+fn a_detached_pool_run_is_listed_by_ps_and_stop_stops_its_instances() {
+    let pool = PoolGrid::new(2, "t3.large");
+    let ecs = &pool.ecs;
+    let long = ecs.grid.script("long.js", LONG_SCRIPT);
+    let detached = ecs.run(&["run", &long, "--shards", "2", "-e", &ecs.base_url(), "--detach"]);
+    detached.exit(0);
+    let run_id = detached.stdout.trim().to_owned();
+    ecs.wait_for_object("/go", Duration::from_secs(60));
+    assert_eq!(pool.states(), vec!["running", "stopped"], "two shards fit the first instance");
+
+    let listed = ecs.run(&["ps"]);
+    listed.exit(0);
+    let first = &pool.instances[0];
+    let row = |id: &str, state: &str, held: &str| format!("{id:<22} {state:<10} {held}\n");
+    assert!(listed.stdout.contains(&row(first, "running", &format!("{run_id} (2 shards)"))), "{}", listed.stdout);
+    assert!(listed.stdout.contains(&row(&pool.instances[1], "stopped", "-")), "{}", listed.stdout);
+    let rows = ecs.run(&["ps", "--json"]).exit(0).json();
+    assert_eq!(rows[0]["run_id"], run_id.as_str());
+    assert_eq!(rows[0]["instances"], serde_json::json!([{ "instance_id": first, "state": "running", "shards": 2 }]));
+
+    ecs.run(&["stop", &run_id]).exit(0).stderr_contains(&format!("pool: stopped {first}"));
+    pool.assert_all_stopped("`loadgrid stop`");
+    assert_eq!(pool.lease()["holders"], serde_json::json!({}));
+}

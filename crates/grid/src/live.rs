@@ -44,6 +44,12 @@ impl LiveFeed {
         (LiveFeed { frames, cost }, receiver)
     }
 
+    /// Shows no price: the shards' seconds do not price what runs them
+    /// (an EC2 pool's instances, priced once the run has let go of them).
+    pub fn unpriced(&mut self) {
+        self.cost = None;
+    }
+
     fn publish(&self, frame: LiveFrame) {
         // No server listening any more only means nobody is looking.
         let _ = self.frames.send(Some(Arc::new(frame)));

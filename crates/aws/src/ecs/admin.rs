@@ -107,7 +107,11 @@ pub async fn running_grids(
             let created = task.created_at().map(|t| t.as_secs_f64()).unwrap_or(now);
             let started = task.started_at().map(|t| t.as_secs_f64());
             grid.age_seconds = grid.age_seconds.max(now - created);
-            if let (Some(started), Some(cpu), Some(memory)) = (
+            // A task on the EC2 pool costs nothing by itself: its run pays
+            // for the instances, once it lets go of them.
+            let on_fargate = task.launch_type() != Some(&aws_sdk_ecs::types::LaunchType::Ec2);
+            if let (true, Some(started), Some(cpu), Some(memory)) = (
+                on_fargate,
                 started,
                 task.cpu().and_then(|c| c.parse::<u32>().ok()),
                 task.memory().and_then(|m| m.parse::<u32>().ok()),

@@ -69,6 +69,9 @@ pub async fn run(settings: &Settings, args: &PsArgs) -> anyhow::Result<i32> {
         );
     }
     eprintln!("cost so far: compute at Fargate us-east-1 list prices, per second with a one-minute minimum");
+    if !instances.is_empty() {
+        eprintln!("a run on the EC2 pool is priced from its instances' time when it ends");
+    }
     Ok(0)
 }
 

@@ -1,4 +1,5 @@
 use crate::output::outln;
+use loadgrid_aws::ecs::Capacity;
 use loadgrid_dashboard::Serving;
 use loadgrid_grid::history::RegressionSettings;
 use loadgrid_grid::input_error;
@@ -36,12 +37,15 @@ pub async fn run_with(settings: &Settings, args: &RunArgs, k6: &loadgrid_k6::K6)
              serves it from any machine that reads the store",
         ));
     }
-    let (serving, live) = super::dashboard::open(settings, &args.dashboard).await?;
+    let (serving, mut live) = super::dashboard::open(settings, &args.dashboard).await?;
     let signals = super::signal_counter()?;
     let backend: Box<dyn Backend> = match request.backend {
         BackendKind::Ecs => {
             let mut backend = super::ecs_backend(settings, &args.ecs, Some(args), &store).await?;
             backend.interrupts = Some(signals.clone());
+            if let (Capacity::Ec2(_), Some(live)) = (&backend.settings.capacity, live.as_mut()) {
+                live.unpriced();
+            }
             Box::new(backend)
         }
         BackendKind::Docker => Box::new(super::docker_backend(settings, args, k6, &store)?),
