@@ -454,25 +454,8 @@ security_groups = ["{sg}"]
                 .unwrap();
             let ids: Vec<String> = launched.instances().iter().map(|i| i.instance_id().unwrap().to_owned()).collect();
             ec2.stop_instances().set_instance_ids(Some(ids.clone())).send().await.unwrap();
-            use aws_sdk_ecs::types::{Compatibility, ContainerDefinition, NetworkMode};
-            ecs.register_task_definition()
-                .family(POOL_TASK_FAMILY)
-                .requires_compatibilities(Compatibility::Ec2)
-                .network_mode(NetworkMode::Host)
-                .cpu(TASK_CPU)
-                .memory(TASK_MEMORY)
-                .container_definitions(
-                    ContainerDefinition::builder()
-                        .name(CONTAINER)
-                        .image("loadgrid-runner:test")
-                        .cpu(1024)
-                        .memory(2048)
-                        .essential(true)
-                        .build(),
-                )
-                .send()
-                .await
-                .unwrap();
+            use aws_sdk_ecs::types::{Compatibility, NetworkMode};
+            register_runner(&ecs, POOL_TASK_FAMILY, Compatibility::Ec2, NetworkMode::Host).await;
             ids
         });
         let instances = ids.join(",");
@@ -599,22 +582,42 @@ async fn set_up(moto: &str, config: &aws_config::SdkConfig) -> (String, String) 
     http.put(format!("{moto}/{BUCKET}")).send().await.unwrap().error_for_status().unwrap();
     let ecs = aws_sdk_ecs::Client::new(config);
     ecs.create_cluster().cluster_name(CLUSTER).send().await.unwrap();
+    use aws_sdk_ecs::types::{Compatibility, NetworkMode};
+    register_runner(&ecs, TASK_FAMILY, Compatibility::Fargate, NetworkMode::Awsvpc).await;
+    aws_sdk_cloudwatchlogs::Client::new(config).create_log_group().log_group_name(LOG_GROUP).send().await.unwrap();
+    let ec2 = aws_sdk_ec2::Client::new(config);
+    let subnet = ec2.describe_subnets().send().await.unwrap().subnets()[0].subnet_id().unwrap().to_owned();
+    let group =
+        ec2.describe_security_groups().send().await.unwrap().security_groups()[0].group_id().unwrap().to_owned();
+    (subnet, group)
+}
+
+/// The runner's task definition as `loadgrid infra` registers it: Fargate's
+/// (awsvpc), or the EC2 pool's (host network). The container's own CPU and
+/// memory are what moto places tasks on container instances by.
+async fn register_runner(
+    ecs: &aws_sdk_ecs::Client,
+    family: &str,
+    compatibility: aws_sdk_ecs::types::Compatibility,
+    network: aws_sdk_ecs::types::NetworkMode,
+) {
+    use aws_sdk_ecs::types::{ContainerDefinition, LogConfiguration, LogDriver};
     let log_options: HashMap<String, String> =
         [("awslogs-group", LOG_GROUP), ("awslogs-stream-prefix", LOG_PREFIX), ("awslogs-region", REGION)]
             .into_iter()
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
             .collect();
-    use aws_sdk_ecs::types::{Compatibility, ContainerDefinition, LogConfiguration, LogDriver, NetworkMode};
     ecs.register_task_definition()
-        .family(TASK_FAMILY)
-        .requires_compatibilities(Compatibility::Fargate)
-        .network_mode(NetworkMode::Awsvpc)
+        .family(family)
+        .requires_compatibilities(compatibility)
+        .network_mode(network)
         .cpu(TASK_CPU)
         .memory(TASK_MEMORY)
         .container_definitions(
             ContainerDefinition::builder()
                 .name(CONTAINER)
                 .image("loadgrid-runner:test")
+                .cpu(1024)
                 .memory(2048)
                 .essential(true)
                 .log_configuration(
@@ -629,12 +632,6 @@ async fn set_up(moto: &str, config: &aws_config::SdkConfig) -> (String, String) 
         .send()
         .await
         .unwrap();
-    aws_sdk_cloudwatchlogs::Client::new(config).create_log_group().log_group_name(LOG_GROUP).send().await.unwrap();
-    let ec2 = aws_sdk_ec2::Client::new(config);
-    let subnet = ec2.describe_subnets().send().await.unwrap().subnets()[0].subnet_id().unwrap().to_owned();
-    let group =
-        ec2.describe_security_groups().send().await.unwrap().security_groups()[0].group_id().unwrap().to_owned();
-    (subnet, group)
 }
 
 /// Plays Fargate's container runtime for the tasks in moto.
