@@ -93,7 +93,12 @@ async fn deploy(settings: &Settings, spec: &InfraSpec, yes: bool) -> anyhow::Res
     let written = write_outputs_to_config(settings, spec, &outputs)?;
     eprintln!("stack `{}` is ready; {written}", spec.stack);
     if let Some(ips) = outputs.get(outputs::EGRESS_IPS) {
-        eprintln!("allow-list this address on the system under test: {}", ips.replace(',', ", "));
+        let many = ips.contains(',');
+        eprintln!(
+            "allow-list {} on the system under test: {}",
+            if many { "these addresses" } else { "this address" },
+            ips.replace(',', ", ")
+        );
     }
     Ok(0)
 }
