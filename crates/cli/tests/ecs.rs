@@ -923,3 +923,17 @@ fn a_detached_pool_run_is_listed_by_ps_and_stop_stops_its_instances() {
     pool.assert_all_stopped("`loadgrid stop`");
     assert_eq!(pool.lease()["holders"], serde_json::json!({}));
 }
+
+#[test]
+fn attach_judges_a_detached_pool_run_and_lets_go_of_its_instance() {
+    let pool = PoolGrid::new(1, "t3.large");
+    let ecs = &pool.ecs;
+    let detached = ecs.run(&["run", &ecs.script(), "--shards", "2", "-e", &ecs.base_url(), "--detach"]);
+    detached.exit(0);
+    let run_id = detached.stdout.trim().to_owned();
+    assert_eq!(pool.states(), vec!["running"], "a detached run holds its instance");
+    let attached = ecs.run(&["attach", &run_id, "--json"]);
+    attached.exit(0).stderr_contains(&format!("pool: stopped {}", pool.instances[0]));
+    assert_eq!(value(&attached.json(), "http_reqs", "count"), 80.0);
+    pool.assert_all_stopped("attach");
+}
