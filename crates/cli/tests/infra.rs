@@ -383,3 +383,96 @@ fn doctor_reports_missing_resources_as_failed_checks_not_errors() {
         assert!(failed.iter().any(|f| f == missing), "`{missing}` is not among the failures: {failed:#?}");
     }
 }
+
+/// The EC2 pool as the doctor finds it on moto: two instances tagged with
+/// the stack, the instance profile, one Elastic IP, both running with no
+/// run in the lease.
+#[test]
+fn doctor_checks_the_pool_its_addresses_and_instances_left_running() {
+    let (grid, world) = (Grid::new(), AwsWorld::new());
+    let config = "[infra]\ncapacity = \"ec2\"\ninstances = 2\ninstance_type = \"t3.large\"\n";
+    std::fs::write(grid.path("loadgrid.toml"), config).unwrap();
+    let profile = format!("loadgrid-pool-{REGION}");
+    world.query("iam", "CreateInstanceProfile", &[("InstanceProfileName", &profile)]);
+    let ec2 = aws_sdk_ec2::Client::new(&world.config);
+    let ids: Vec<String> = world.runtime.block_on(async {
+        use aws_sdk_ec2::types::{IamInstanceProfileSpecification, ResourceType, Tag, TagSpecification};
+        // One at a time: moto gives the profile to one instance of a multi-instance call.
+        let mut ids = Vec::new();
+        for _ in 0..2 {
+            let launched = ec2
+                .run_instances()
+                .image_id("ami-12c6146b")
+                .instance_type(aws_sdk_ec2::types::InstanceType::T3Large)
+                .min_count(1)
+                .max_count(1)
+                .iam_instance_profile(IamInstanceProfileSpecification::builder().name(&profile).build())
+                .tag_specifications(
+                    TagSpecification::builder()
+                        .resource_type(ResourceType::Instance)
+                        .tags(Tag::builder().key("loadgrid:stack").value("loadgrid").build())
+                        .build(),
+                )
+                .send()
+                .await
+                .unwrap();
+            ids.push(launched.instances()[0].instance_id().unwrap().to_owned());
+        }
+        ids.sort();
+        let address = ec2.allocate_address().send().await.unwrap();
+        ec2.associate_address()
+            .allocation_id(address.allocation_id().unwrap())
+            .instance_id(&ids[0])
+            .send()
+            .await
+            .unwrap();
+        ids
+    });
+    let mut command = grid.command(&["infra", "doctor", "--json"]);
+    command.envs(world.env()).env("AWS_ENDPOINT_URL_CLOUDWATCH", world.cloudwatch_cbor_endpoint());
+    let outcome = Outcome::from(command.output().unwrap());
+    outcome.exit(1);
+    let pool: Vec<(bool, String, String)> = outcome
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["area"] == "pool")
+        .map(|c| {
+            (
+                c["passed"] == true,
+                c["requirement"].as_str().unwrap().to_owned(),
+                c["found"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let check = |passed: bool, requirement: &str, found: &str| (passed, requirement.to_owned(), found.to_owned());
+    assert_eq!(
+        pool,
+        vec![
+            check(true, "2 instances of the pool exist", ""),
+            check(
+                false,
+                "each instance has its Elastic IP (the static egress IP)",
+                &format!("no Elastic IP: {}", ids[1])
+            ),
+            check(
+                true,
+                &format!("instance profile `{profile}` exists and every instance has it (the ECS agent's role)"),
+                ""
+            ),
+            // moto's stack parameters carry no resolved SSM value.
+            check(
+                false,
+                "the ECS-optimized AMI parameter resolves \
+                 (`/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id`)",
+                "the stack's EcsAmiId parameter has no resolved value"
+            ),
+            check(
+                false,
+                "no instance runs without a run that holds it",
+                &format!("running with no run: {}, {}", ids[0], ids[1])
+            ),
+        ]
+    );
+}
