@@ -383,8 +383,12 @@ pub enum InfraCommand {
 
 #[derive(Debug, Args)]
 pub struct InfraTemplateArgs {
-    #[arg(long, value_parser = ["yaml", "json"], default_value = "yaml")]
+    /// CloudFormation as YAML or JSON (to standard output), or a Terraform module (into --out).
+    #[arg(long, value_parser = ["yaml", "json", "terraform"], default_value = "yaml")]
     pub format: String,
+    /// `--format terraform`: the module's directory (created; loadgrid's own files in it are replaced).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
     /// Also write each IAM policy document as plain JSON (sample account
     /// 123456789012) into this directory, for review or a policy linter.
     #[arg(long, value_name = "DIR")]

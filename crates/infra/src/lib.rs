@@ -20,5 +20,6 @@ pub mod policy;
 pub mod runner;
 pub mod spec;
 pub mod template;
+pub mod terraform;
 
 pub use spec::{CiIdentity, InfraSpec, Network, RunnerImage, SpecError};

@@ -27,8 +27,25 @@ pub async fn run(settings: &Settings, command: InfraCommand) -> anyhow::Result<i
 }
 
 fn template(spec: &InfraSpec, args: &InfraTemplateArgs) -> anyhow::Result<i32> {
-    let template = loadgrid_infra::template::render(spec);
-    out!("{}", if args.format == "json" { template.to_json() } else { template.to_yaml() });
+    match (args.format.as_str(), &args.out) {
+        ("terraform", Some(dir)) => terraform_module(spec, dir)?,
+        ("terraform", None) => {
+            return Err(input_error(
+                "a Terraform module is several files: pass --out DIR (e.g. --out infra/loadgrid), then use it as a \
+                 module from your root module",
+            ))
+        }
+        (_, Some(_)) => {
+            return Err(input_error(
+                "--out is for `--format terraform`; a CloudFormation template goes to standard output (`> \
+                 loadgrid-stack.yaml`)",
+            ))
+        }
+        (format, None) => {
+            let template = loadgrid_infra::template::render(spec);
+            out!("{}", if format == "json" { template.to_json() } else { template.to_yaml() });
+        }
+    }
     if let Some(dir) = &args.iam_policies {
         std::fs::create_dir_all(dir).map_err(|e| {
             input_error(format!(
@@ -44,6 +61,52 @@ fn template(spec: &InfraSpec, args: &InfraTemplateArgs) -> anyhow::Result<i32> {
         }
     }
     Ok(0)
+}
+
+/// Writes the Terraform module into `dir`. Files loadgrid wrote there before
+/// (they start with its header) are replaced, or removed when this spec no
+/// longer has them (a pool taken out); any other file is never touched, and
+/// one of the module's names held by someone else's file stops the write
+/// before anything changes.
+fn terraform_module(spec: &InfraSpec, dir: &std::path::Path) -> anyhow::Result<()> {
+    let module = loadgrid_infra::terraform::render(spec);
+    let ours = |path: &std::path::Path| {
+        crate::files::read_own_file(path).is_ok_and(|text| text.starts_with(loadgrid_infra::terraform::HEADER_PREFIX))
+    };
+    for name in module.files.keys() {
+        let path = dir.join(name);
+        if path.exists() && !ours(&path) {
+            return Err(input_error(format!(
+                "`{}` was not written by loadgrid: nothing was written. Next step: --out an empty directory, or one \
+                 holding only the module loadgrid generated",
+                path.display()
+            )));
+        }
+    }
+    let stale: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "tf"))
+                .filter(|p| p.file_name().is_some_and(|n| !module.files.contains_key(&*n.to_string_lossy())))
+                .filter(|p| ours(p))
+                .collect()
+        })
+        .unwrap_or_default();
+    for (name, text) in &module.files {
+        crate::files::write_atomically(&dir.join(name), text.as_bytes())?;
+    }
+    for path in &stale {
+        std::fs::remove_file(path)
+            .map_err(|e| anyhow::anyhow!("cannot remove `{}`, which this spec no longer has: {e}", path.display()))?;
+    }
+    eprintln!(
+        "wrote the Terraform module to {} ({}); use it with `module \"loadgrid\" {{ source = \"./{}\" }}`",
+        dir.display(),
+        module.files.keys().cloned().collect::<Vec<_>>().join(", "),
+        dir.display()
+    );
+    Ok(())
 }
 
 async fn diff(settings: &Settings, spec: &InfraSpec) -> anyhow::Result<i32> {

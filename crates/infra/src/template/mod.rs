@@ -69,6 +69,10 @@ pub struct Template {
     resources: BTreeMap<String, Value>,
     outputs: BTreeMap<String, Value>,
     tags: Vec<Value>,
+    /// The part of the stack each resource belongs to (`storage`,
+    /// `network`...), as the Terraform module splits its files.
+    areas: BTreeMap<String, &'static str>,
+    area: &'static str,
 }
 
 /// A checkov check a resource skips, and why.
@@ -81,6 +85,12 @@ impl Template {
             Tagging::None => {}
         }
         self.resources.insert(id.to_owned(), json!({ "Type": kind, "Properties": properties }));
+        self.areas.insert(id.to_owned(), self.area);
+    }
+
+    /// The part of the stack resource `id` belongs to.
+    pub fn area_of(&self, id: &str) -> &'static str {
+        self.areas.get(id).copied().unwrap_or("main")
     }
 
     /// Sets a top-level attribute of a resource (`DeletionPolicy`, `DependsOn`...).
@@ -147,6 +157,9 @@ pub(crate) fn attr(id: &str, attribute: &str) -> Value {
     json!({ "Fn::GetAtt": [id, attribute] })
 }
 
+/// Adds one area's resources to the template.
+type AddArea = fn(&mut Template, &InfraSpec);
+
 /// The whole template for `spec`.
 pub fn render(spec: &InfraSpec) -> Template {
     let mut template = Template {
@@ -164,12 +177,18 @@ pub fn render(spec: &InfraSpec) -> Template {
         tags: spec.tags.iter().map(|(key, value)| json!({ "Key": key, "Value": value })).collect(),
         ..Template::default()
     };
-    storage::add(&mut template, spec);
-    network::add(&mut template, spec);
-    compute::add(&mut template, spec);
-    capacity::add(&mut template, spec);
-    alerts::add(&mut template, spec);
-    identity::add(&mut template, spec);
+    let areas: [(&'static str, AddArea); 6] = [
+        ("storage", storage::add),
+        ("network", network::add),
+        ("compute", compute::add),
+        ("capacity", capacity::add),
+        ("alerts", alerts::add),
+        ("identity", identity::add),
+    ];
+    for (area, add) in areas {
+        template.area = area;
+        add(&mut template, spec);
+    }
     template
 }
 
