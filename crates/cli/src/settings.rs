@@ -138,11 +138,20 @@ impl Settings {
             memory: run.and_then(|r| r.memory).or(file.memory),
             capacity: Capacity::Fargate,
         };
-        let stack = file.stack.as_ref().or(self.config.infra.stack.as_ref());
-        let outputs = match stack {
-            Some(stack) => loadgrid_aws::stack::outputs(aws, stack).await?,
-            None => Default::default(),
+        let (stack, outputs) = match (&file.stack, &file.terraform_outputs) {
+            (Some(_), Some(_)) => {
+                return Err(input_error(
+                    "[ecs] sets both `stack` and `terraform_outputs`: keep the one that describes your deployment",
+                ))
+            }
+            (None, Some(path)) => (Some(path.clone()), terraform_outputs(path)?),
+            (Some(stack), None) => (Some(stack.clone()), loadgrid_aws::stack::outputs(aws, stack).await?),
+            (None, None) => match &self.config.infra.stack {
+                Some(stack) => (Some(stack.clone()), loadgrid_aws::stack::outputs(aws, stack).await?),
+                None => (None, Default::default()),
+            },
         };
+        let stack = stack.as_ref();
         loadgrid_aws::stack::fill_ecs_settings(&mut settings, &outputs, file.assign_public_ip.is_some());
         let wanted =
             [run.and_then(|r| r.capacity.as_deref()), file.capacity.as_deref(), self.config.infra.capacity.as_deref()]
@@ -344,4 +353,17 @@ fn upsert(pairs: &mut Vec<(String, String)>, later: &[(String, String)]) {
             None => pairs.push((key.clone(), value.clone())),
         }
     }
+}
+
+/// `[ecs] terraform_outputs`: the file `terraform output -json` wrote, read
+/// as the stack's outputs.
+fn terraform_outputs(path: &str) -> anyhow::Result<std::collections::BTreeMap<String, String>> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        input_error(format!(
+            "cannot read [ecs] terraform_outputs `{path}`: {e}. Next step: `terraform output -json > {path}` in the \
+             root module that uses loadgrid's module"
+        ))
+    })?;
+    loadgrid_infra::terraform::outputs_from_json(&text)
+        .map_err(|e| input_error(format!("[ecs] terraform_outputs `{path}`: {e}")))
 }

@@ -664,6 +664,47 @@ fn settings_come_from_the_stack_outputs() {
 }
 
 #[test]
+fn settings_come_from_terraform_outputs() {
+    let ecs = EcsGrid::without_runtime("");
+    // What `terraform output -json` prints for a root module that outputs the whole module.
+    let outputs = serde_json::json!({
+        "loadgrid": { "sensitive": false, "type": ["object", {}], "value": {
+            "cluster_name": common::aws::CLUSTER,
+            "task_definition_arn": common::aws::TASK_FAMILY,
+            "container_name": common::aws::CONTAINER,
+            "task_subnet_ids": [ecs.world.subnet],
+            "task_security_group_id": ecs.world.security_group,
+            "assign_public_ip": "ENABLED",
+        }}
+    });
+    std::fs::write(ecs.grid.path("outputs.json"), outputs.to_string()).unwrap();
+    let config = format!(
+        "store = \"s3://{}/team\"\nbackend = \"ecs\"\n\n[ecs]\nterraform_outputs = \"outputs.json\"\n",
+        common::aws::BUCKET
+    );
+    std::fs::write(ecs.grid.path("loadgrid.toml"), &config).unwrap();
+    ecs.run(&["run", &ecs.script(), "--shards", "2", "-e", &ecs.base_url(), "--detach"]).exit(0);
+    assert_eq!(
+        ecs.world.task_statuses().len(),
+        2,
+        "launched on the cluster, task definition and network the outputs name"
+    );
+    ecs.run(&["stop", "--all"]).exit(0);
+
+    std::fs::write(ecs.grid.path("outputs.json"), "{\"vpc\": {\"value\": \"x\"}}").unwrap();
+    ecs.run(&["run", &ecs.script(), "--shards", "2"]).exit(2).stderr_contains(
+        "[ecs] terraform_outputs `outputs.json`: it has none of the loadgrid module's outputs (`cluster_name`, \
+         `task_definition_arn`...): re-export them from the root module, or output the whole module",
+    );
+    std::fs::write(ecs.grid.path("loadgrid.toml"), config.replace("outputs.json", "missing.json")).unwrap();
+    ecs.run(&["run", &ecs.script(), "--shards", "2"]).exit(2).stderr_contains(
+        "cannot read [ecs] terraform_outputs `missing.json`: No such file or directory (os error 2). Next step: \
+         `terraform output -json > missing.json` in the root module that uses loadgrid's module",
+    );
+    assert_eq!(ecs.world.task_statuses().len(), 2, "nothing more was launched");
+}
+
+#[test]
 fn the_s3_store_writes_conditionally_and_uploads_large_archives_in_parts() {
     let world = AwsWorld::new();
     for (key, value) in world.env() {

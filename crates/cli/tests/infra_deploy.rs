@@ -76,6 +76,62 @@ fn template_needs_no_aws_at_all() {
 }
 
 #[test]
+fn the_terraform_module_is_written_into_its_own_directory_and_never_over_a_users_file() {
+    let grid = Grid::new();
+    let module = grid.path("infra/loadgrid");
+    let template = |config: &str, out: &std::path::Path| {
+        std::fs::write(grid.path("loadgrid.toml"), config).unwrap();
+        let out = out.display().to_string();
+        let mut command =
+            grid.command(&["--region", "eu-west-1", "infra", "template", "--format", "terraform", "--out", &out]);
+        command.env("AWS_ENDPOINT_URL", "http://127.0.0.1:9").env_remove("AWS_ACCESS_KEY_ID").env_remove("AWS_PROFILE");
+        Outcome::from(command.output().unwrap())
+    };
+    let files = |dir: &std::path::Path| {
+        let mut names: Vec<String> =
+            std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        names.sort();
+        names
+    };
+    template("[infra]\nnetwork = \"public\"\ncapacity = \"ec2\"\n", &module)
+        .exit(0)
+        .stderr_contains(&format!("wrote the Terraform module to {}", module.display()));
+    let all = [
+        "alerts.tf",
+        "capacity.tf",
+        "compute.tf",
+        "main.tf",
+        "network.tf",
+        "outputs.tf",
+        "storage.tf",
+        "variables.tf",
+        "versions.tf",
+    ];
+    assert_eq!(files(&module), all);
+    assert!(std::fs::read_to_string(module.join("capacity.tf"))
+        .unwrap()
+        .contains("resource \"aws_instance\" \"pool_instance_1\""));
+    // Without the pool, its file goes: the module never keeps what the spec no longer has.
+    template("[infra]\nnetwork = \"public\"\n", &module).exit(0);
+    assert!(!files(&module).contains(&"capacity.tf".to_owned()), "{:?}", files(&module));
+    // A team's own file is never replaced: nothing is written.
+    let theirs = grid.path("theirs");
+    std::fs::create_dir_all(&theirs).unwrap();
+    std::fs::write(theirs.join("main.tf"), "# our root module\n").unwrap();
+    template("", &theirs).exit(2).stderr_contains(&format!(
+        "`{}` was not written by loadgrid: nothing was written. Next step: --out an empty directory, or one holding \
+         only the module loadgrid generated",
+        theirs.join("main.tf").display()
+    ));
+    assert_eq!(files(&theirs), ["main.tf"]);
+    assert_eq!(std::fs::read_to_string(theirs.join("main.tf")).unwrap(), "# our root module\n");
+    let mut command = grid.command(&["--region", "eu-west-1", "infra", "template", "--format", "terraform"]);
+    Outcome::from(command.output().unwrap())
+        .exit(2)
+        .stderr_contains("a Terraform module is several files: pass --out DIR");
+}
+
+#[test]
 fn deploy_creates_the_stack_and_the_next_ecs_command_finds_it() {
     let infra = Infra::new("# the team's settings\n[run]\nshards = 2\n\n[infra]\nlog_retention_days = 14\n");
 

@@ -104,6 +104,9 @@ pub struct AwsSection {
 #[serde(deny_unknown_fields)]
 pub struct EcsSection {
     pub stack: Option<String>,
+    /// `terraform output -json` of loadgrid's Terraform module, read as
+    /// `stack`'s outputs are: the alternative for a Terraform shop.
+    pub terraform_outputs: Option<String>,
     pub cluster: Option<String>,
     /// Family (latest active revision), `family:revision` or ARN.
     pub task_definition: Option<String>,

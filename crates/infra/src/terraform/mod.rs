@@ -172,6 +172,45 @@ pub const OUTPUTS: &[(&str, &str, bool)] = &[
     (crate::template::outputs::POOL_TASK_DEFINITION, "pool_task_definition_arn", false),
 ];
 
+/// The outputs of `terraform output -json` as the stack's outputs (by the
+/// template's keys, lists joined with commas), so that loadgrid reads a
+/// Terraform deployment as it reads a stack. The module's outputs may be at
+/// the top (a root module that re-exports them) or inside one output that
+/// holds the whole module (`output "loadgrid" { value = module.loadgrid }`).
+pub fn outputs_from_json(text: &str) -> Result<BTreeMap<String, String>, String> {
+    let json: Value =
+        serde_json::from_str(text).map_err(|e| format!("it is not the JSON of `terraform output -json` ({e})"))?;
+    let Some(top) = json.as_object() else {
+        return Err("it is not the JSON of `terraform output -json` (an object of outputs)".into());
+    };
+    let ours = |object: &serde_json::Map<String, Value>| OUTPUTS.iter().any(|(_, name, _)| object.contains_key(*name));
+    let values: serde_json::Map<String, Value> = if ours(top) {
+        top.iter().map(|(key, output)| (key.clone(), output["value"].clone())).collect()
+    } else {
+        let nested: Vec<&serde_json::Map<String, Value>> =
+            top.values().filter_map(|output| output["value"].as_object()).filter(|value| ours(value)).collect();
+        match nested.as_slice() {
+            [one] => (*one).clone(),
+            _ => {
+                return Err("it has none of the loadgrid module's outputs (`cluster_name`, `task_definition_arn`...): \
+                     re-export them from the root module, or output the whole module"
+                    .into())
+            }
+        }
+    };
+    let mut outputs = BTreeMap::new();
+    for (key, name, _) in OUTPUTS {
+        let text = match values.get(*name) {
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(","),
+            Some(Value::Bool(b)) => b.to_string(),
+            _ => continue,
+        };
+        outputs.insert((*key).to_owned(), text);
+    }
+    Ok(outputs)
+}
+
 /// The module's files by name.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Module {

@@ -323,3 +323,24 @@ fn the_outputs_are_what_terraform_users_and_loadgrid_read() {
     let pool = parsed(&spec(&format!("[infra]\nnetwork = \"public\"\ncapacity = \"ec2\"\n{OIDC}")));
     assert!(pool.iter().any(|b| b.identifier() == "output" && label(b, 0) == "egress_ips"));
 }
+
+#[test]
+fn terraform_outputs_read_as_the_stack_outputs_at_the_top_or_inside_one_module_output() {
+    let top = r#"{
+        "cluster_name": {"sensitive": false, "type": "string", "value": "loadgrid"},
+        "task_subnet_ids": {"sensitive": false, "type": ["tuple", ["string", "string"]], "value": ["subnet-a", "subnet-b"]},
+        "assign_public_ip": {"sensitive": false, "type": "string", "value": "ENABLED"},
+        "pool_instance_ids": {"sensitive": false, "type": ["tuple", ["string"]], "value": ["i-1"]},
+        "unrelated": {"sensitive": false, "type": "string", "value": "x"}
+    }"#;
+    let outputs = super::outputs_from_json(top).unwrap();
+    assert_eq!(outputs["Cluster"], "loadgrid");
+    assert_eq!(outputs["Subnets"], "subnet-a,subnet-b");
+    assert_eq!(outputs["AssignPublicIp"], "ENABLED");
+    assert_eq!(outputs["PoolInstances"], "i-1");
+    let nested = r#"{"loadgrid": {"sensitive": false, "type": ["object", {}], "value": {"cluster_name": "k6", "task_definition_arn": "arn:td"}}}"#;
+    let outputs = super::outputs_from_json(nested).unwrap();
+    assert_eq!((outputs["Cluster"].as_str(), outputs["TaskDefinition"].as_str()), ("k6", "arn:td"));
+    assert!(super::outputs_from_json("{}").unwrap_err().contains("none of the loadgrid module's outputs"));
+    assert!(super::outputs_from_json("[1]").unwrap_err().contains("not the JSON of `terraform output -json`"));
+}
