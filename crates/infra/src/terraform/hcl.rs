@@ -68,6 +68,11 @@ impl Block {
         self
     }
 
+    /// `f` of this block, in a chain of builder calls.
+    pub fn apply(self, f: impl FnOnce(Block) -> Block) -> Block {
+        f(self)
+    }
+
     pub fn comment(mut self, line: impl Into<String>) -> Block {
         self.comments.push(line.into());
         self

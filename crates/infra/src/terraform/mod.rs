@@ -30,8 +30,9 @@ use hcl::{Block, Expr, File};
 /// only files that do.
 pub const HEADER_PREFIX: &str = "# loadgrid ";
 
-/// The AWS provider the module is written for.
-pub const AWS_PROVIDER: &str = "~> 5.0";
+/// The AWS provider the module is written for: 5.81 is the first whose
+/// OIDC provider needs no certificate thumbprint (AWS stopped needing one).
+pub const AWS_PROVIDER: &str = "~> 5.81";
 pub const TERRAFORM_VERSION: &str = ">= 1.5";
 
 /// Each CloudFormation resource type, the Terraform type of its main block,
@@ -408,6 +409,18 @@ impl Translate<'_> {
             ));
         }
         let prop = |key: &str| props.get(key).map(|v| self.expr(v));
+        // Properties copied as they are, `(terraform, template)`; one the
+        // template leaves out is left out.
+        let copy = |block: Block, fields: &[(&str, &str)]| {
+            fields.iter().fold(block, |block, (tf, cfn)| match props.get(*cfn) {
+                Some(value) => block.attr(tf, self.expr(value)),
+                None => block,
+            })
+        };
+        let encoded = |block: Block, tf: &str, cfn: &str| match props.get(cfn) {
+            Some(value) => block.attr(tf, jsonencode(self.expr(value))),
+            None => block,
+        };
         let part = |kind: &str, suffix: &str| Block::new("resource", &[kind, &format!("{name}{suffix}")]);
         let own = Expr::raw(format!("{tf_type}.{name}.id"));
         let mut parts = Vec::new();
@@ -471,16 +484,15 @@ impl Translate<'_> {
                 }
                 parts.push(lifecycle);
                 // DeletionPolicy Retain: a destroy stops at a bucket that holds runs.
-                main.attr("bucket", prop("BucketName").expect("bucket name")).attr("force_destroy", Expr::Bool(false))
+                main.apply(|block| copy(block, &[("bucket", "BucketName")])).attr("force_destroy", Expr::Bool(false))
             }
             "AWS::S3::BucketPolicy" => main
-                .attr("bucket", prop("Bucket").expect("bucket"))
-                .attr("policy", jsonencode(prop("PolicyDocument").expect("policy"))),
+                .apply(|block| copy(block, &[("bucket", "Bucket")]))
+                .apply(|block| encoded(block, "policy", "PolicyDocument")),
             "AWS::EC2::SecurityGroup" => {
-                let mut group = main
-                    .attr("name", prop("GroupName").expect("name"))
-                    .attr("description", prop("GroupDescription").expect("description"))
-                    .attr("vpc_id", prop("VpcId").expect("vpc"));
+                let mut group = main.apply(|block| {
+                    copy(block, &[("name", "GroupName"), ("description", "GroupDescription"), ("vpc_id", "VpcId")])
+                });
                 for rule in props["SecurityGroupEgress"].as_array().into_iter().flatten() {
                     group = group.block(
                         Block::new("egress", &[])
@@ -499,31 +511,38 @@ impl Translate<'_> {
                         .attr("repository", Expr::raw(format!("{tf_type}.{name}.name")))
                         .attr("policy", self.expr(&props["LifecyclePolicy"]["LifecyclePolicyText"])),
                 );
-                main.attr("name", prop("RepositoryName").expect("name"))
-                    .attr("image_tag_mutability", prop("ImageTagMutability").expect("mutability"))
-                    .attr("force_delete", prop("EmptyOnDelete").expect("empty on delete"))
-                    .block(
-                        Block::new("image_scanning_configuration", &[])
-                            .attr("scan_on_push", self.expr(&props["ImageScanningConfiguration"]["ScanOnPush"])),
+                main.apply(|block| {
+                    copy(
+                        block,
+                        &[
+                            ("name", "RepositoryName"),
+                            ("image_tag_mutability", "ImageTagMutability"),
+                            ("force_delete", "EmptyOnDelete"),
+                        ],
                     )
-                    .block(
-                        Block::new("encryption_configuration", &[])
-                            .attr("encryption_type", self.expr(&props["EncryptionConfiguration"]["EncryptionType"])),
-                    )
+                })
+                .block(
+                    Block::new("image_scanning_configuration", &[])
+                        .attr("scan_on_push", self.expr(&props["ImageScanningConfiguration"]["ScanOnPush"])),
+                )
+                .block(
+                    Block::new("encryption_configuration", &[])
+                        .attr("encryption_type", self.expr(&props["EncryptionConfiguration"]["EncryptionType"])),
+                )
             }
             "AWS::ECS::Cluster" => {
                 let strategy = &props["DefaultCapacityProviderStrategy"][0];
                 parts.push(
                     part("aws_ecs_cluster_capacity_providers", "")
                         .attr("cluster_name", Expr::raw(format!("{tf_type}.{name}.name")))
-                        .attr("capacity_providers", prop("CapacityProviders").expect("providers"))
+                        .apply(|block| copy(block, &[("capacity_providers", "CapacityProviders")]))
                         .block(
                             Block::new("default_capacity_provider_strategy", &[])
                                 .attr("capacity_provider", self.expr(&strategy["CapacityProvider"]))
                                 .attr("weight", self.expr(&strategy["Weight"])),
                         ),
                 );
-                let mut cluster = main.attr("name", prop("ClusterName").expect("name"));
+                let mut cluster = main.apply(|block| copy(block, &[("name", "ClusterName")]));
                 for setting in props["ClusterSettings"].as_array().into_iter().flatten() {
                     cluster = cluster.block(
                         Block::new("setting", &[])
@@ -557,23 +576,29 @@ impl Translate<'_> {
                             .attr("policy_arn", self.expr(arn)),
                     );
                 }
-                let mut block = main
-                    .attr("name", prop("RoleName").expect("role name"))
-                    .attr("description", prop("Description").expect("description"));
+                let mut block =
+                    main.apply(|block| copy(block, &[("name", "RoleName"), ("description", "Description")]));
                 if let Some(seconds) = prop("MaxSessionDuration") {
                     block = block.attr("max_session_duration", seconds);
                 }
-                block.attr("assume_role_policy", jsonencode(prop("AssumeRolePolicyDocument").expect("trust")))
+                encoded(block, "assume_role_policy", "AssumeRolePolicyDocument")
             }
             "AWS::ECS::TaskDefinition" => {
                 let mut task = main
-                    .attr("family", prop("Family").expect("family"))
-                    .attr("cpu", prop("Cpu").expect("cpu"))
-                    .attr("memory", prop("Memory").expect("memory"))
-                    .attr("network_mode", prop("NetworkMode").expect("network mode"))
-                    .attr("requires_compatibilities", prop("RequiresCompatibilities").expect("compatibilities"))
-                    .attr("execution_role_arn", prop("ExecutionRoleArn").expect("execution role"))
-                    .attr("task_role_arn", prop("TaskRoleArn").expect("task role"))
+                    .apply(|block| {
+                        copy(
+                            block,
+                            &[
+                                ("family", "Family"),
+                                ("cpu", "Cpu"),
+                                ("memory", "Memory"),
+                                ("network_mode", "NetworkMode"),
+                                ("requires_compatibilities", "RequiresCompatibilities"),
+                                ("execution_role_arn", "ExecutionRoleArn"),
+                                ("task_role_arn", "TaskRoleArn"),
+                            ],
+                        )
+                    })
                     .attr(
                         "container_definitions",
                         jsonencode(self.expr(&ecs_api_case(&props["ContainerDefinitions"], false))),
@@ -607,32 +632,31 @@ impl Translate<'_> {
                     );
                 }
                 main.attr("name", Expr::str(format!("{}-{name}", spec.stack)))
-                    .attr("description", prop("Description").expect("description"))
-                    .attr("policy", jsonencode(prop("PolicyDocument").expect("document")))
+                    .apply(|block| copy(block, &[("description", "Description")]))
+                    .apply(|block| encoded(block, "policy", "PolicyDocument"))
             }
-            "AWS::IAM::Group" => {
-                main.attr("name", Expr::str(format!("{}-{name}", spec.stack))).attr("path", prop("Path").expect("path"))
-            }
+            "AWS::IAM::Group" => main
+                .attr("name", Expr::str(format!("{}-{name}", spec.stack)))
+                .apply(|block| copy(block, &[("path", "Path")])),
             "AWS::IAM::User" => {
                 parts.push(
                     part("aws_iam_user_group_membership", "")
                         .attr("user", Expr::raw(format!("{tf_type}.{name}.name")))
-                        .attr("groups", prop("Groups").expect("groups")),
+                        .apply(|block| copy(block, &[("groups", "Groups")])),
                 );
-                main.attr("name", prop("UserName").expect("user name")).attr("path", prop("Path").expect("path"))
+                main.apply(|block| copy(block, &[("name", "UserName"), ("path", "Path")]))
             }
-            "AWS::IAM::AccessKey" => main.attr("user", prop("UserName").expect("user")),
+            "AWS::IAM::AccessKey" => main.apply(|block| copy(block, &[("user", "UserName")])),
             "AWS::SecretsManager::Secret" => {
                 parts.push(
                     part("aws_secretsmanager_secret_version", "")
                         .attr("secret_id", Expr::raw(format!("{tf_type}.{name}.id")))
-                        .attr("secret_string", prop("SecretString").expect("secret string")),
+                        .apply(|block| copy(block, &[("secret_string", "SecretString")])),
                 );
-                main.attr("name", prop("Name").expect("name"))
-                    .attr("description", prop("Description").expect("description"))
+                main.apply(|block| copy(block, &[("name", "Name"), ("description", "Description")]))
             }
             "AWS::IAM::InstanceProfile" => main
-                .attr("name", prop("InstanceProfileName").expect("name"))
+                .apply(|block| copy(block, &[("name", "InstanceProfileName")]))
                 .attr("role", self.expr(&props["Roles"][0])),
             "AWS::EC2::LaunchTemplate" => self.launch_template(main, &props["LaunchTemplateData"]),
             "AWS::EC2::Instance" => main
@@ -641,7 +665,7 @@ impl Translate<'_> {
                         .attr("id", self.expr(&props["LaunchTemplate"]["LaunchTemplateId"]))
                         .attr("version", self.expr(&props["LaunchTemplate"]["Version"])),
                 )
-                .attr("subnet_id", prop("SubnetId").expect("subnet")),
+                .apply(|block| copy(block, &[("subnet_id", "SubnetId")])),
             "AWS::CloudWatch::Alarm" => {
                 let dimensions: Vec<(String, Expr)> = props["Dimensions"]
                     .as_array()
@@ -650,17 +674,31 @@ impl Translate<'_> {
                     .map(|d| (d["Name"].as_str().unwrap_or_default().to_owned(), self.expr(&d["Value"])))
                     .collect();
                 main.attr("alarm_name", Expr::str(format!("{}-{name}", spec.stack)))
-                    .attr("alarm_description", prop("AlarmDescription").expect("description"))
-                    .attr("namespace", prop("Namespace").expect("namespace"))
-                    .attr("metric_name", prop("MetricName").expect("metric"))
+                    .apply(|block| {
+                        copy(
+                            block,
+                            &[
+                                ("alarm_description", "AlarmDescription"),
+                                ("namespace", "Namespace"),
+                                ("metric_name", "MetricName"),
+                            ],
+                        )
+                    })
                     .attr("dimensions", Expr::Object(dimensions))
-                    .attr("statistic", prop("Statistic").expect("statistic"))
-                    .attr("period", prop("Period").expect("period"))
-                    .attr("evaluation_periods", prop("EvaluationPeriods").expect("periods"))
-                    .attr("threshold", prop("Threshold").expect("threshold"))
-                    .attr("comparison_operator", prop("ComparisonOperator").expect("operator"))
-                    .attr("treat_missing_data", prop("TreatMissingData").expect("missing data"))
-                    .attr("alarm_actions", prop("AlarmActions").expect("actions"))
+                    .apply(|block| {
+                        copy(
+                            block,
+                            &[
+                                ("statistic", "Statistic"),
+                                ("period", "Period"),
+                                ("evaluation_periods", "EvaluationPeriods"),
+                                ("threshold", "Threshold"),
+                                ("comparison_operator", "ComparisonOperator"),
+                                ("treat_missing_data", "TreatMissingData"),
+                                ("alarm_actions", "AlarmActions"),
+                            ],
+                        )
+                    })
             }
             // The rest map property for property: `CidrBlock` → `cidr_block`.
             _ => {

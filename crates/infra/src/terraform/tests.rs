@@ -318,6 +318,29 @@ fn the_outputs_are_what_terraform_users_and_loadgrid_read() {
     ] {
         assert!(outputs.contains(&name), "output {name} in {outputs:?}");
     }
+    // `loadgrid_toml` is loadgrid.toml once Terraform has filled it in.
+    let toml = blocks.iter().find(|b| b.identifier() == "output" && label(b, 0) == "loadgrid_toml").unwrap();
+    let Some(Expression::FuncCall(call)) = attribute(toml, "value") else { panic!("loadgrid_toml is format(...)") };
+    let Expression::String(pattern) = &call.args[0] else { panic!("a format string") };
+    // Each verb takes the next argument: `%q` a JSON-quoted string, `%s` as is.
+    let mut values =
+        ["\"s3://b\"", "\"loadgrid\"", "\"loadgrid-runner\"", "[\"subnet-a\",\"subnet-b\"]", "\"sg-1\"", "true"].iter();
+    let mut filled = String::new();
+    let mut rest = pattern.as_str();
+    while let Some(at) = rest.find('%') {
+        filled.push_str(&rest[..at]);
+        filled.push_str(values.next().expect("as many values as verbs"));
+        rest = &rest[at + 2..];
+    }
+    filled.push_str(rest);
+    assert!(values.next().is_none(), "every argument has its verb");
+    let config = FileConfig::parse(&filled).unwrap_or_else(|e| panic!("{e}\n{filled}"));
+    assert_eq!(config.store.as_deref(), Some("s3://b"));
+    assert_eq!(config.ecs.cluster.as_deref(), Some("loadgrid"));
+    assert_eq!(config.ecs.task_definition.as_deref(), Some("loadgrid-runner"));
+    assert_eq!(config.ecs.subnets, ["subnet-a", "subnet-b"]);
+    assert_eq!(config.ecs.security_groups, ["sg-1"]);
+    assert_eq!(config.ecs.assign_public_ip, Some(true));
     let user = parsed(&spec("[infra.ci]\nmode = \"iam-user\"\n"));
     assert!(user.iter().any(|b| b.identifier() == "output" && label(b, 0) == "ci_user_name"));
     let pool = parsed(&spec(&format!("[infra]\nnetwork = \"public\"\ncapacity = \"ec2\"\n{OIDC}")));
