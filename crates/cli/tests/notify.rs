@@ -275,6 +275,7 @@ fn a_failing_test_opens_one_issue_and_one_pr_comment_that_later_runs_update_and_
     assert!(junit.contains("<testcase name=\"http_reqs: count&lt;1\" classname=\"thresholds\">"), "{junit}");
     assert!(junit.contains("<failure message=\"http_reqs: count&lt;1 crossed: observed 5\""), "{junit}");
 
+    let known = grid.run_ids();
     let second = run(&grid, &github, &files, CROSSES);
     second.exit(99);
     let calls = github.take_calls();
@@ -290,12 +291,13 @@ fn a_failing_test_opens_one_issue_and_one_pr_comment_that_later_runs_update_and_
         "{}",
         second.stderr
     );
-    let second_id = grid.run_ids().pop().unwrap();
+    let second_id = grid.new_run(&known);
     assert!(calls[1].body["body"].as_str().unwrap().contains(&second_id));
 
+    let known = grid.run_ids();
     let third = run(&grid, &github, &files, PASSES);
     third.exit(0);
-    let third_id = grid.run_ids().pop().unwrap();
+    let third_id = grid.new_run(&known);
     let calls = github.take_calls();
     assert_eq!(
         requests(&calls),

@@ -103,6 +103,14 @@ impl Grid {
     }
 
     /// Run ids in the store.
+    /// The one run stored since `known` was listed. Runs started in the same
+    /// second sort by their random suffix, so the last id is not always the newest.
+    pub fn new_run(&self, known: &[String]) -> String {
+        let new: Vec<String> = self.run_ids().into_iter().filter(|id| !known.contains(id)).collect();
+        assert_eq!(new.len(), 1, "one new run: {new:?}");
+        new.into_iter().next().unwrap()
+    }
+
     pub fn run_ids(&self) -> Vec<String> {
         match std::fs::read_dir(self.store().join("runs")) {
             Ok(entries) => {
