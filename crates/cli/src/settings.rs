@@ -357,7 +357,7 @@ fn upsert(pairs: &mut Vec<(String, String)>, later: &[(String, String)]) {
 
 /// `[ecs] terraform_outputs`: the file `terraform output -json` wrote, read
 /// as the stack's outputs.
-fn terraform_outputs(path: &str) -> anyhow::Result<std::collections::BTreeMap<String, String>> {
+pub fn terraform_outputs(path: &str) -> anyhow::Result<std::collections::BTreeMap<String, String>> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         input_error(format!(
             "cannot read [ecs] terraform_outputs `{path}`: {e}. Next step: `terraform output -json > {path}` in the \

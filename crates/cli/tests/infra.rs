@@ -461,12 +461,12 @@ fn doctor_checks_the_pool_its_addresses_and_instances_left_running() {
                 &format!("instance profile `{profile}` exists and every instance has it (the ECS agent's role)"),
                 ""
             ),
-            // moto's stack parameters carry no resolved SSM value.
+            // No stack resolved the parameter: the one image both instances run.
             check(
-                false,
-                "the ECS-optimized AMI parameter resolves \
+                true,
+                "the instances run the ECS-optimized AMI \
                  (`/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id`)",
-                "the stack's EcsAmiId parameter has no resolved value"
+                ""
             ),
             check(
                 false,
@@ -475,4 +475,38 @@ fn doctor_checks_the_pool_its_addresses_and_instances_left_running() {
             ),
         ]
     );
+}
+
+/// A team that deployed with the Terraform module points the doctor at its
+/// `terraform output -json` instead of a stack.
+#[test]
+fn doctor_checks_a_terraform_deployment_by_its_outputs() {
+    let doctor = Doctor::deployed(true);
+    let config = std::fs::read_to_string(doctor.grid.path("loadgrid.toml")).unwrap();
+    std::fs::write(
+        doctor.grid.path("loadgrid.toml"),
+        format!("{config}\n[ecs]\nterraform_outputs = \"outputs.json\"\n"),
+    )
+    .unwrap();
+    let outputs = |cluster: &str| {
+        let json = json!({ "cluster_name": { "sensitive": false, "type": "string", "value": cluster } });
+        std::fs::write(doctor.grid.path("outputs.json"), json.to_string()).unwrap();
+    };
+    outputs("k6-cluster-123456789012");
+    let outcome = doctor.doctor(&[]);
+    outcome.exit(0);
+    assert!(
+        outcome.stdout.starts_with(
+            "terraform\n  ok   the Terraform outputs in `outputs.json` name cluster `k6-cluster-123456789012`\n"
+        ),
+        "{}",
+        outcome.stdout
+    );
+    assert!(!outcome.stdout.lines().any(|line| line == "stack"), "no stack check: {}", outcome.stdout);
+
+    outputs("another-cluster");
+    let failures = doctor.failures();
+    assert_eq!(failures.len(), 1, "{failures:#?}");
+    assert_eq!(failures[0]["found"], "they name `another-cluster`: the module was generated from another [infra]");
+    assert_eq!(failures[0]["fix"], "`terraform apply`, then `terraform output -json > outputs.json`");
 }

@@ -11,8 +11,8 @@ use crate::spec::{CiIdentity, InfraSpec, Network, SECRETS_PREFIX};
 pub struct Facts {
     pub account: String,
     pub region: String,
-    /// The stack's status, e.g. `CREATE_COMPLETE`.
-    pub stack_status: Option<String>,
+    /// How the resources were deployed, and what that says.
+    pub deployment: Deployment,
     pub bucket: Option<BucketFacts>,
     pub repository: Option<RepositoryFacts>,
     /// Retention in days (`Some(None)`: the group exists and never expires).
@@ -35,13 +35,32 @@ pub struct Facts {
     pub pool: Option<PoolFacts>,
 }
 
+/// What deployed the resources.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Deployment {
+    /// `loadgrid infra deploy`'s stack: its status (`CREATE_COMPLETE`...),
+    /// `None` when there is no such stack.
+    Stack(Option<String>),
+    /// `terraform apply` of the module `loadgrid infra template --format
+    /// terraform` writes, known by its `terraform output -json` (`[ecs]
+    /// terraform_outputs`): the file, and the cluster its outputs name.
+    Terraform { outputs: String, cluster: Option<String> },
+}
+
+impl Default for Deployment {
+    fn default() -> Deployment {
+        Deployment::Stack(None)
+    }
+}
+
 /// The EC2 pool: its instances (found by the stack's tag), the instance
 /// profile, the AMI parameter, and which instances runs hold.
 #[derive(Debug, Clone, Default)]
 pub struct PoolFacts {
     pub instances: Vec<PoolInstanceFacts>,
     pub instance_profile_exists: bool,
-    /// The AMI the stack's `EcsAmiId` parameter resolved to.
+    /// The ECS-optimized AMI: what the stack's `EcsAmiId` parameter
+    /// resolved to, else the one image every instance runs.
     pub ami: Option<String>,
     /// Instances a run that has not ended holds in the pool's lease;
     /// `None` when the store could not be read.
@@ -130,17 +149,33 @@ pub fn checks(spec: &InfraSpec, facts: &Facts) -> Vec<Check> {
     let name = |n: &crate::names::Name| n.resolve(&facts.account, &facts.region);
     let bucket = name(&spec.names.bucket);
 
-    list.check(
-        "stack",
-        format!("stack `{}` is deployed", spec.stack),
-        facts
-            .stack_status
-            .as_deref()
-            // UPDATE_ROLLBACK_COMPLETE: a failed update was rolled back; the stack stands as it was.
-            .is_some_and(|s| s.ends_with("_COMPLETE") && s != "ROLLBACK_COMPLETE" && !s.starts_with("DELETE")),
-        facts.stack_status.clone().unwrap_or_else(|| "no such stack".into()),
-        list.redeploy.clone(),
-    );
+    match &facts.deployment {
+        Deployment::Stack(status) => list.check(
+            "stack",
+            format!("stack `{}` is deployed", spec.stack),
+            status
+                .as_deref()
+                // UPDATE_ROLLBACK_COMPLETE: a failed update was rolled back; the stack stands as it was.
+                .is_some_and(|s| s.ends_with("_COMPLETE") && s != "ROLLBACK_COMPLETE" && !s.starts_with("DELETE")),
+            status.clone().unwrap_or_else(|| "no such stack".into()),
+            list.redeploy.clone(),
+        ),
+        Deployment::Terraform { outputs, cluster } => {
+            let expected = name(&spec.names.cluster);
+            list.redeploy =
+                "`loadgrid infra template --format terraform --out DIR`, then `terraform apply` of the module".into();
+            list.check(
+                "terraform",
+                format!("the Terraform outputs in `{outputs}` name cluster `{expected}`"),
+                cluster.as_deref() == Some(expected.as_str()),
+                match cluster {
+                    Some(other) => format!("they name `{other}`: the module was generated from another [infra]"),
+                    None => "no `cluster_name` output".into(),
+                },
+                format!("`terraform apply`, then `terraform output -json > {outputs}`"),
+            );
+        }
+    }
 
     match &facts.bucket {
         None => list.missing("bucket", &format!("bucket `{bucket}`")),
@@ -465,9 +500,9 @@ fn pool_checks(list: &mut Checklist, facts: &Facts, wanted: u32, instance_type: 
     );
     list.check(
         "pool",
-        format!("the ECS-optimized AMI parameter resolves (`{}`)", crate::template::capacity::ECS_AMI_PARAMETER),
+        format!("the instances run the ECS-optimized AMI (`{}`)", crate::template::capacity::ECS_AMI_PARAMETER),
         pool.ami.is_some(),
-        "the stack's EcsAmiId parameter has no resolved value".into(),
+        "the AMI parameter has no resolved value, and the instances run different images".into(),
         list.redeploy.clone(),
     );
     let up: Vec<&PoolInstanceFacts> =

@@ -32,7 +32,7 @@ pub async fn gather_facts(aws: &AwsContext, spec: &InfraSpec, account: &str) -> 
     let topic = format!("arn:{}:sns:{region}:{account}:{}", policy::partition(&region), name(&names.topic));
     let mut facts = Facts { account: account.to_owned(), region: region.clone(), ..Facts::default() };
     (
-        facts.stack_status,
+        facts.deployment,
         facts.bucket,
         facts.repository,
         facts.log_group_retention,
@@ -47,7 +47,10 @@ pub async fn gather_facts(aws: &AwsContext, spec: &InfraSpec, account: &str) -> 
         facts.dashboard_exists,
         facts.pool,
     ) = tokio::try_join!(
-        async { Ok(crate::infra::stack_state(aws, &spec.stack).await?.map(|s| s.status)) },
+        async {
+            let status = crate::infra::stack_state(aws, &spec.stack).await?.map(|s| s.status);
+            Ok(loadgrid_infra::doctor::Deployment::Stack(status))
+        },
         async { bucket_facts(aws, &name(&names.bucket)).await },
         async { repository_facts(aws, &name(&names.repository)).await },
         async { log_group_retention(aws, &name(&names.log_group)).await },
@@ -421,6 +424,12 @@ async fn pool_facts(aws: &AwsContext, spec: &InfraSpec, profile: &str) -> anyhow
         .send()
         .await
         .map_err(|e| failed(&format!("ec2:DescribeInstances tagged loadgrid:stack={}", spec.stack), &e))?;
+    let image_ids: std::collections::BTreeSet<String> = described
+        .reservations()
+        .iter()
+        .flat_map(|r| r.instances())
+        .filter_map(|i| i.image_id().map(str::to_owned))
+        .collect();
     let mut instances: Vec<PoolInstanceFacts> = described
         .reservations()
         .iter()
@@ -453,8 +462,10 @@ async fn pool_facts(aws: &AwsContext, spec: &InfraSpec, profile: &str) -> anyhow
     let instance_profile_exists =
         unless_missing(&format!("iam:GetInstanceProfile `{profile}`"), found, |e| e.is_no_such_entity_exception())?
             .is_some();
+    // The AMI the stack's parameter resolved to; else (a Terraform
+    // deployment resolves it at plan time) the one image the instances run.
     let stack = aws.cloudformation().describe_stacks().stack_name(&spec.stack).send().await;
-    let ami = stack.ok().and_then(|answer| {
+    let resolved = stack.ok().and_then(|answer| {
         let found = answer.stacks().first()?;
         let parameter = found
             .parameters()
@@ -462,6 +473,10 @@ async fn pool_facts(aws: &AwsContext, spec: &InfraSpec, profile: &str) -> anyhow
             .find(|p| p.parameter_key() == Some(loadgrid_infra::template::parameters::ECS_AMI))?;
         parameter.resolved_value().map(str::to_owned)
     });
+    let ami = match image_ids.len() {
+        1 => resolved.or(image_ids.into_iter().next()),
+        _ => resolved,
+    };
     Ok(Some(PoolFacts { instances, instance_profile_exists, ami, held: None }))
 }
 

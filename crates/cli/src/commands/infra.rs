@@ -308,6 +308,14 @@ fn ensure_table<'a>(document: &'a mut toml_edit::DocumentMut, name: &str) -> &'a
 async fn run_doctor(settings: &Settings, spec: &InfraSpec, json: bool) -> anyhow::Result<i32> {
     let (aws, account) = settings.infra_aws(spec).await?;
     let mut facts = loadgrid_aws::infra::gather_facts(&aws, spec, &account).await?;
+    if let Some(path) = &settings.config.ecs.terraform_outputs {
+        // Deployed with the Terraform module: its outputs stand for the stack.
+        let outputs = crate::settings::terraform_outputs(path)?;
+        facts.deployment = doctor::Deployment::Terraform {
+            outputs: path.clone(),
+            cluster: outputs.get(loadgrid_infra::template::outputs::CLUSTER).cloned(),
+        };
+    }
     if let Some(pool) = facts.pool.as_mut() {
         // The lease is in the store the runs use.
         let cluster = spec.names.cluster.resolve(&account, &aws.region());
