@@ -87,18 +87,20 @@ pub fn run(args: AgentArgs, global: GlobalArgs) -> anyhow::Result<i32> {
     })
 }
 
-/// k6's REST address; port 0 takes a free port, for shards that share a
-/// host's network (tasks on one instance of the EC2 pool).
+/// k6's REST address; port 0 takes a free loopback port (as the local
+/// backend picks them), for shards that share a host's network (tasks on
+/// one instance of the EC2 pool).
 fn k6_address(given: &str) -> anyhow::Result<String> {
     let address: std::net::SocketAddr =
         given.parse().map_err(|e| anyhow::anyhow!("--k6-address `{given}` is not an address: {e}"))?;
     if address.port() != 0 {
         return Ok(given.to_owned());
     }
-    let free = std::net::TcpListener::bind(address)
-        .and_then(|listener| listener.local_addr())
-        .map_err(|e| anyhow::anyhow!("no free port for k6 on {}: {e}", address.ip()))?;
-    Ok(free.to_string())
+    if !address.ip().is_loopback() {
+        anyhow::bail!("--k6-address `{given}`: a free port (0) is picked on loopback only; k6's API is for this agent");
+    }
+    let port = loadgrid_grid::backend::local::free_ports(1)?[0];
+    Ok(std::net::SocketAddr::new(address.ip(), port).to_string())
 }
 
 /// Reaches AWS only if the run has secrets: local runs without any need no

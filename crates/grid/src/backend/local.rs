@@ -104,12 +104,44 @@ impl LocalBackend {
     }
 }
 
-/// Asks the kernel for `count` distinct free loopback ports.
-fn free_ports(count: usize) -> anyhow::Result<Vec<u16>> {
-    // Hold every listener until all are chosen, so no port is handed out twice.
-    let listeners: Vec<TcpListener> =
-        (0..count).map(|_| TcpListener::bind("127.0.0.1:0")).collect::<Result<_, _>>().context("no free local port")?;
+/// `count` distinct free loopback ports for the shards' k6 REST APIs.
+///
+/// They come from below the kernel's ephemeral range: a port the kernel
+/// hands out (`bind` to port 0) may be taken again as the source port of
+/// an outgoing connection (this run's own requests, or another run's)
+/// before k6 listens on it, and k6 then fails to start. Every chosen port
+/// is held until all are chosen, so none is handed out twice.
+pub fn free_ports(count: usize) -> anyhow::Result<Vec<u16>> {
+    let (low, _) = ephemeral_range();
+    let below = PORTS_BELOW_EPHEMERAL.start..low.min(PORTS_BELOW_EPHEMERAL.end);
+    let mut listeners: Vec<TcpListener> = Vec::with_capacity(count);
+    let mut tries = 0;
+    while listeners.len() < count && tries < count * 50 && !below.is_empty() {
+        tries += 1;
+        let port = rand::random_range(below.clone());
+        if let Ok(listener) = TcpListener::bind(("127.0.0.1", port)) {
+            listeners.push(listener);
+        }
+    }
+    while listeners.len() < count {
+        // A machine whose ephemeral range leaves nothing below it.
+        listeners.push(TcpListener::bind("127.0.0.1:0").context("no free local port")?);
+    }
     listeners.iter().map(|l| Ok(l.local_addr()?.port())).collect()
+}
+
+/// Where the shards' ports are looked for when the ephemeral range allows.
+const PORTS_BELOW_EPHEMERAL: std::ops::Range<u16> = 20_000..32_768;
+
+/// The kernel's ephemeral port range (Linux's default when unreadable).
+fn ephemeral_range() -> (u16, u16) {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|text| {
+            let mut parts = text.split_whitespace().map(|p| p.parse::<u16>().ok());
+            Some((parts.next()??, parts.next()??))
+        })
+        .unwrap_or((32_768, 60_999))
 }
 
 impl LocalShards {
@@ -265,5 +297,19 @@ pub fn log_dir(store_root: Option<&Path>, run_id: &str) -> PathBuf {
     match store_root {
         Some(root) => root.join("runs").join(run_id).join("logs"),
         None => std::env::temp_dir().join(format!("loadgrid-{run_id}")).join("logs"),
+    }
+}
+
+#[cfg(test)]
+mod port_tests {
+    use super::*;
+
+    #[test]
+    fn shard_ports_are_distinct_and_never_ones_an_outgoing_connection_could_take() {
+        let ports = free_ports(64).unwrap();
+        let distinct: std::collections::BTreeSet<u16> = ports.iter().copied().collect();
+        assert_eq!(distinct.len(), 64);
+        let (low, _) = ephemeral_range();
+        assert!(ports.iter().all(|port| *port < low), "below the ephemeral range ({low}): {ports:?}");
     }
 }
