@@ -74,7 +74,13 @@ pub async fn run(settings: &Settings, args: &DashboardArgs) -> anyhow::Result<i3
     let store = settings.store().await?;
     let manifest = loadgrid_grid::collect::read_manifest(&store, &args.run_id).await?;
     let run_id = &manifest.run_id;
-    let (serving, feed) = serve(settings, args.addr).await?;
+    let (serving, mut feed) = serve(settings, args.addr).await?;
+    // A run on the EC2 pool pays for instances, which shard seconds do not
+    // price: its price is said when it ends.
+    let launched = loadgrid_aws::ecs::read_launched(&store, run_id).await.ok().flatten();
+    if launched.is_some_and(|launched| launched.pool.is_some()) {
+        feed.unpriced();
+    }
     let mut signals = super::signal_counter()?;
 
     if !store.exists(&layout::summary(run_id)).await? {
