@@ -100,6 +100,12 @@ impl PoolLease {
         used
     }
 
+    /// The runs whose hold on `instance` has not lapsed, with how many of
+    /// their shards it carries.
+    pub fn holders_of(&self, instance: &str, now_ms: i64) -> BTreeMap<String, u32> {
+        self.live(now_ms).filter_map(|(run, hold)| Some((run.clone(), *hold.instances.get(instance)?))).collect()
+    }
+
     /// Where `shards` go: first the free room on instances other runs
     /// already keep running (nothing to start, nothing more to pay), then
     /// idle instances in the pool's order, each filled before the next.
@@ -217,6 +223,8 @@ mod tests {
         let mut lease = PoolLease::default();
         lease.take("a", hold(&[("i-2", 3)], 1_000));
         assert_eq!(lease.place(&pool(3), 4, 3, 0), Ok(placed(&[("i-1", 2), ("i-2", 1)])));
+        assert_eq!(lease.holders_of("i-2", 0), placed(&[("a", 3)]));
+        assert!(lease.holders_of("i-2", 1_000).is_empty(), "a lapsed hold holds nothing");
     }
 
     #[test]

@@ -451,7 +451,7 @@ impl EcsBackend {
         let per_instance = pool::tasks_per_instance(&pool.instance_type, cpu, memory)?;
         let start_timeout = Duration::from_millis(manifest.timing.start_timeout_ms);
         let lasts = start_timeout + manifest.results_due(0);
-        let expires_at_ms = pool::now_ms() + lasts.as_millis() as i64;
+        let expires_at_ms = loadgrid_plan::records::now_ms() + lasts.as_millis() as i64;
         let cluster = pool_key(&self.settings.cluster);
         let used =
             pool::hold(store, cluster, pool, &manifest.run_id, per_instance, manifest.shards, expires_at_ms).await?;

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_ec2::types::InstanceStateName;
 use loadgrid_grid::input_error;
 use loadgrid_plan::pool::{Hold, PoolLease};
+use loadgrid_plan::records::now_ms;
 use loadgrid_store::{layout, Store};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
@@ -57,10 +58,6 @@ const START_POLL: Duration = Duration::from_secs(2);
 /// Lost compare-and-swaps before the lease is given up on.
 const LEASE_ATTEMPTS: u32 = 20;
 
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
-}
-
 /// Shards of `cpu` units and `memory` MiB one instance of `instance_type`
 /// carries; an input error when the type is not one loadgrid knows.
 pub fn tasks_per_instance(instance_type: &str, cpu: u32, memory: u32) -> anyhow::Result<u32> {
@@ -74,6 +71,19 @@ pub fn tasks_per_instance(instance_type: &str, cpu: u32, memory: u32) -> anyhow:
     })
 }
 
+/// The lease's newest version and its number (0: no run has held the pool yet).
+async fn read_lease(store: &Store, cluster: &str) -> anyhow::Result<(u64, PoolLease)> {
+    let key = layout::pool_lease(cluster);
+    let Some((version, bytes)) = store.latest_version(&key).await? else { return Ok((0, PoolLease::default())) };
+    let lease = serde_json::from_slice::<PoolLease>(&bytes).map_err(|e| {
+        anyhow::anyhow!(
+            "the pool's lease `{key}` is unreadable ({e}). Next step: stop the pool's instances by hand if no run \
+             uses them, and delete `{key}` from the store"
+        )
+    })?;
+    Ok((version, lease))
+}
+
 /// Changes the lease with `change`, again on the newest version until the
 /// write wins the compare-and-swap.
 async fn update_lease<R>(
@@ -83,18 +93,7 @@ async fn update_lease<R>(
 ) -> anyhow::Result<(R, PoolLease)> {
     let key = layout::pool_lease(cluster);
     for _ in 0..LEASE_ATTEMPTS {
-        let (version, mut lease) = match store.latest_version(&key).await? {
-            Some((version, bytes)) => (
-                version,
-                serde_json::from_slice::<PoolLease>(&bytes).map_err(|e| {
-                    anyhow::anyhow!(
-                        "the pool's lease `{key}` is unreadable ({e}). Next step: stop the pool's instances by hand \
-                         if no run uses them, and delete `{key}` from the store"
-                    )
-                })?,
-            ),
-            None => (0, PoolLease::default()),
-        };
+        let (version, mut lease) = read_lease(store, cluster).await?;
         let outcome = change(&mut lease);
         if store.put_version(&key, version + 1, serde_json::to_vec_pretty(&lease)?).await? {
             return Ok((outcome, lease));
@@ -133,10 +132,7 @@ pub async fn hold(
 
 /// The instances that runs which have not ended hold, by the lease.
 pub async fn held_instances(store: &Store, cluster: &str) -> anyhow::Result<Vec<String>> {
-    let lease = match store.latest_version(&layout::pool_lease(cluster)).await? {
-        Some((_, bytes)) => serde_json::from_slice::<PoolLease>(&bytes)?,
-        None => PoolLease::default(),
-    };
+    let (_, lease) = read_lease(store, cluster).await?;
     Ok(lease.in_use(now_ms()).into_keys().collect())
 }
 
@@ -157,10 +153,7 @@ pub async fn status(
     cluster: &str,
     pool: &Pool,
 ) -> anyhow::Result<Vec<InstanceStatus>> {
-    let lease = match store.latest_version(&layout::pool_lease(cluster)).await? {
-        Some((_, bytes)) => serde_json::from_slice::<PoolLease>(&bytes)?,
-        None => PoolLease::default(),
-    };
+    let (_, lease) = read_lease(store, cluster).await?;
     let views = describe(aws, cluster, &pool.instances).await?;
     let now = now_ms();
     Ok(pool
@@ -169,12 +162,7 @@ pub async fn status(
         .map(|id| InstanceStatus {
             instance_id: id.clone(),
             state: views.get(id).and_then(|v| v.state.as_ref()).map_or("missing", |s| s.as_str()).to_owned(),
-            held_by: lease
-                .holders
-                .iter()
-                .filter(|(_, hold)| hold.expires_at_ms > now)
-                .filter_map(|(run, hold)| Some((run.clone(), *hold.instances.get(id)?)))
-                .collect(),
+            held_by: lease.holders_of(id, now),
         })
         .collect())
 }
@@ -390,14 +378,12 @@ pub async fn let_go(
         format!("; {} stay{} up for another run", join(&others), if others.len() == 1 { "s" } else { "" })
     };
     if to_stop.is_empty() {
-        return (format!("pool: {}{kept}", "nothing to stop"), billing);
+        return (format!("pool: nothing to stop{kept}"), billing);
     }
     // Just before stopping: a run that took one of them since keeps it.
-    let still = match store.latest_version(&layout::pool_lease(cluster)).await {
-        Ok(Some((_, bytes))) => serde_json::from_slice::<PoolLease>(&bytes)
-            .map(|lease| lease.still_stopping_by(run_id, &to_stop))
-            .unwrap_or_default(),
-        _ => Vec::new(),
+    let still = match read_lease(store, cluster).await {
+        Ok((_, lease)) => lease.still_stopping_by(run_id, &to_stop),
+        Err(_) => Vec::new(),
     };
     if still.is_empty() {
         return (format!("pool: another run took {} before they stopped{kept}", to_stop.join(", ")), billing);
