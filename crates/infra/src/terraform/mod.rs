@@ -411,12 +411,7 @@ impl Translate<'_> {
         let prop = |key: &str| props.get(key).map(|v| self.expr(v));
         // Properties copied as they are, `(terraform, template)`; one the
         // template leaves out is left out.
-        let copy = |block: Block, fields: &[(&str, &str)]| {
-            fields.iter().fold(block, |block, (tf, cfn)| match props.get(*cfn) {
-                Some(value) => block.attr(tf, self.expr(value)),
-                None => block,
-            })
-        };
+        let copy = |block: Block, fields: &[(&str, &str)]| self.copied(block, &resource["Properties"], fields);
         let encoded = |block: Block, tf: &str, cfn: &str| match props.get(cfn) {
             Some(value) => block.attr(tf, jsonencode(self.expr(value))),
             None => block,
@@ -426,17 +421,16 @@ impl Translate<'_> {
         let mut parts = Vec::new();
         main = match cfn_type {
             "AWS::S3::Bucket" => {
-                let block = &props["PublicAccessBlockConfiguration"];
-                let mut access = part("aws_s3_bucket_public_access_block", "").attr("bucket", own.clone());
-                for (cfn, tf) in [
-                    ("BlockPublicAcls", "block_public_acls"),
-                    ("BlockPublicPolicy", "block_public_policy"),
-                    ("IgnorePublicAcls", "ignore_public_acls"),
-                    ("RestrictPublicBuckets", "restrict_public_buckets"),
-                ] {
-                    access = access.attr(tf, self.expr(&block[cfn]));
-                }
-                parts.push(access);
+                parts.push(self.copied(
+                    part("aws_s3_bucket_public_access_block", "").attr("bucket", own.clone()),
+                    &props["PublicAccessBlockConfiguration"],
+                    &[
+                        ("block_public_acls", "BlockPublicAcls"),
+                        ("block_public_policy", "BlockPublicPolicy"),
+                        ("ignore_public_acls", "IgnorePublicAcls"),
+                        ("restrict_public_buckets", "RestrictPublicBuckets"),
+                    ],
+                ));
                 let rule = &props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0];
                 parts.push(
                     part("aws_s3_bucket_server_side_encryption_configuration", "").attr("bucket", own.clone()).block(
@@ -536,19 +530,19 @@ impl Translate<'_> {
                     part("aws_ecs_cluster_capacity_providers", "")
                         .attr("cluster_name", Expr::raw(format!("{tf_type}.{name}.name")))
                         .apply(|block| copy(block, &[("capacity_providers", "CapacityProviders")]))
-                        .block(
-                            Block::new("default_capacity_provider_strategy", &[])
-                                .attr("capacity_provider", self.expr(&strategy["CapacityProvider"]))
-                                .attr("weight", self.expr(&strategy["Weight"])),
-                        ),
+                        .block(self.copied(
+                            Block::new("default_capacity_provider_strategy", &[]),
+                            strategy,
+                            &[("capacity_provider", "CapacityProvider"), ("weight", "Weight")],
+                        )),
                 );
                 let mut cluster = main.apply(|block| copy(block, &[("name", "ClusterName")]));
                 for setting in props["ClusterSettings"].as_array().into_iter().flatten() {
-                    cluster = cluster.block(
-                        Block::new("setting", &[])
-                            .attr("name", self.expr(&setting["Name"]))
-                            .attr("value", self.expr(&setting["Value"])),
-                    );
+                    cluster = cluster.block(self.copied(
+                        Block::new("setting", &[]),
+                        setting,
+                        &[("name", "Name"), ("value", "Value")],
+                    ));
                 }
                 cluster
             }
@@ -604,11 +598,14 @@ impl Translate<'_> {
                         jsonencode(self.expr(&ecs_api_case(&props["ContainerDefinitions"], false))),
                     );
                 if let Some(platform) = props.get("RuntimePlatform") {
-                    task = task.block(
-                        Block::new("runtime_platform", &[])
-                            .attr("operating_system_family", self.expr(&platform["OperatingSystemFamily"]))
-                            .attr("cpu_architecture", self.expr(&platform["CpuArchitecture"])),
-                    );
+                    task = task.block(self.copied(
+                        Block::new("runtime_platform", &[]),
+                        platform,
+                        &[
+                            ("operating_system_family", "OperatingSystemFamily"),
+                            ("cpu_architecture", "CpuArchitecture"),
+                        ],
+                    ));
                 }
                 for volume in props["Volumes"].as_array().into_iter().flatten() {
                     task = task.block(Block::new("volume", &[]).attr("name", self.expr(&volume["Name"])));
@@ -660,11 +657,11 @@ impl Translate<'_> {
                 .attr("role", self.expr(&props["Roles"][0])),
             "AWS::EC2::LaunchTemplate" => self.launch_template(main, &props["LaunchTemplateData"]),
             "AWS::EC2::Instance" => main
-                .block(
-                    Block::new("launch_template", &[])
-                        .attr("id", self.expr(&props["LaunchTemplate"]["LaunchTemplateId"]))
-                        .attr("version", self.expr(&props["LaunchTemplate"]["Version"])),
-                )
+                .block(self.copied(
+                    Block::new("launch_template", &[]),
+                    &props["LaunchTemplate"],
+                    &[("id", "LaunchTemplateId"), ("version", "Version")],
+                ))
                 .apply(|block| copy(block, &[("subnet_id", "SubnetId")])),
             "AWS::CloudWatch::Alarm" => {
                 let dimensions: Vec<(String, Expr)> = props["Dimensions"]
@@ -739,33 +736,54 @@ impl Translate<'_> {
         blocks
     }
 
+    /// `block` with `from`'s properties as attributes, `(terraform,
+    /// template)`; one the template leaves out is left out.
+    fn copied(&self, block: Block, from: &Value, fields: &[(&str, &str)]) -> Block {
+        fields.iter().fold(block, |block, (tf, cfn)| match from.get(*cfn) {
+            Some(value) => block.attr(tf, self.expr(value)),
+            None => block,
+        })
+    }
+
     fn launch_template(&self, main: Block, data: &Value) -> Block {
-        let mut block = main
-            .attr("image_id", self.expr(&data["ImageId"]))
-            .attr("instance_type", self.expr(&data["InstanceType"]))
-            .attr("vpc_security_group_ids", self.expr(&data["SecurityGroupIds"]))
-            .attr("ebs_optimized", self.expr(&data["EbsOptimized"]))
-            .attr("user_data", self.expr(&data["UserData"]))
-            .block(Block::new("iam_instance_profile", &[]).attr("arn", self.expr(&data["IamInstanceProfile"]["Arn"])));
-        let metadata = &data["MetadataOptions"];
-        block = block
-            .block(
-                Block::new("metadata_options", &[])
-                    .attr("http_tokens", self.expr(&metadata["HttpTokens"]))
-                    .attr("http_endpoint", self.expr(&metadata["HttpEndpoint"]))
-                    .attr("http_put_response_hop_limit", self.expr(&metadata["HttpPutResponseHopLimit"])),
+        let mut block = self
+            .copied(
+                main,
+                data,
+                &[
+                    ("image_id", "ImageId"),
+                    ("instance_type", "InstanceType"),
+                    ("vpc_security_group_ids", "SecurityGroupIds"),
+                    ("ebs_optimized", "EbsOptimized"),
+                    ("user_data", "UserData"),
+                ],
             )
+            .block(self.copied(Block::new("iam_instance_profile", &[]), &data["IamInstanceProfile"], &[("arn", "Arn")]))
+            .block(self.copied(
+                Block::new("metadata_options", &[]),
+                &data["MetadataOptions"],
+                &[
+                    ("http_tokens", "HttpTokens"),
+                    ("http_endpoint", "HttpEndpoint"),
+                    ("http_put_response_hop_limit", "HttpPutResponseHopLimit"),
+                ],
+            ))
             .block(Block::new("monitoring", &[]).attr("enabled", self.expr(&data["Monitoring"]["Enabled"])));
         for mapping in data["BlockDeviceMappings"].as_array().into_iter().flatten() {
-            let ebs = &mapping["Ebs"];
+            let ebs = self.copied(
+                Block::new("ebs", &[]),
+                &mapping["Ebs"],
+                &[
+                    ("volume_type", "VolumeType"),
+                    ("volume_size", "VolumeSize"),
+                    ("encrypted", "Encrypted"),
+                    ("delete_on_termination", "DeleteOnTermination"),
+                ],
+            );
             block = block.block(
-                Block::new("block_device_mappings", &[]).attr("device_name", self.expr(&mapping["DeviceName"])).block(
-                    Block::new("ebs", &[])
-                        .attr("volume_type", self.expr(&ebs["VolumeType"]))
-                        .attr("volume_size", self.expr(&ebs["VolumeSize"]))
-                        .attr("encrypted", self.expr(&ebs["Encrypted"]))
-                        .attr("delete_on_termination", self.expr(&ebs["DeleteOnTermination"])),
-                ),
+                Block::new("block_device_mappings", &[])
+                    .attr("device_name", self.expr(&mapping["DeviceName"]))
+                    .block(ebs),
             );
         }
         for tags in data["TagSpecifications"].as_array().into_iter().flatten() {
