@@ -135,15 +135,29 @@ pub(crate) fn extras(record: Option<&HistoryRecord>) -> ReportExtras {
     }
 }
 
-/// Run ids sort by time: the last one is the latest.
+/// Run ids sort by the second they started in; runs started in the same
+/// second (a CI matrix) are told apart by their manifests' creation time.
 async fn latest_run(store: &Store) -> anyhow::Result<String> {
     let runs = store.list_dirs(layout::RUNS).await?;
-    runs.into_iter().next_back().ok_or_else(|| {
-        input_error(format!(
+    let Some(last) = runs.last() else {
+        return Err(input_error(format!(
             "no runs in store `{}`: start one with `loadgrid run`, or name the store with --store",
             store.url()
-        ))
-    })
+        )));
+    };
+    let second = last.rsplit_once('-').map_or(last.as_str(), |(stamp, _)| stamp);
+    let mut latest: Option<(String, String)> = None;
+    for run_id in runs.iter().filter(|id| id.rsplit_once('-').is_some_and(|(stamp, _)| stamp == second)) {
+        let created_at = match store.get(&layout::manifest(run_id)).await? {
+            Some(bytes) => loadgrid_plan::Manifest::from_json(&bytes).map(|m| m.created_at).unwrap_or_default(),
+            None => String::new(),
+        };
+        let candidate = (created_at, run_id.clone());
+        if latest.as_ref().is_none_or(|best| candidate > *best) {
+            latest = Some(candidate);
+        }
+    }
+    Ok(latest.map_or_else(|| last.clone(), |(_, run_id)| run_id))
 }
 
 /// The run's `summary.json`, or, when the run never wrote one (it was

@@ -15,7 +15,7 @@ struct RunRow {
     created_at: String,
     shards: u32,
     /// `passed`, `thresholds_crossed`, `failed`, or `unfinished` when no summary was written.
-    verdict: String,
+    verdict: &'static str,
     partial: Option<bool>,
     requests: Option<f64>,
     p95_ms: Option<f64>,
@@ -46,12 +46,15 @@ pub async fn run(settings: &Settings, args: &RunsArgs) -> anyhow::Result<i32> {
             test_name: manifest.test_name,
             created_at: manifest.created_at,
             shards: manifest.shards,
-            verdict: summary.as_ref().map_or("unfinished".into(), verdict_name),
+            verdict: summary.as_ref().map_or("unfinished", |s| s.verdict.as_str()),
             partial: summary.as_ref().map(|s| s.partial),
             requests: metric("http_reqs", "count"),
             p95_ms: metric("http_req_duration", "p(95)"),
         });
     }
+    // Run ids sort by the second they started in; within one second the
+    // manifests' creation time orders them.
+    rows.sort_by(|a, b| (&a.created_at, &a.run_id).cmp(&(&b.created_at, &b.run_id)));
     if args.json {
         outln!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(0);
@@ -71,7 +74,8 @@ pub async fn run(settings: &Settings, args: &RunsArgs) -> anyhow::Result<i32> {
         "P95"
     );
     for row in rows {
-        let verdict = if row.partial == Some(true) { format!("{} (partial)", row.verdict) } else { row.verdict };
+        let verdict =
+            if row.partial == Some(true) { format!("{} (partial)", row.verdict) } else { row.verdict.to_owned() };
         outln!(
             "{:<24} {:<20} {:<21} {:>6} {:<19} {:>10} {:>10}",
             row.run_id,
@@ -84,8 +88,4 @@ pub async fn run(settings: &Settings, args: &RunsArgs) -> anyhow::Result<i32> {
         );
     }
     Ok(0)
-}
-
-fn verdict_name(summary: &RunSummary) -> String {
-    serde_json::to_value(summary.verdict).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
 }
