@@ -1,16 +1,15 @@
 //! What several fuzz targets share: feeding k6 output to the ingest the way
 //! the agent does, and the checks that hold for every shard result.
 
-use loadgrid_metrics::ingest::{Ingest, IngestConfig, OutputFormat, TestWindow};
+use loadgrid_metrics::ingest::{Ingest, IngestConfig, TestWindow};
 use loadgrid_metrics::{decode_shard_result, encode_shard_result, MetricSet, ShardResult, TagSet};
 
 /// Feeds `data` to a fresh ingest in one piece and again in chunks whose
 /// sizes come from `control`, taking the live views the agent takes while
 /// k6 runs, and checks that both give the same result, which then goes
 /// through the shard-result format unchanged.
-pub fn ingest_in_chunks(format: OutputFormat, control: u8, data: &[u8]) {
+pub fn ingest_in_chunks(control: u8, data: &[u8]) {
     let config = IngestConfig {
-        format,
         // A tiny cap reaches the overflow path with few lines.
         max_series_per_metric: if control & 0x80 == 0 { 200 } else { 2 },
         selectors: vec![

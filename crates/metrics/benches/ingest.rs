@@ -1,15 +1,14 @@
-//! Throughput of [`Ingest`] on recorded real k6 output, in both formats:
-//! `benches/data/k6-output.json.gz` (what the agent reads) and
-//! `benches/data/k6-output.csv.gz`, made by `benches/data/record.sh`.
-//! Criterion reports lines/s; a line of each file is printed with its size
-//! so MB/s follows (the two files are similar runs, not the same one).
+//! Throughput of [`Ingest`] on recorded real k6 JSON output,
+//! `benches/data/k6-output.json.gz`, made by `benches/data/record.sh`.
+//! Criterion reports lines/s and bytes/s; the file's line count and size
+//! are printed.
 //!
 //! Run: `cargo bench -p loadgrid-metrics --bench ingest`
 
 use std::io::Read;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use loadgrid_metrics::ingest::{Ingest, IngestConfig, OutputFormat};
+use loadgrid_metrics::ingest::{Ingest, IngestConfig};
 use loadgrid_metrics::TagSet;
 
 fn recorded_output(file: &str) -> Vec<u8> {
@@ -21,9 +20,8 @@ fn recorded_output(file: &str) -> Vec<u8> {
 }
 
 /// What the agent configures: thresholds name a couple of sub-metrics.
-fn agent_config(format: OutputFormat) -> IngestConfig {
+fn agent_config() -> IngestConfig {
     IngestConfig {
-        format,
         selectors: vec![
             ("http_req_duration".into(), TagSet::from_pairs([("name", "login")])),
             ("http_req_failed".into(), TagSet::new()),
@@ -32,8 +30,8 @@ fn agent_config(format: OutputFormat) -> IngestConfig {
     }
 }
 
-fn ingest(output: &[u8], format: OutputFormat, chunk: usize) -> (u64, u64) {
-    let mut ingest = Ingest::new(agent_config(format));
+fn ingest(output: &[u8], chunk: usize) -> (u64, u64) {
+    let mut ingest = Ingest::new(agent_config());
     for piece in output.chunks(chunk) {
         ingest.feed(piece);
     }
@@ -44,24 +42,21 @@ fn ingest(output: &[u8], format: OutputFormat, chunk: usize) -> (u64, u64) {
 fn bench_ingest(c: &mut Criterion) {
     let mut group = c.benchmark_group("ingest");
     group.sample_size(20);
-    for (format, file, name) in [
-        (OutputFormat::Json, "k6-output.json.gz", "k6_json_64KiB_chunks"),
-        (OutputFormat::Csv, "k6-output.csv.gz", "k6_csv_64KiB_chunks"),
-    ] {
-        let output = recorded_output(file);
-        let lines = memchr::memchr_iter(b'\n', &output).count() as u64;
-        // The data must be what it claims: every line is read, none rejected
-        // (the CSV header and JSON `Metric` lines are not samples).
-        let (samples, rejected) = ingest(&output, format, 64 * 1024);
-        assert_eq!(rejected, 0, "{file}");
-        assert!(lines - samples < 40, "{file}: {samples} samples of {lines} lines");
-        println!("{file}: {lines} lines, {} bytes, {:.0} bytes/line", output.len(), output.len() as f64 / lines as f64);
-        group.throughput(Throughput::Elements(lines));
-        // The agent reads a pipe: 64 KiB is Linux's default pipe buffer.
-        group.bench_function(name, |b| b.iter(|| ingest(&output, format, 64 * 1024)));
-        group.throughput(Throughput::Bytes(output.len() as u64));
-        group.bench_function(format!("{name}_bytes"), |b| b.iter(|| ingest(&output, format, 64 * 1024)));
-    }
+    let file = "k6-output.json.gz";
+    let name = "k6_json_64KiB_chunks";
+    let output = recorded_output(file);
+    let lines = memchr::memchr_iter(b'\n', &output).count() as u64;
+    // The data must be what it claims: every line is read, none rejected
+    // (`Metric` lines are not samples).
+    let (samples, rejected) = ingest(&output, 64 * 1024);
+    assert_eq!(rejected, 0, "{file}");
+    assert!(lines - samples < 40, "{file}: {samples} samples of {lines} lines");
+    println!("{file}: {lines} lines, {} bytes, {:.0} bytes/line", output.len(), output.len() as f64 / lines as f64);
+    group.throughput(Throughput::Elements(lines));
+    // The agent reads a pipe: 64 KiB is Linux's default pipe buffer.
+    group.bench_function(name, |b| b.iter(|| ingest(&output, 64 * 1024)));
+    group.throughput(Throughput::Bytes(output.len() as u64));
+    group.bench_function(format!("{name}_bytes"), |b| b.iter(|| ingest(&output, 64 * 1024)));
     group.finish();
 }
 

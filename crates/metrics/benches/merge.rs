@@ -5,14 +5,15 @@
 //!
 //! Run: `cargo bench -p loadgrid-metrics --bench merge`
 //!
-//! The shard results are built once, by ingesting synthetic k6 CSV output
-//! shaped like the real thing (the same metrics, tag columns and lines per
-//! request as `benches/data/k6-output.csv.gz`): 10 endpoints with a few
-//! statuses each, lognormal latencies between 1 and 500 ms, a VU gauge every
-//! second.
+//! The shard results are built once, by ingesting synthetic k6 JSON output
+//! shaped like the real thing (the same metrics, tags and lines per request
+//! as `benches/data/k6-output.json.gz`): 10 endpoints with a few statuses
+//! each, lognormal latencies between 1 and 500 ms, a VU gauge every second.
+
+use std::io::Write;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use loadgrid_metrics::ingest::{Ingest, IngestConfig, OutputFormat};
+use loadgrid_metrics::ingest::{Ingest, IngestConfig};
 use loadgrid_metrics::{decode_shard_result, encode_shard_result, MetricSet, ShardResult, TagSet};
 
 const SHARDS: u32 = 100;
@@ -53,71 +54,57 @@ impl Random {
     }
 }
 
-/// Writes lines the way k6's CSV output does (`%f` values, unix_micro times).
-struct CsvWriter {
+/// Writes `Point` lines the way k6's JSON output does: RFC 3339 times with
+/// nanoseconds, Go's shortest floats, tags sorted by key.
+struct JsonWriter {
     out: Vec<u8>,
-    shard: u32,
 }
 
-impl CsvWriter {
-    fn number(&mut self, mut value: u64) {
-        let mut digits = [0u8; 20];
-        let mut at = digits.len();
-        loop {
-            at -= 1;
-            digits[at] = b'0' + (value % 10) as u8;
-            value /= 10;
-            if value == 0 {
-                break;
-            }
-        }
-        self.out.extend_from_slice(&digits[at..]);
-    }
-
+impl JsonWriter {
+    /// `tags` is the `tags` object's members, without braces.
     fn line(&mut self, metric: &str, time_us: u64, value: f64, tags: &str) {
-        self.out.extend_from_slice(metric.as_bytes());
-        self.out.push(b',');
-        self.number(time_us);
-        self.out.push(b',');
-        let millionths = (value * 1e6).round() as u64;
-        self.number(millionths / 1_000_000);
-        self.out.push(b'.');
-        let decimals = millionths % 1_000_000;
-        for divisor in [100_000, 10_000, 1_000, 100, 10, 1] {
-            self.out.push(b'0' + (decimals / divisor % 10) as u8);
-        }
-        self.out.push(b',');
-        self.out.extend_from_slice(tags.as_bytes());
-        self.out.extend_from_slice(b",shard=");
-        self.number(u64::from(self.shard));
-        self.out.extend_from_slice(b",\n");
+        let time = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(time_us) * 1000 + 123)
+            .expect("a time in range")
+            .format(&time::format_description::well_known::Rfc3339)
+            .expect("RFC 3339 formats");
+        // Millionths, as k6's samples carry no more.
+        let value = (value * 1e6).round() / 1e6;
+        writeln!(
+            self.out,
+            r#"{{"metric":"{metric}","type":"Point","data":{{"time":"{time}","value":{value},"tags":{{{tags}}}}}}}"#
+        )
+        .expect("writing to a vector");
     }
 }
 
-const HEADER: &str =
-    "metric_name,timestamp,metric_value,check,expected_response,group,method,name,scenario,status,extra_tags,metadata\n";
-
-/// Synthetic k6 CSV output of one shard.
-fn synthetic_csv(shard: u32, seconds: u32, rps: u32, seed: u64) -> Vec<u8> {
+/// Synthetic k6 JSON output of one shard.
+fn synthetic_json(shard: u32, seconds: u32, rps: u32, seed: u64) -> Vec<u8> {
     let mut random = Random(seed);
-    let mut csv = CsvWriter { out: HEADER.as_bytes().to_vec(), shard };
-    // Endpoint i: median latency, method, and its statuses' tag columns.
+    let mut json = JsonWriter { out: Vec::new() };
+    // Endpoint i: median latency, and its statuses' tags.
     let endpoints: Vec<(f64, Vec<String>)> = (0..10)
         .map(|i| {
             let method = if i % 3 == 0 { "POST" } else { "GET" };
             let statuses = [("200", "true"), ("404", "false"), ("500", "false")];
             let tags = statuses
                 .iter()
-                .map(|(status, expected)| format!(",{expected},,{method},endpoint-{i},default,{status}"))
+                .map(|(status, expected)| {
+                    format!(
+                        r#""expected_response":"{expected}","group":"","method":"{method}","name":"endpoint-{i}","scenario":"default","shard":"{shard}","status":"{status}""#
+                    )
+                })
                 .collect();
             (5.0 * f64::from(i + 1), tags)
         })
         .collect();
+    let plain = format!(r#""group":"","scenario":"default","shard":"{shard}""#);
+    let check = format!(r#""check":"status ok",{plain}"#);
+    let gauge = format!(r#""shard":"{shard}""#);
     let vus = 50;
     for second in 0..u64::from(seconds) {
         let second_us = START_US + second * 1_000_000;
-        csv.line("vus", second_us, f64::from(vus), ",,,,,,");
-        csv.line("vus_max", second_us, f64::from(vus), ",,,,,,");
+        json.line("vus", second_us, f64::from(vus), &gauge);
+        json.line("vus_max", second_us, f64::from(vus), &gauge);
         for request in 0..u64::from(rps) {
             let time_us = second_us + request * 1_000_000 / u64::from(rps) + random.below(1000);
             let endpoint = random.below(10) as usize;
@@ -127,34 +114,33 @@ fn synthetic_csv(shard: u32, seconds: u32, rps: u32, seed: u64) -> Vec<u8> {
             let tags = &tag_variants[status];
             let duration = random.latency_ms(*median);
             let waiting = duration * 0.9;
-            csv.line("http_reqs", time_us, 1.0, tags);
-            csv.line("http_req_duration", time_us, duration, tags);
-            csv.line("http_req_blocked", time_us, random.unit() * 0.01, tags);
-            csv.line("http_req_connecting", time_us, 0.0, tags);
-            csv.line("http_req_tls_handshaking", time_us, 0.0, tags);
-            csv.line("http_req_sending", time_us, random.unit() * 0.05, tags);
-            csv.line("http_req_waiting", time_us, waiting, tags);
-            csv.line("http_req_receiving", time_us, duration - waiting, tags);
-            csv.line("http_req_failed", time_us, if status == 0 { 0.0 } else { 1.0 }, tags);
-            csv.line("checks", time_us, if status == 0 { 1.0 } else { 0.0 }, "status ok,,,,,default,");
-            csv.line("data_sent", time_us, 80.0, ",,,,,default,");
-            csv.line("data_received", time_us, 400.0 + random.below(2000) as f64, ",,,,,default,");
-            csv.line("iteration_duration", time_us, duration + 0.3, ",,,,,default,");
-            csv.line("iterations", time_us, 1.0, ",,,,,default,");
+            json.line("http_reqs", time_us, 1.0, tags);
+            json.line("http_req_duration", time_us, duration, tags);
+            json.line("http_req_blocked", time_us, random.unit() * 0.01, tags);
+            json.line("http_req_connecting", time_us, 0.0, tags);
+            json.line("http_req_tls_handshaking", time_us, 0.0, tags);
+            json.line("http_req_sending", time_us, random.unit() * 0.05, tags);
+            json.line("http_req_waiting", time_us, waiting, tags);
+            json.line("http_req_receiving", time_us, duration - waiting, tags);
+            json.line("http_req_failed", time_us, if status == 0 { 0.0 } else { 1.0 }, tags);
+            json.line("checks", time_us, if status == 0 { 1.0 } else { 0.0 }, &check);
+            json.line("data_sent", time_us, 80.0, &plain);
+            json.line("data_received", time_us, 400.0 + random.below(2000) as f64, &plain);
+            json.line("iteration_duration", time_us, duration + 0.3, &plain);
+            json.line("iterations", time_us, 1.0, &plain);
         }
     }
-    csv.out
+    json.out
 }
 
 fn shard_ingest(shard: u32, seconds: u32, seed: u64) -> Ingest {
     let config = IngestConfig {
         shard,
-        format: OutputFormat::Csv,
         selectors: vec![("http_req_duration".into(), TagSet::from_pairs([("name", "endpoint-1")]))],
         ..IngestConfig::default()
     };
     let mut ingest = Ingest::new(config);
-    ingest.feed(&synthetic_csv(shard, seconds, SHARD_RPS, seed));
+    ingest.feed(&synthetic_json(shard, seconds, SHARD_RPS, seed));
     ingest
 }
 

@@ -11,9 +11,9 @@
 //! other integers, so this is lossless for what k6 emits in practice, and it
 //! makes every sum exact and merge order irrelevant.
 //!
-//! [`ingest::Ingest`] builds a shard's [`ShardResult`] from k6's JSON (or
-//! CSV) output as it streams; [`encode_shard_result`] and [`decode_shard_result`]
-//! are the versioned binary format shards hand to the grid.
+//! [`ingest::Ingest`] builds a shard's [`ShardResult`] from k6's JSON output
+//! as it streams; [`encode_shard_result`] and [`decode_shard_result`] are the
+//! versioned binary format shards hand to the grid.
 //!
 //! This crate does no I/O: it is fed bytes and returns values.
 

@@ -227,7 +227,7 @@ impl Ingest {
     }
 
     /// Resolves a new route key: unescapes the tags into a [`TagSet`], where
-    /// an empty value is an absent tag, as an empty CSV column is.
+    /// an empty value is an absent tag (k6 writes `"group":""` outside groups).
     #[cold]
     fn new_json_route(&mut self, name: &[u8], tags: &[u8]) -> Option<Route> {
         let name = std::str::from_utf8(name).ok()?;

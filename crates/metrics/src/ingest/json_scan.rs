@@ -1,9 +1,19 @@
 //! Where a flat JSON object (string values only, as k6's `tags` and
 //! `metadata` are) ends: the first `}` outside strings, found 8 bytes at a
-//! time (SWAR, like the CSV scanner in `scan.rs`). This is the only part of
-//! a JSON line that must be read with its quoting in mind, and the longest.
+//! time (SWAR: "SIMD within a register", portable and safe). This is the
+//! only part of a JSON line that must be read with its quoting in mind, and
+//! the longest.
 
-use super::scan::{byte_mask, HIGH_BITS};
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+
+/// The high bit of every byte of `word` that equals `byte`, exactly (no
+/// false positives from borrows, unlike the shorter `haszero` trick).
+#[inline(always)]
+fn byte_mask(word: u64, byte: u8) -> u64 {
+    let x = word ^ (ONES * u64::from(byte));
+    !(((x & !HIGH_BITS) + !HIGH_BITS) | x) & HIGH_BITS
+}
 
 /// Just past the `}` closing the flat object (string values) that starts
 /// with the `{` at `start`: the first `}` outside strings. None at a newline

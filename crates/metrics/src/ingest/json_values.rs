@@ -3,8 +3,8 @@
 //!
 //! Times are Go's `RFC3339Nano`: the fraction has its trailing zeros trimmed
 //! (so it is 0–9 digits long, and absent when zero) and the zone is `Z` or
-//! `±hh:mm`. They become microseconds since the epoch, truncated like k6's
-//! CSV `unix_micro`, so both formats put a sample in the same microsecond.
+//! `±hh:mm`. They become microseconds since the epoch, truncated as Go's
+//! `UnixMicro` truncates.
 //!
 //! Values are Go's shortest round-trip form (`strconv.FormatFloat(v, 'f' or
 //! 'e', -1, 64)`): `1`, `0.961246`, `1.23456789`, `1e-7`, `1.5e+21`. The
@@ -91,7 +91,7 @@ pub(super) fn parse_time_rest(seconds: i64, rest: &[u8]) -> Option<i64> {
         _ => return None,
     };
     // Truncated to whole microseconds (`nanos` is never negative), as Go's
-    // `UnixMicro`, which k6's CSV output uses.
+    // `UnixMicro`.
     Some((seconds - offset) * 1_000_000 + nanos / 1000)
 }
 

@@ -1,11 +1,11 @@
-//! Turns k6's per-sample metric output into a [`crate::ShardResult`], from
-//! either of k6's two streaming formats ([`OutputFormat`]).
+//! Turns k6's per-sample metric output (`--out json`) into a
+//! [`crate::ShardResult`].
 //!
 //! The agent runs k6 with `--out json=/dev/fd/3` and pipes the stream into
-//! [`Ingest`]. JSON, although 2–3× more bytes, costs k6 itself far less CPU
-//! than CSV (k6's CSV writer builds a map and formats every value per
-//! sample; see `bench/k6-output-cost.sh`), and k6's own CPU is what limits a
-//! shard's request rate. The JSON lines look like this (one object a line):
+//! [`Ingest`]. JSON costs k6 itself far less CPU than its CSV output (k6's
+//! CSV writer builds a map and formats every value per sample; see
+//! `bench/k6-output-cost.sh`), and k6's own CPU is what limits a shard's
+//! request rate. The lines look like this (one object a line):
 //!
 //! ```text
 //! {"type":"Metric","data":{"name":"my_t","type":"trend","contains":"time",...},"metric":"my_t"}
@@ -14,64 +14,41 @@
 //!
 //! `Metric` lines give a metric's type (as [`Ingest::set_metric_kind`]);
 //! `Point` lines are samples; `data.metadata`, when present, is not a tag
-//! and ignored. CSV (`--out csv=...` with `K6_CSV_TIME_FORMAT=unix_micro`)
-//! is still read:
-//!
-//! ```text
-//! metric_name,timestamp,metric_value,check,expected_response,group,method,name,scenario,status,extra_tags,metadata
-//! http_reqs,1795312265504295,1.000000,,false,,GET,foo,a,404,mytag=v&shard=0,
-//! ```
-//!
-//! The CSV header names the columns (they depend on `--system-tags`). Every
-//! column other than `metric_name`, `timestamp`, `metric_value`, `extra_tags`
-//! and `metadata` is a tag column; `extra_tags` holds the other tags as
-//! `k=v&k2=v2` in no particular order; `metadata` is not a tag and ignored.
-//! In both formats an empty tag value (an empty column, `"group":""`) is an
-//! absent tag.
+//! and ignored. An empty tag value (`"group":""`) is an absent tag.
 //!
 //! This is the agent's hot path: k6 writes a dozen lines per request, so the
-//! parsers are built to do as little as possible per line. A line is split
+//! parser is built to do as little as possible per line. A line is split
 //! where k6's fixed layout says its fields are, its value parsed straight
 //! into fixed-point millionths, and the raw bytes of its metric name and
 //! tags are looked up in a cache of routes. Only the first time a given byte
 //! string is seen does the parser build the canonical [`TagSet`], apply the
 //! cardinality cap, the collapsing of sub-timing trends and the selector
 //! filters, and remember the result. After that, a line costs a hash lookup
-//! and a few additions, whatever the format.
+//! and a few additions.
 //!
 //! The code is split by concern; read it in this order:
 //!
 //! - this file: the public API ([`Ingest`], [`IngestConfig`]) and the
-//!   buffering of chunks into complete records;
-//! - `json.rs`: each JSON line, from raw bytes to a route, a value and a
-//!   time (the agent's per-line hot path), and `Metric` lines;
+//!   buffering of chunks into complete lines;
+//! - `json.rs`: each line, from raw bytes to a route, a value and a time
+//!   (the per-line hot path), and `Metric` lines;
 //! - `json_scan.rs`: where the tags object ends, 8 bytes at a time;
 //! - `json_values.rs`: RFC 3339 times and Go-formatted floats, exactly;
 //! - `json_parse.rs`: a small general JSON reader for the slow paths
 //!   (lines off k6's usual layout, new tag objects);
-//! - `records.rs`: each complete CSV record, the same way;
-//! - `scan.rs`: finding a CSV record's end and its commas, 8 bytes at a time;
-//! - `quoting.rs`: CSV quoting the way k6 (Go's `encoding/csv`) writes it;
-//! - `values.rs`: CSV timestamps and fixed-point values, parsed without floats;
-//! - `header.rs`: the CSV column layout learned from the header line;
 //! - `routing.rs`: route cache, per-metric series, tag-set caps, collapsed
 //!   sub-timings and selectors, and recording a sample;
 //! - `timeline.rs`: the per-second timeline while ingesting;
 //! - `snapshot.rs`: the cheap live numbers of the agent's snapshot line.
 
-mod header;
 mod json;
 mod json_parse;
 mod json_scan;
 mod json_values;
-mod quoting;
-mod records;
 mod routing;
-mod scan;
 mod snapshot;
 mod timeline;
 mod tree;
-mod values;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -79,39 +56,20 @@ use memchr::memchr;
 use rustc_hash::FxBuildHasher;
 
 use crate::{MetricEntry, MetricKind, MetricSet, ShardResult, TagSet, Timeline, ValueKind};
-use header::Header;
-use quoting::Span;
 use routing::{MetricSlot, Route};
 pub use snapshot::Snapshot;
 pub use timeline::TestWindow;
 use timeline::TimelineBuilder;
 use tree::TreeBuilder;
 
-/// Physical lines one quoted record may span (fields with newlines). Past
-/// that, an unbalanced quote is taken for garbage rather than a long field.
-const MAX_RECORD_LINES: usize = 16;
-
 /// Longest line accepted; a longer one is rejected so that garbage without
 /// newlines cannot exhaust memory while waiting for its end.
 const MAX_LINE_BYTES: usize = 1 << 20;
-
-/// Which of k6's streaming outputs is fed in.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum OutputFormat {
-    /// `--out csv=...` with `K6_CSV_TIME_FORMAT=unix_micro`; the first line
-    /// is the header.
-    Csv,
-    /// `--out json=...`: what the agent uses, as it costs k6 far less CPU.
-    #[default]
-    Json,
-}
 
 /// How a shard's k6 output is turned into aggregates.
 #[derive(Clone, Debug, PartialEq)]
 pub struct IngestConfig {
     pub shard: u32,
-    /// The format of the bytes fed in (default: JSON).
-    pub format: OutputFormat,
     /// Tag keys never kept (default: `["shard"]`, constant per shard).
     pub dropped_tags: Vec<String>,
     /// Sub-metrics named by thresholds: (metric name, filter). Each gets an
@@ -130,7 +88,6 @@ impl Default for IngestConfig {
     fn default() -> Self {
         IngestConfig {
             shard: 0,
-            format: OutputFormat::default(),
             dropped_tags: vec!["shard".to_owned()],
             selectors: Vec::new(),
             max_series_per_metric: 200,
@@ -138,17 +95,15 @@ impl Default for IngestConfig {
     }
 }
 
-/// A streaming parser of k6 metric output (JSON or CSV, per
-/// [`IngestConfig::format`]) that aggregates as it reads.
+/// A streaming parser of k6's JSON metric output that aggregates as it
+/// reads.
 pub struct Ingest {
     config: IngestConfig,
-    header: Header,
     /// Bytes after the last complete record, waiting for the rest of it.
     pending: Vec<u8>,
     /// Set after an over-long line was dropped: skip to the next newline.
     skipping_long_line: bool,
-    /// Scratch buffers reused for every line, so that lines allocate nothing.
-    spans: Vec<Span>,
+    /// Scratch buffer reused for every line, so that lines allocate nothing.
     route_key: Vec<u8>,
     routes: HashMap<Box<[u8]>, Route, FxBuildHasher>,
     /// Selector indices of cached routes; a route holds a range of it.
@@ -179,10 +134,8 @@ impl Ingest {
     pub fn new(config: IngestConfig) -> Self {
         Ingest {
             config,
-            header: Header::Pending,
             pending: Vec::new(),
             skipping_long_line: false,
-            spans: Vec::with_capacity(32),
             route_key: Vec::with_capacity(256),
             routes: HashMap::default(),
             route_selectors: Vec::new(),
@@ -196,7 +149,7 @@ impl Ingest {
     }
 
     /// Feeds bytes with arbitrary chunk boundaries (keeps a partial trailing
-    /// line internally). For CSV, the first line is the header.
+    /// line internally).
     pub fn feed(&mut self, bytes: &[u8]) {
         let mut input = bytes;
         if self.skipping_long_line {
@@ -209,36 +162,22 @@ impl Ingest {
             }
         }
         if !self.pending.is_empty() {
-            // Complete the pending record a line at a time, so that only the
-            // bytes that belong to it are copied; the rest is parsed in place.
+            // Complete the pending line, so that only the bytes that belong
+            // to it are copied; the rest is parsed in place.
             let mut pending = std::mem::take(&mut self.pending);
-            loop {
-                let Some(newline) = memchr(b'\n', input) else {
-                    pending.extend_from_slice(input);
-                    self.keep_pending(pending);
-                    return;
-                };
-                pending.extend_from_slice(&input[..=newline]);
-                input = &input[newline + 1..];
-                let consumed = self.process_records(&pending, false);
-                pending.drain(..consumed);
-                if pending.is_empty() {
-                    self.pending = pending;
-                    break;
-                }
-            }
+            let Some(newline) = memchr(b'\n', input) else {
+                pending.extend_from_slice(input);
+                self.keep_pending(pending);
+                return;
+            };
+            pending.extend_from_slice(&input[..=newline]);
+            input = &input[newline + 1..];
+            self.process_json_lines(&pending);
+            pending.clear();
+            self.pending = pending;
         }
-        let consumed = self.process_records(input, false);
+        let consumed = self.process_json_lines(input);
         self.keep_pending(input[consumed..].to_vec());
-    }
-
-    /// Processes every complete record in `data` and returns how many bytes
-    /// that consumed; the rest is an incomplete record.
-    fn process_records(&mut self, data: &[u8], at_eof: bool) -> usize {
-        match self.config.format {
-            OutputFormat::Csv => self.process_csv_records(data, at_eof),
-            OutputFormat::Json => self.process_json_lines(data),
-        }
     }
 
     #[inline]
@@ -248,13 +187,8 @@ impl Ingest {
 
     fn keep_pending(&mut self, pending: Vec<u8>) {
         // A line without end longer than any line would be accepted is
-        // rejected now, as it would be once complete; a pending quoted record
-        // has a larger but still bounded allowance.
-        let too_long = match memchr::memrchr(b'\n', &pending) {
-            None => pending.len() > MAX_LINE_BYTES,
-            Some(_) => pending.len() > MAX_LINE_BYTES * MAX_RECORD_LINES,
-        };
-        if too_long {
+        // rejected now, as it would be once complete.
+        if pending.len() > MAX_LINE_BYTES {
             self.totals.rejected_lines += 1;
             self.skipping_long_line = true;
             self.pending = Vec::new();
@@ -271,7 +205,7 @@ impl Ingest {
         }
         let mut pending = std::mem::take(&mut self.pending);
         pending.push(b'\n');
-        self.process_records(&pending, true);
+        self.process_json_lines(&pending);
     }
 
     /// Types of custom metrics, from k6's REST API `/v1/metrics` (JSON input

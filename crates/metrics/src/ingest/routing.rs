@@ -1,25 +1,19 @@
 //! Where a sample goes: the route cache, the per-metric series with their
 //! tag-set cap, the collapsing of sub-timing trends, and selector filters.
 //!
-//! A route is what a line with a given raw metric name and raw tag bytes
-//! updates (CSV: the tag columns; JSON: the `tags` object). It is worked out
-//! once per distinct byte string ([`Ingest::new_route`] for CSV,
-//! `new_json_route` for JSON, both ending in [`Ingest::cache_route`], cold)
-//! and cached, so both formats share one aggregation path and recording a sample
+//! A route is what a line with a given raw metric name and raw `tags`
+//! object updates. It is worked out once per distinct byte string
+//! ([`Ingest::cache_route`], cold) and cached, so that recording a sample
 //! ([`Ingest::record`], hot) is a few indexed additions.
 
 use std::collections::HashMap;
 
-use memchr::memchr;
 use rustc_hash::FxBuildHasher;
 
-use super::header::{Header, TagColumn};
-use super::quoting::{unquoted, well_quoted, Span};
 use super::timeline::TimelineRole;
 use super::tree::NO_NODE;
-use super::values::whole_count;
 use super::{Ingest, IngestConfig};
-use crate::{Aggregate, MetricEntry, MetricKind, TagSet, ValueKind};
+use crate::{Aggregate, MetricEntry, MetricKind, TagSet, ValueKind, VALUE_SCALE};
 
 /// k6 sub-timings of a request that nobody breaks down by tag in practice;
 /// keeping them per tag set would multiply trend histograms sixfold.
@@ -33,8 +27,8 @@ const COLLAPSED_METRICS: [&str; 6] = [
 ];
 
 /// Routes cached before the cache is emptied. Distinct raw tag strings are
-/// few in a healthy test (tag sets × orders of `extra_tags`), but a tag that
-/// holds ids would otherwise grow the cache without bound.
+/// few in a healthy test, but a tag that holds ids would otherwise grow the
+/// cache without bound.
 pub(super) const MAX_CACHED_ROUTES: usize = 1 << 16;
 
 /// What a line with a given metric name and raw tag bytes updates.
@@ -51,6 +45,11 @@ pub(super) struct Route {
 }
 
 const OVERFLOW: u32 = u32::MAX;
+
+/// A value in millionths as a whole count (VUs, bytes), rounded, never negative.
+fn whole_count(value: i64) -> u64 {
+    ((value + VALUE_SCALE / 2) / VALUE_SCALE).max(0) as u64
+}
 
 /// One metric while ingesting: series in a vector so routes can hold indices.
 #[derive(Clone)]
@@ -211,52 +210,8 @@ impl Ingest {
         }
     }
 
-    /// Resolves a CSV line's metric and tags the slow way and caches the
-    /// result under the current route key. None if the line is unusable.
-    #[cold]
-    pub(super) fn new_route(&mut self, record: &[u8], spans: &[Span]) -> Option<Route> {
-        let Header::Valid(layout) = &self.header else { return None };
-        // The scanner split at commas outside quotes without checking the
-        // quoting itself; the fields that make up the route are checked
-        // here, once per distinct route key, and a bad one is never cached.
-        let key_columns = std::iter::once(layout.name).chain(layout.tag_columns.iter().map(|(column, _)| *column));
-        if !key_columns.into_iter().all(|column| well_quoted(spans[column].of(record))) {
-            return None;
-        }
-        let name = unquoted(spans[layout.name].of(record));
-        let name = std::str::from_utf8(&name).ok()?;
-
-        let mut all_tags = TagSet::new();
-        for (column, tag) in &layout.tag_columns {
-            let value = unquoted(spans[*column].of(record));
-            if value.is_empty() {
-                continue;
-            }
-            match tag {
-                TagColumn::Named(key) => all_tags.insert(key.clone(), String::from_utf8_lossy(&value).into_owned()),
-                TagColumn::Extra => {
-                    for pair in value.split(|&b| b == b'&').filter(|pair| !pair.is_empty()) {
-                        let (key, value) = match memchr(b'=', pair) {
-                            Some(equals) => (&pair[..equals], &pair[equals + 1..]),
-                            None => (pair, &b""[..]),
-                        };
-                        if !key.is_empty() {
-                            all_tags.insert(
-                                String::from_utf8_lossy(key).into_owned(),
-                                String::from_utf8_lossy(value).into_owned(),
-                            );
-                        }
-                    }
-                }
-            }
-        }
-
-        self.cache_route(name, &all_tags)
-    }
-
     /// Resolves a metric name and a sample's full tags (dropped ones
-    /// included) to a route, and caches it under the current route key. The
-    /// one place where both formats meet: everything after the bytes.
+    /// included) to a route, and caches it under the current route key.
     #[cold]
     pub(super) fn cache_route(&mut self, name: &str, all_tags: &TagSet) -> Option<Route> {
         if name.is_empty() {
