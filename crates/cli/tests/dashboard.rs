@@ -11,7 +11,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use common::browser::{artifacts, watched, Browser, Page};
-use common::{value, Grid};
+use common::{interrupt, value, Grid};
 
 const PAGE_WIDTH: u32 = 1280;
 const PAGE_HEIGHT: u32 = 2000;
@@ -141,7 +141,7 @@ export default function () { http.get(`${__ENV.BASE_URL}/`); }
     let mut run = watched(command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap());
     let port = run.url.trim_start_matches("http://0.0.0.0:").split('/').next().unwrap().to_owned();
     assert_eq!(run.url, format!("http://0.0.0.0:{port}/?token=crossing-token-0123456789"));
-    assert_eq!(status_of(&port, "/"), "HTTP/1.1 403 Forbidden", "without its token the page is refused");
+    assert_eq!(get(&port, "/").0, "HTTP/1.1 403 Forbidden", "without its token the page is refused");
     let mut browser = Browser::start();
     let mut page =
         browser.open(&format!("http://127.0.0.1:{port}/?token=crossing-token-0123456789"), PAGE_WIDTH, PAGE_HEIGHT);
@@ -193,11 +193,64 @@ fn a_taken_port_or_a_bad_address_stops_the_run_before_it_exists() {
     assert!(grid.run_ids().is_empty(), "no run was stored: {:?}", grid.run_ids());
 }
 
-/// The status line of a plain GET on loopback.
-fn status_of(port: &str, path: &str) -> String {
+/// A plain GET on loopback: the status line and the body.
+fn get(port: &str, path: &str) -> (String, String) {
     let mut stream = TcpStream::connect(format!("127.0.0.1:{port}")).unwrap();
     write!(stream, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n").unwrap();
     let mut answer = String::new();
     stream.read_to_string(&mut answer).unwrap();
-    answer.lines().next().unwrap_or_default().to_owned()
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    (head.lines().next().unwrap_or_default().to_owned(), body.to_owned())
+}
+
+/// `loadgrid dashboard <run-id>` on a run whose orchestrator and shards are
+/// all gone (a machine that died mid-run): a shard never reports, and once
+/// its result could no longer arrive the page becomes the report of what
+/// the run stored, instead of waiting for ever.
+#[test]
+fn the_dashboard_of_a_run_that_died_shows_what_it_stored() {
+    let grid = Grid::new();
+    let script = grid.script(
+        "two.js",
+        r#"
+import http from 'k6/http';
+export const options = { scenarios: { s: { executor: 'per-vu-iterations', vus: 2, iterations: 5 } } };
+export default function () { http.get(`${__ENV.BASE_URL}/`); }
+"#,
+    );
+    grid.run(&["run", &script, "--shards", "2", "-q", "-e", &format!("BASE_URL={}", grid.target_url)]).exit(0);
+    let run_id = grid.new_run(&[]);
+    // As the store looks when everything died before shard 1 reported and
+    // before the run was judged: its grid started an hour ago, and its
+    // orchestrator's last heartbeat is as old.
+    std::fs::remove_file(grid.run_file(&run_id, "shards/1/status")).unwrap();
+    std::fs::remove_file(grid.run_file(&run_id, "summary.json")).unwrap();
+    let hour_ago =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64 - 3_600_000;
+    std::fs::write(grid.run_file(&run_id, "go"), format!(r#"{{"start_at_ms":{hour_ago},"written_at_ms":{hour_ago}}}"#))
+        .unwrap();
+    std::fs::write(grid.run_file(&run_id, "heartbeat"), format!(r#"{{"at_ms":{hour_ago}}}"#)).unwrap();
+
+    let viewer = grid.command(&["dashboard", &run_id, "--addr", "127.0.0.1:0"]).stderr(Stdio::piped()).spawn().unwrap();
+    let mut viewer = watched(viewer);
+    let port = viewer.url.trim_start_matches("http://127.0.0.1:").split('/').next().unwrap().to_owned();
+    let ended = format!("run {run_id} has ended: the page shows its report");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !viewer.stderr.lock().unwrap().contains(&ended) {
+        assert!(std::time::Instant::now() < deadline, "still waiting:\n{}", viewer.stderr.lock().unwrap());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let stderr = viewer.stderr.lock().unwrap().clone();
+    assert!(
+        stderr.contains(
+            "shard 1 had not reported by the last moment a result could arrive: showing what the run stored without it"
+        ),
+        "{stderr}"
+    );
+    let (status, report) = get(&port, "/");
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    assert!(report.contains(&run_id), "the page is the run's report");
+    assert!(report.contains("shard 1: never reported"), "the report says which shard is missing");
+    interrupt(&viewer.child);
+    assert_eq!(viewer.exit_code(), 0, "{}", viewer.stderr.lock().unwrap());
 }

@@ -246,8 +246,10 @@ impl LiveObserver {
 
 /// Watches a run through the store alone, for `loadgrid dashboard`: it
 /// writes nothing (no heartbeat, no stop), so a viewer never changes the
-/// run it shows. Returns once every shard has reported or the run has a
-/// summary, or at the first signal (`Ok(false)`).
+/// run it shows. Returns once every shard has reported, the run has a
+/// summary, or the last moment a shard's result could arrive has passed
+/// (a run whose orchestrator and shards are gone), or at the first signal
+/// (`Ok(false)`).
 pub async fn observe(
     store: &Store,
     manifest: &Manifest,
@@ -262,6 +264,7 @@ pub async fn observe(
     let (mut said, mut findings) = (Vec::new(), BTreeMap::new());
     let quiet = indicatif::ProgressBar::hidden();
     let mut keys: Vec<String> = Vec::new();
+    let watch_started = std::time::Instant::now();
     loop {
         // A listing that fails keeps the last one, as the watch loop does.
         if let Ok(listed) = store.list_keys(&format!("{}/shards", layout::run_dir(run_id))).await {
@@ -273,6 +276,15 @@ pub async fn observe(
             return Ok(true);
         }
         let start_at_ms = crate::watch::read_go(store, run_id).await;
+        if let Some(missing) = crate::watch::overdue(manifest, &keys, start_at_ms, watch_started) {
+            eprintln!(
+                "{} had not reported by the last moment a result could arrive: showing what the run stored without {}",
+                crate::gate::shard_ranges(&missing),
+                if missing.len() == 1 { "it" } else { "them" },
+            );
+            judging(feed);
+            return Ok(true);
+        }
         let live = match start_at_ms {
             Some(_) => read_live(store, manifest).await,
             None => LiveRead::default(),

@@ -427,7 +427,12 @@ fn state_counts(
 /// The shards without a status once the latest moment their results could
 /// arrive has passed (see [`Manifest::results_due`]); for a grid that never
 /// started, its barrier timeout.
-fn overdue(manifest: &Manifest, keys: &[String], start_at_ms: Option<i64>, watch_started: Instant) -> Option<Vec<u32>> {
+pub(crate) fn overdue(
+    manifest: &Manifest,
+    keys: &[String],
+    start_at_ms: Option<i64>,
+    watch_started: Instant,
+) -> Option<Vec<u32>> {
     let missing: Vec<u32> = (0..manifest.shards)
         .filter(|shard| !keys.iter().any(|k| k.ends_with(&format!("/shards/{shard}/status"))))
         .collect();
@@ -442,6 +447,17 @@ fn overdue(manifest: &Manifest, keys: &[String], start_at_ms: Option<i64>, watch
         }
     };
     (now_ms() > due_ms + RESULTS_DUE_SLACK.as_millis() as i64 && !missing.is_empty()).then_some(missing)
+}
+
+/// Whether an orchestrator (`run` or `attach`) still watches the run: its
+/// heartbeat is younger than the age at which agents stop (a remote run's,
+/// for a detached run, which sets none).
+pub async fn has_live_orchestrator(store: &Store, manifest: &Manifest) -> bool {
+    let Some(bytes) = store.get(&layout::heartbeat(&manifest.run_id)).await.ok().flatten() else { return false };
+    let Ok(heartbeat) = serde_json::from_slice::<Heartbeat>(&bytes) else { return false };
+    let timeout =
+        manifest.timing.heartbeat_timeout_ms.or(loadgrid_plan::manifest::Timing::remote().heartbeat_timeout_ms);
+    timeout.is_some_and(|timeout| now_ms() - heartbeat.at_ms <= timeout as i64)
 }
 
 pub(crate) async fn read_go(store: &Store, run_id: &str) -> Option<i64> {

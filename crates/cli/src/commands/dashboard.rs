@@ -17,7 +17,7 @@ use crate::cli::{DashboardArgs, DashboardFlag};
 use crate::settings::Settings;
 
 /// Once every shard has reported, how long `loadgrid dashboard` waits for
-/// the run's orchestrator to store its summary before merging the run
+/// the run's live orchestrator to store its summary before merging the run
 /// itself, as `report --html` does.
 const SUMMARY_WAIT: Duration = Duration::from_secs(30);
 
@@ -88,8 +88,12 @@ pub async fn run(settings: &Settings, args: &DashboardArgs) -> anyhow::Result<i3
         if !loadgrid_grid::live::observe(&store, &manifest, &feed, signals.clone()).await? {
             return Ok(0);
         }
+        // Only a live orchestrator will store the summary.
         let waiting_since = Instant::now();
-        while !store.exists(&layout::summary(run_id)).await.unwrap_or(false) && waiting_since.elapsed() < SUMMARY_WAIT {
+        while !store.exists(&layout::summary(run_id)).await.unwrap_or(false)
+            && waiting_since.elapsed() < SUMMARY_WAIT
+            && loadgrid_grid::watch::has_live_orchestrator(&store, &manifest).await
+        {
             tokio::select! {
                 _ = tokio::time::sleep(Duration::from_secs(1)) => {}
                 _ = signals.changed() => return Ok(0),
