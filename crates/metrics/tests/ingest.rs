@@ -220,8 +220,10 @@ fn metadata_is_not_a_tag() {
 
 #[test]
 fn empty_values_are_absent_and_dropped_tags_still_select() {
-    let config =
-        IngestConfig { selectors: vec![("http_reqs".into(), tags(&[("shard", "3")]))], ..IngestConfig::default() };
+    let config = IngestConfig {
+        selectors: vec![("http_reqs".into(), tags(&[("shard", "3")])), ("http_reqs".into(), tags(&[("shard", "5")]))],
+        ..IngestConfig::default()
+    };
     let json = [
         point("http_reqs", "2026-11-22T03:21:28Z", "1", r#"{"group":"","name":"a","shard":"3"}"#),
         point("http_reqs", "2026-11-22T03:21:28Z", "1", r#"{"name":"a","shard":"4"}"#),
@@ -233,7 +235,14 @@ fn empty_values_are_absent_and_dropped_tags_still_select() {
     let entry = result.metrics.metric("http_reqs").unwrap();
     assert_eq!(series_counts(&result, "http_reqs"), BTreeMap::from([(tags(&[("name", "a")]), 2)]));
     assert_eq!(entry.selectors[&tags(&[("shard", "3")])].count(), 1);
+    assert_eq!(entry.selectors[&tags(&[("shard", "5")])].count(), 0, "configured selectors exist even when empty");
     assert_eq!(series_counts(&result, "vus"), BTreeMap::from([(TagSet::new(), 1)]));
+
+    let keep_everything = IngestConfig { dropped_tags: Vec::new(), ..IngestConfig::default() };
+    assert_eq!(
+        series_counts(&ingest_with(keep_everything, &json), "http_reqs").into_keys().collect::<Vec<_>>(),
+        [tags(&[("name", "a"), ("shard", "3")]), tags(&[("name", "a"), ("shard", "4")])]
+    );
 }
 
 #[test]
