@@ -850,7 +850,7 @@ fn overlapping_pool_runs_share_an_instance_and_the_last_to_end_stops_it() {
 }
 
 #[test]
-fn a_task_that_never_starts_an_interrupt_and_a_crossed_threshold_all_stop_the_pool() {
+fn a_task_that_never_starts_an_interrupt_a_crossed_threshold_and_a_double_interrupt_all_stop_the_pool() {
     let pool = PoolGrid::new(2, "t3.large");
     let ecs = &pool.ecs;
     *ecs.fargate.as_ref().unwrap().fail_next.lock().unwrap() =
@@ -878,6 +878,33 @@ fn a_task_that_never_starts_an_interrupt_and_a_crossed_threshold_all_stop_the_po
         .exit(99)
         .stderr_contains(&format!("pool: stopped {}", pool.instances[0]));
     pool.assert_all_stopped("a crossed threshold");
+
+    // Interrupted twice, the run exits at once, and still lets go first.
+    let started = |key: &String| key.ends_with("/go").then(|| key.split('/').nth(2).unwrap().to_owned());
+    let known: Vec<String> = ecs.world.bucket_objects().iter().filter_map(|(key, _)| started(key)).collect();
+    let child = ecs.spawn(&["run", &long, "--shards", "4", "-e", &ecs.base_url()]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let run_id = loop {
+        let new = ecs.world.bucket_objects().iter().filter_map(|(key, _)| started(key)).find(|id| !known.contains(id));
+        if let Some(run_id) = new {
+            break run_id;
+        }
+        assert!(Instant::now() < deadline, "the run never started");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(pool.states(), vec!["running", "running"]);
+    interrupt(&child);
+    std::thread::sleep(Duration::from_millis(200));
+    interrupt(&child);
+    Outcome::from(child.wait_with_output().unwrap())
+        .exit(1)
+        .stderr_contains(&format!("pool: stopped {}", pool.listed(&[0, 1])))
+        .stderr_contains(&format!("error: interrupted twice: run {run_id} was left as it is"));
+    pool.assert_all_stopped("a double interrupt");
+    ecs.run(&["stop", &run_id])
+        .exit(0)
+        .stderr_contains("asked ECS to stop 0 tasks")
+        .stderr_contains(&format!("pool: nothing to stop; this run had already let go of {}", pool.listed(&[0, 1])));
 }
 
 #[test]

@@ -355,8 +355,8 @@ pub async fn let_go(
             }
         })
         .collect();
-    let to_stop = match update_lease(store, cluster, |lease| lease.let_go(run_id, now)).await {
-        Ok((to_stop, _)) => to_stop,
+    let (to_stop, lease) = match update_lease(store, cluster, |lease| lease.let_go(run_id, now)).await {
+        Ok(updated) => updated,
         Err(error) => {
             // Without the lease, another run may be using them: stopping
             // them would break it, and the idle guard stops them anyway.
@@ -371,12 +371,17 @@ pub async fn let_go(
             );
         }
     };
-    let others: Vec<&String> = ids.iter().filter(|id| !to_stop.contains(id)).collect();
-    let kept = if others.is_empty() {
-        String::new()
-    } else {
-        format!("; {} stay{} up for another run", join(&others), if others.len() == 1 { "s" } else { "" })
+    // The rest are held by another run, or were let go of before (a run
+    // interrupted twice, then `loadgrid stop`).
+    let (kept, let_go_before): (Vec<&String>, Vec<&String>) =
+        ids.iter().filter(|id| !to_stop.contains(id)).partition(|id| !lease.holders_of(id, now).is_empty());
+    let mut kept = match kept.len() {
+        0 => String::new(),
+        n => format!("; {} stay{} up for another run", join(&kept), if n == 1 { "s" } else { "" }),
     };
+    if !let_go_before.is_empty() {
+        kept += &format!("; this run had already let go of {}", join(&let_go_before));
+    }
     if to_stop.is_empty() {
         return (format!("pool: nothing to stop{kept}"), billing);
     }

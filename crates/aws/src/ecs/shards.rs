@@ -359,8 +359,11 @@ impl LaunchedShards for EcsShards {
     }
 
     async fn kill(&mut self) {
-        self.stop_all("loadgrid: run interrupted twice").await;
+        // A second interrupt allows this a moment only: the pool's
+        // instances go first, as they are what is billed (and stopping one
+        // stops its tasks too).
         self.let_go_of_pool().await;
+        self.stop_all("loadgrid: run interrupted twice").await;
     }
 
     async fn finish(&mut self) {
