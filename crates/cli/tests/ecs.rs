@@ -907,6 +907,39 @@ fn a_task_that_never_starts_an_interrupt_a_crossed_threshold_and_a_double_interr
         .stderr_contains(&format!("pool: nothing to stop; this run had already let go of {}", pool.listed(&[0, 1])));
 }
 
+/// Instances that start but never join the cluster (their ECS agent is
+/// down): the run gives up at its start timeout, or at Ctrl-C while it
+/// waits, and either way stops what it started, with no task launched.
+#[test]
+fn a_pool_that_never_joins_the_cluster_is_stopped_at_the_start_timeout_or_an_interrupt() {
+    let pool = PoolGrid::new(1, "t3.large");
+    let ecs = &pool.ecs;
+    let instance = &pool.instances[0];
+    ecs.fargate.as_ref().unwrap().ecs_agents_down.store(true, std::sync::atomic::Ordering::SeqCst);
+    ecs.run(&["run", &ecs.script(), "--shards", "2", "-e", &ecs.base_url(), "--start-timeout", "3s"])
+        .exit(1)
+        .stderr_contains(&format!(
+            "the pool was not ready after 3s: {instance} runs but is not ACTIVE in `{}`. Next step: check the \
+             instances' ECS agent (`ECS_CLUSTER` in the user data, the instance role) with `loadgrid infra doctor`; \
+             no task was started; pool: stopped {instance}",
+            common::aws::CLUSTER
+        ));
+    pool.assert_all_stopped("a start timeout");
+
+    let child = ecs.spawn(&["run", &ecs.script(), "--shards", "2", "-e", &ecs.base_url()]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while pool.states() != ["running"] {
+        assert!(Instant::now() < deadline, "the instance never started: {:?}", pool.states());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    interrupt(&child);
+    Outcome::from(child.wait_with_output().unwrap()).exit(1).stderr_contains(&format!(
+        "interrupted while the pool's instances started; no task was started; pool: stopped {instance}"
+    ));
+    pool.assert_all_stopped("an interrupt while the pool started");
+    assert!(ecs.world.task_statuses().is_empty(), "no task was launched: {:?}", ecs.world.task_statuses());
+}
+
 #[test]
 fn bad_pool_inputs_start_no_instance() {
     let pool = PoolGrid::new(1, "t3.large");

@@ -251,6 +251,9 @@ pub async fn start(
 ) -> anyhow::Result<()> {
     let ids: Vec<String> = used.instances.keys().cloned().collect();
     let began = Instant::now();
+    // Counted once: an interrupt that comes while AWS is being asked is
+    // still one.
+    let signals_before = interrupted.as_ref().map_or(0, |signals| *signals.borrow());
     let mut announced = false;
     loop {
         let views = describe(aws, cluster, &ids).await?;
@@ -317,10 +320,9 @@ pub async fn start(
         }
         match interrupted.as_mut() {
             Some(signals) => {
-                let before = *signals.borrow();
                 tokio::select! {
                     _ = tokio::time::sleep(START_POLL) => {}
-                    _ = signals.wait_for(|count| *count > before) => {
+                    _ = signals.wait_for(|count| *count > signals_before) => {
                         anyhow::bail!("interrupted while the pool's instances started")
                     }
                 }

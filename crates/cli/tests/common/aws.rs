@@ -638,6 +638,9 @@ async fn register_runner(
 pub struct FakeFargate {
     /// The next this many tasks fail to start, stopped with this reason.
     pub fail_next: Arc<Mutex<(usize, String)>>,
+    /// Set: the EC2 instances' ECS agents never join the cluster (a bad
+    /// `ECS_CLUSTER` or instance role).
+    pub ecs_agents_down: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
     pub started: Arc<Mutex<Vec<String>>>,
@@ -655,6 +658,8 @@ struct Runtime {
     /// Also play the ECS agent of EC2 instances: register each running
     /// instance as a container instance, drop it when it stops.
     ec2_agent: bool,
+    /// [`FakeFargate::ecs_agents_down`].
+    agents_down: Arc<AtomicBool>,
 }
 
 impl Runtime {
@@ -719,19 +724,21 @@ impl FakeFargate {
         let (stop_flag, started_list) = (Arc::clone(&stop), Arc::clone(&started));
         let fail_next: Arc<Mutex<(usize, String)>> = Arc::default();
         let failing = Arc::clone(&fail_next);
+        let ecs_agents_down: Arc<AtomicBool> = Arc::default();
+        let agents_down = Arc::clone(&ecs_agents_down);
         let thread = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
             runtime.block_on(run_fargate(
                 moto,
                 config,
                 work_dir,
-                Runtime { agent_env, image, ec2_agent },
+                Runtime { agent_env, image, ec2_agent, agents_down },
                 stop_flag,
                 started_list,
                 failing,
             ));
         });
-        FakeFargate { fail_next, stop, thread: Some(thread), started }
+        FakeFargate { fail_next, ecs_agents_down, stop, thread: Some(thread), started }
     }
 }
 
@@ -763,7 +770,7 @@ async fn run_fargate(
     let ec2 = aws_sdk_ec2::Client::new(&config);
     let mut registered: HashMap<String, String> = HashMap::new();
     while !stop.load(Ordering::SeqCst) {
-        if agents_runtime.ec2_agent {
+        if agents_runtime.ec2_agent && !agents_runtime.agents_down.load(Ordering::SeqCst) {
             play_ecs_agents(&ec2, &ecs, &mut registered).await;
         }
         let arns = match ecs.list_tasks().cluster(CLUSTER).send().await {
