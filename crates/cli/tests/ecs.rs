@@ -880,18 +880,9 @@ fn a_task_that_never_starts_an_interrupt_a_crossed_threshold_and_a_double_interr
     pool.assert_all_stopped("a crossed threshold");
 
     // Interrupted twice, the run exits at once, and still lets go first.
-    let started = |key: &String| key.ends_with("/go").then(|| key.split('/').nth(2).unwrap().to_owned());
-    let known: Vec<String> = ecs.world.bucket_objects().iter().filter_map(|(key, _)| started(key)).collect();
+    let known = ecs.world.runs_with("/go");
     let child = ecs.spawn(&["run", &long, "--shards", "4", "-e", &ecs.base_url()]);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let run_id = loop {
-        let new = ecs.world.bucket_objects().iter().filter_map(|(key, _)| started(key)).find(|id| !known.contains(id));
-        if let Some(run_id) = new {
-            break run_id;
-        }
-        assert!(Instant::now() < deadline, "the run never started");
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    let run_id = ecs.world.wait_for_object_of_a_new_run("/go", &known, Duration::from_secs(60));
     assert_eq!(pool.states(), vec!["running", "running"]);
     interrupt(&child);
     std::thread::sleep(Duration::from_millis(200));

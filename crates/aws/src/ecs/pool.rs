@@ -375,11 +375,11 @@ pub async fn let_go(
     };
     // The rest are held by another run, or were let go of before (a run
     // interrupted twice, then `loadgrid stop`).
-    let (kept, let_go_before): (Vec<&String>, Vec<&String>) =
+    let (held_by_others, let_go_before): (Vec<&String>, Vec<&String>) =
         ids.iter().filter(|id| !to_stop.contains(id)).partition(|id| !lease.holders_of(id, now).is_empty());
-    let mut kept = match kept.len() {
+    let mut kept = match held_by_others.len() {
         0 => String::new(),
-        n => format!("; {} stay{} up for another run", join(&kept), if n == 1 { "s" } else { "" }),
+        n => format!("; {} stay{} up for another run", join(&held_by_others), if n == 1 { "s" } else { "" }),
     };
     if !let_go_before.is_empty() {
         kept += &format!("; this run had already let go of {}", join(&let_go_before));

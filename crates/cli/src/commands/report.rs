@@ -145,19 +145,14 @@ async fn latest_run(store: &Store) -> anyhow::Result<String> {
             store.url()
         )));
     };
-    let second = last.rsplit_once('-').map_or(last.as_str(), |(stamp, _)| stamp);
-    let mut latest: Option<(String, String)> = None;
-    for run_id in runs.iter().filter(|id| id.rsplit_once('-').is_some_and(|(stamp, _)| stamp == second)) {
-        let created_at = match store.get(&layout::manifest(run_id)).await? {
-            Some(bytes) => loadgrid_plan::Manifest::from_json(&bytes).map(|m| m.created_at).unwrap_or_default(),
-            None => String::new(),
-        };
-        let candidate = (created_at, run_id.clone());
-        if latest.as_ref().is_none_or(|best| candidate > *best) {
-            latest = Some(candidate);
-        }
+    let second = |id: &str| id.rsplit_once('-').map(|(stamp, _)| stamp.to_owned());
+    let mut latest = (String::new(), last.clone());
+    for run_id in runs.iter().filter(|id| second(id) == second(last)) {
+        // A run whose manifest cannot be read sorts before the others.
+        let created_at = loadgrid_grid::collect::read_manifest(store, run_id).await.map(|m| m.created_at);
+        latest = latest.max((created_at.unwrap_or_default(), run_id.clone()));
     }
-    Ok(latest.map_or_else(|| last.clone(), |(_, run_id)| run_id))
+    Ok(latest.1)
 }
 
 /// The run's `summary.json`, or, when the run never wrote one (it was

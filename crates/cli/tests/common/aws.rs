@@ -538,16 +538,27 @@ security_groups = ["{sg}"]
         })
     }
 
+    /// The runs with a key of the run store ending in `suffix`.
+    pub fn runs_with(&self, suffix: &str) -> Vec<String> {
+        let keys = self.bucket_objects().into_iter().map(|(key, _)| key).filter(|key| key.ends_with(suffix));
+        keys.map(|key| key.split('/').nth(2).unwrap().to_owned()).collect()
+    }
+
     /// Waits for a key of the run store ending in `suffix`; returns the id
     /// of the run it is in.
     pub fn wait_for_object(&self, suffix: &str, timeout: Duration) -> String {
+        self.wait_for_object_of_a_new_run(suffix, &[], timeout)
+    }
+
+    /// As [`AwsWorld::wait_for_object`], for a run not in `known`.
+    pub fn wait_for_object_of_a_new_run(&self, suffix: &str, known: &[String], timeout: Duration) -> String {
         let deadline = Instant::now() + timeout;
         loop {
-            let keys: Vec<String> = self.bucket_objects().into_iter().map(|(k, _)| k).collect();
-            if let Some(key) = keys.iter().find(|k| k.ends_with(suffix)) {
-                return key.split('/').nth(2).unwrap().to_owned();
+            let runs = self.runs_with(suffix);
+            if let Some(run_id) = runs.iter().find(|run_id| !known.contains(run_id)) {
+                return run_id.clone();
             }
-            assert!(Instant::now() < deadline, "no `{suffix}` in the store after {timeout:?}: {keys:#?}");
+            assert!(Instant::now() < deadline, "no new `{suffix}` in the store after {timeout:?}: {runs:#?}");
             std::thread::sleep(Duration::from_millis(200));
         }
     }
